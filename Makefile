@@ -1,0 +1,17 @@
+.PHONY: run test lint install bench
+
+run:  ## install, migrate, bootstrap, start web + worker + beat
+	bin/run
+
+test:  ## the whole test suite
+	bin/test
+
+install:
+	bin/setup
+
+lint:
+	.venv/bin/ruff check .
+	.venv/bin/python manage.py makemigrations --check --dry-run
+
+bench:  ## ingestion benchmark (set DATABASE_URL to Postgres)
+	.venv/bin/python manage.py bench_ingest

@@ -1,0 +1,68 @@
+"""Every periodic task the product runs, declared here and nowhere else.
+
+``sync_periodic_tasks`` writes them into django-celery-beat's tables (idempotently, at migrate
+and at bootstrap) so staff can see them, pause them and tune their intervals in the admin. A
+task staff disabled stays disabled; its interval is kept as staff set it.
+"""
+
+import json
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class PeriodicTaskSpec:
+    name: str
+    task: str
+    every_seconds: int
+    description: str
+    kwargs: dict = field(default_factory=dict)
+
+    @property
+    def expires_seconds(self) -> float:
+        # A tick still queued when the next one is due is useless: drop it just before.
+        return max(self.every_seconds * 0.9, 0.9)
+
+
+PERIODIC_TASKS: list[PeriodicTaskSpec] = [
+    PeriodicTaskSpec(
+        name="Sweep unprocessed events",
+        task="journeys.events_sweep",
+        every_seconds=5,
+        description="Re-dispatch events whose processing message was lost (broker down, worker "
+        "killed) and retry failed subscribers whose backoff has passed.",
+    ),
+]
+
+
+def sync_periodic_tasks(specs: list[PeriodicTaskSpec] | None = None) -> int:
+    """Create the missing periodic tasks and refresh their task names. Returns how many were new."""
+    from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+    created = 0
+    for spec in specs if specs is not None else PERIODIC_TASKS:
+        schedule, _ = IntervalSchedule.objects.get_or_create(
+            every=spec.every_seconds, period=IntervalSchedule.SECONDS
+        )
+        task, was_created = PeriodicTask.objects.get_or_create(
+            name=spec.name,
+            defaults={
+                "task": spec.task,
+                "interval": schedule,
+                "kwargs": json.dumps(spec.kwargs),
+                "description": spec.description,
+                "expire_seconds": int(spec.expires_seconds) or 1,
+            },
+        )
+        if not was_created and (task.task != spec.task or task.description != spec.description):
+            task.task = spec.task
+            task.description = spec.description
+            task.save(update_fields=["task", "description"])
+        created += was_created
+    return created
+
+
+def sync_after_migrate(sender, using: str = "default", **kwargs) -> None:
+    from django.db import connections
+
+    if "django_celery_beat_periodictask" in connections[using].introspection.table_names():
+        sync_periodic_tasks()

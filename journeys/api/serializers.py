@@ -1,0 +1,176 @@
+"""Serializers of the event spine: events, participants, records, entity mappings."""
+
+import json
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.utils import timezone
+from rest_framework import serializers
+
+from journeys.models import EntityMapping, EntityRecord, Event, Participant
+from journeys.services.events import EventInput
+
+EVENT_TYPE_VALIDATOR = RegexValidator(
+    r"^[A-Za-z0-9_.:\-]{1,200}$",
+    "Use letters, digits and . _ - : only (e.g. kintell.session.completed).",
+)
+SOURCE_VALIDATOR = RegexValidator(r"^[A-Za-z0-9_.:\-]{1,100}$", "Use letters, digits and . _ - : only.")
+PAYLOAD_MAX_BYTES = 64 * 1024  # per event, serialised
+FUTURE_SKEW = timedelta(hours=24)  # clocks of senders may run ahead, not by days
+
+
+class EventInSerializer(serializers.Serializer):
+    type = serializers.CharField(max_length=200, validators=[EVENT_TYPE_VALIDATOR])
+    user_id = serializers.CharField(max_length=255)
+    payload = serializers.DictField(required=False, default=dict)
+    occurred_at = serializers.DateTimeField(required=False)
+    source = serializers.CharField(
+        max_length=100, required=False, default="api", validators=[SOURCE_VALIDATOR]
+    )
+    idempotency_key = serializers.CharField(max_length=200, required=False, allow_null=True)
+
+    def validate_payload(self, value: dict) -> dict:
+        if len(json.dumps(value, separators=(",", ":"))) > PAYLOAD_MAX_BYTES:
+            raise serializers.ValidationError(f"The payload is larger than {PAYLOAD_MAX_BYTES} bytes.")
+        return value
+
+    def validate_occurred_at(self, value):
+        if value > timezone.now() + FUTURE_SKEW:
+            raise serializers.ValidationError("occurred_at is more than a day in the future.")
+        return value
+
+    def to_input(self) -> EventInput:
+        return EventInput(**self.validated_data)
+
+
+def parse_event_batch(data) -> tuple[list[EventInput], bool]:
+    """Validate one event or a list of them; every error is collected before anything is written.
+
+    Returns the inputs and whether the body was a list. Raises a ``ValidationError`` keyed by the
+    position of each bad item (``{"3": {"type": [...]}}``).
+    """
+    is_list = isinstance(data, list)
+    items = data if is_list else [data]
+    if is_list and not items:
+        raise serializers.ValidationError({"non_field_errors": ["Send at least one event."]})
+    if len(items) > settings.EVENT_BATCH_MAX:
+        raise serializers.ValidationError(
+            {"non_field_errors": [f"At most {settings.EVENT_BATCH_MAX} events per request."]}
+        )
+    inputs: list[EventInput] = []
+    errors: dict[str, object] = {}
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            errors[str(index)] = {"non_field_errors": ["Each event must be a JSON object."]}
+            continue
+        serializer = EventInSerializer(data=item)
+        if serializer.is_valid():
+            inputs.append(serializer.to_input())
+        else:
+            errors[str(index)] = serializer.errors
+    if errors:
+        raise serializers.ValidationError(errors if is_list else errors["0"])
+    return inputs, is_list
+
+
+class IngestResultSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    duplicate = serializers.BooleanField()
+
+
+class IngestBatchResultSerializer(serializers.Serializer):
+    events = IngestResultSerializer(many=True)
+    accepted = serializers.IntegerField(help_text="Events stored by this request.")
+    duplicates = serializers.IntegerField(help_text="Events already stored under their idempotency key.")
+
+
+class EventSerializer(serializers.ModelSerializer):
+    user_id = serializers.CharField(source="participant.user_id", read_only=True)
+
+    class Meta:
+        model = Event
+        fields = [
+            "id",
+            "type",
+            "user_id",
+            "payload",
+            "occurred_at",
+            "received_at",
+            "source",
+            "idempotency_key",
+            "status",
+            "attempts",
+            "error",
+            "processed_at",
+            "subscriber_results",
+        ]
+        read_only_fields = fields
+
+
+class EventFilterSerializer(serializers.Serializer):
+    user_id = serializers.CharField(required=False)
+    type = serializers.CharField(
+        required=False, help_text="An exact type, or a prefix glob such as kintell.*"
+    )
+    status = serializers.ChoiceField(choices=Event.Status.choices, required=False)
+    occurred_after = serializers.DateTimeField(required=False)
+    occurred_before = serializers.DateTimeField(required=False)
+
+    def validate(self, attrs):
+        after, before = attrs.get("occurred_after"), attrs.get("occurred_before")
+        if after and before and after > before:
+            raise serializers.ValidationError({"occurred_before": ["Must not be before occurred_after."]})
+        return attrs
+
+
+class ParticipantSerializer(serializers.ModelSerializer):
+    tags = serializers.ListField(child=serializers.CharField(max_length=100), required=False, max_length=200)
+    attributes = serializers.DictField(required=False)
+
+    class Meta:
+        model = Participant
+        fields = ["user_id", "attributes", "tags", "created_at", "updated_at"]
+        read_only_fields = ["created_at", "updated_at"]
+        extra_kwargs = {"user_id": {"validators": []}}
+
+
+class ParticipantUpdateSerializer(serializers.Serializer):
+    attributes = serializers.DictField(
+        required=False,
+        help_text="Merged into the stored attributes; an attribute set to null is removed.",
+    )
+    replace_attributes = serializers.BooleanField(
+        required=False, default=False, help_text="Replace all attributes instead of merging."
+    )
+    tags = serializers.ListField(
+        child=serializers.CharField(max_length=100),
+        required=False,
+        max_length=200,
+        help_text="The full new list of tags.",
+    )
+
+
+class EntityRecordSerializer(serializers.ModelSerializer):
+    last_event_id = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = EntityRecord
+        fields = ["id", "entity", "key", "data", "occurred_at", "last_event_id", "created_at", "updated_at"]
+        read_only_fields = fields
+
+
+class EntityMappingSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = EntityMapping
+        fields = [
+            "id",
+            "event_type",
+            "entity",
+            "key_field",
+            "active",
+            "description",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "created_at", "updated_at"]

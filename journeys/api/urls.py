@@ -1,0 +1,17 @@
+from django.urls import path
+
+from journeys.api import views
+
+urlpatterns = [
+    path("events", views.EventListCreateView.as_view(), name="events"),
+    path("events/<int:pk>", views.EventDetailView.as_view(), name="event-detail"),
+    path("participants", views.ParticipantListCreateView.as_view(), name="participants"),
+    path("participants/<str:user_id>", views.ParticipantDetailView.as_view(), name="participant-detail"),
+    path(
+        "participants/<str:user_id>/records",
+        views.ParticipantRecordsView.as_view(),
+        name="participant-records",
+    ),
+    path("entity-mappings", views.EntityMappingListCreateView.as_view(), name="entity-mappings"),
+    path("entity-mappings/<int:pk>", views.EntityMappingDetailView.as_view(), name="entity-mapping-detail"),
+]

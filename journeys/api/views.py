@@ -1,0 +1,256 @@
+"""Views of the event spine. Each validates, calls one service or selector, renders."""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from rest_framework import generics, status
+from rest_framework.response import Response
+
+from journeys import selectors
+from journeys.api.permissions import ModelPermissions
+from journeys.api.serializers import (
+    EntityMappingSerializer,
+    EntityRecordSerializer,
+    EventFilterSerializer,
+    EventSerializer,
+    IngestBatchResultSerializer,
+    IngestResultSerializer,
+    ParticipantSerializer,
+    ParticipantUpdateSerializer,
+    parse_event_batch,
+)
+from journeys.models import EntityMapping, Event, Participant
+from journeys.services.events import events_ingest
+from journeys.services.participants import participant_create, participant_update
+from journeys.services.records import entity_mapping_delete, entity_mapping_save
+
+EVENT_EXAMPLE = {
+    "type": "kintell.session.completed",
+    "user_id": "user-42",
+    "payload": {"session_type": "language", "rating": 5},
+    "occurred_at": "2026-01-15T10:30:00Z",
+    "source": "kintell",
+    "idempotency_key": "session-9876-completed",
+}
+
+
+class EventListCreateView(generics.GenericAPIView):
+    """Ingest events and browse the event log."""
+
+    permission_classes = [ModelPermissions]
+    queryset = Event.objects.all()
+    serializer_class = EventSerializer
+    allows_ingest_keys = True
+
+    @extend_schema(
+        operation_id="events_ingest",
+        summary="Ingest one event or a batch of up to 1,000",
+        description=(
+            "Everything is validated before anything is written: one bad item refuses the whole "
+            "batch (400, errors keyed by the item's position). A repeated idempotency key (per "
+            "source) answers the original id with `duplicate: true`. Processing happens after "
+            "the 202."
+        ),
+        request={"application/json": OpenApiTypes.OBJECT},
+        responses={202: IngestBatchResultSerializer},
+        examples=[
+            OpenApiExample("One event", value=EVENT_EXAMPLE, request_only=True),
+            OpenApiExample(
+                "A batch", value=[EVENT_EXAMPLE, {"type": "signup", "user_id": "user-43"}], request_only=True
+            ),
+            OpenApiExample(
+                "Accepted", value={"id": 101, "duplicate": False}, response_only=True, status_codes=["202"]
+            ),
+            OpenApiExample(
+                "Batch accepted",
+                response_only=True,
+                status_codes=["202"],
+                value={
+                    "events": [{"id": 101, "duplicate": False}, {"id": 57, "duplicate": True}],
+                    "accepted": 1,
+                    "duplicates": 1,
+                },
+            ),
+            OpenApiExample(
+                "Bad item in a batch",
+                response_only=True,
+                status_codes=["400"],
+                value={"1": {"type": ["This field is required."]}},
+            ),
+        ],
+    )
+    def post(self, request):
+        inputs, is_list = parse_event_batch(request.data)
+        results = events_ingest(events=inputs)
+        if not is_list:
+            return Response(IngestResultSerializer(results[0]).data, status=status.HTTP_202_ACCEPTED)
+        duplicates = sum(r.duplicate for r in results)
+        body = {
+            "events": IngestResultSerializer(results, many=True).data,
+            "accepted": len(results) - duplicates,
+            "duplicates": duplicates,
+        }
+        return Response(body, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        operation_id="events_list",
+        summary="Browse the event log (newest first, cursor pagination)",
+        parameters=[EventFilterSerializer],
+    )
+    def get(self, request):
+        filters = EventFilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        page = self.paginate_queryset(selectors.events_list(**filters.validated_data))
+        return self.get_paginated_response(EventSerializer(page, many=True).data)
+
+
+class EventDetailView(generics.RetrieveAPIView):
+    permission_classes = [ModelPermissions]
+    queryset = Event.objects.select_related("participant")
+    serializer_class = EventSerializer
+
+    @extend_schema(operation_id="events_retrieve", summary="One event with its processing state")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class ParticipantListCreateView(generics.GenericAPIView):
+    permission_classes = [ModelPermissions]
+    queryset = Participant.objects.all()
+    serializer_class = ParticipantSerializer
+
+    @extend_schema(
+        operation_id="participants_list",
+        summary="List participants (newest first)",
+        parameters=[OpenApiParameter("tag", str, description="Only participants with this tag")],
+    )
+    def get(self, request):
+        page = self.paginate_queryset(selectors.participants_list(tag=request.query_params.get("tag")))
+        return self.get_paginated_response(ParticipantSerializer(page, many=True).data)
+
+    @extend_schema(
+        operation_id="participants_create",
+        summary="Create a participant",
+        request=ParticipantSerializer,
+        responses={201: ParticipantSerializer},
+        examples=[
+            OpenApiExample(
+                "New participant",
+                request_only=True,
+                value={
+                    "user_id": "user-42",
+                    "attributes": {"email": "ada@example.com", "timezone": "Europe/Oslo"},
+                    "tags": ["beta"],
+                },
+            )
+        ],
+    )
+    def post(self, request):
+        serializer = ParticipantSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        participant = participant_create(**serializer.validated_data)
+        return Response(ParticipantSerializer(participant).data, status=status.HTTP_201_CREATED)
+
+
+class ParticipantDetailView(generics.GenericAPIView):
+    permission_classes = [ModelPermissions]
+    queryset = Participant.objects.all()
+    serializer_class = ParticipantSerializer
+    lookup_field = "user_id"
+    lookup_value_regex = "[^/]+"
+
+    @extend_schema(operation_id="participants_retrieve", summary="One participant")
+    def get(self, request, user_id: str):
+        return Response(ParticipantSerializer(self.get_object()).data)
+
+    @extend_schema(
+        operation_id="participants_update",
+        summary="Update attributes (merged) and tags (replaced)",
+        request=ParticipantUpdateSerializer,
+        responses={200: ParticipantSerializer},
+        examples=[
+            OpenApiExample(
+                "Set the time zone, drop the phone",
+                request_only=True,
+                value={"attributes": {"timezone": "Asia/Tokyo", "phone": None}},
+            )
+        ],
+    )
+    def patch(self, request, user_id: str):
+        serializer = ParticipantUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        participant = participant_update(participant=self.get_object(), **serializer.validated_data)
+        return Response(ParticipantSerializer(participant).data)
+
+
+class ParticipantRecordsView(generics.GenericAPIView):
+    permission_classes = [ModelPermissions]
+    permission_model = Participant
+    serializer_class = EntityRecordSerializer
+
+    @extend_schema(
+        operation_id="participants_records",
+        summary="The participant's entity records (the context rules read)",
+        parameters=[OpenApiParameter("entity", str, description="Only this entity")],
+    )
+    def get(self, request, user_id: str):
+        participant = selectors.participant_get(user_id=user_id)
+        records = selectors.records_list(participant=participant, entity=request.query_params.get("entity"))
+        page = self.paginate_queryset(records)
+        return self.get_paginated_response(EntityRecordSerializer(page, many=True).data)
+
+
+class EntityMappingListCreateView(generics.GenericAPIView):
+    permission_classes = [ModelPermissions]
+    queryset = EntityMapping.objects.all()
+    serializer_class = EntityMappingSerializer
+
+    @extend_schema(operation_id="entity_mappings_list", summary="List event → entity mappings")
+    def get(self, request):
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(EntityMappingSerializer(page, many=True).data)
+
+    @extend_schema(
+        operation_id="entity_mappings_create",
+        summary="Map event types to an entity",
+        responses={201: EntityMappingSerializer},
+        examples=[
+            OpenApiExample(
+                "Keyed mapping",
+                request_only=True,
+                value={
+                    "event_type": "program.enrollment.*",
+                    "entity": "program_enrollments",
+                    "key_field": "enrollment_id",
+                },
+            )
+        ],
+    )
+    def post(self, request):
+        serializer = EntityMappingSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        mapping = entity_mapping_save(mapping=EntityMapping(**serializer.validated_data))
+        return Response(EntityMappingSerializer(mapping).data, status=status.HTTP_201_CREATED)
+
+
+class EntityMappingDetailView(generics.GenericAPIView):
+    permission_classes = [ModelPermissions]
+    queryset = EntityMapping.objects.all()
+    serializer_class = EntityMappingSerializer
+
+    @extend_schema(operation_id="entity_mappings_retrieve", summary="One mapping")
+    def get(self, request, pk: int):
+        return Response(EntityMappingSerializer(self.get_object()).data)
+
+    @extend_schema(operation_id="entity_mappings_update", summary="Change a mapping")
+    def patch(self, request, pk: int):
+        mapping = self.get_object()
+        serializer = EntityMappingSerializer(mapping, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        for name, value in serializer.validated_data.items():
+            setattr(mapping, name, value)
+        return Response(EntityMappingSerializer(entity_mapping_save(mapping=mapping)).data)
+
+    @extend_schema(operation_id="entity_mappings_delete", summary="Delete a mapping", responses={204: None})
+    def delete(self, request, pk: int):
+        entity_mapping_delete(mapping=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,22 @@
+from django.apps import AppConfig
+
+
+class JourneysConfig(AppConfig):
+    """The core: participants, the event log and bus, journeys and their runs."""
+
+    name = "journeys"
+    verbose_name = "Journeys"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
+        from config import beat
+        from journeys import bootstrap
+        from journeys.services.records import entity_mappings_load_defaults
+
+        # Bookkeeping, not domain: keep beat's schedule rows in step with the code.
+        post_migrate.connect(beat.sync_after_migrate, sender=self)
+        bootstrap.register(
+            "entity mappings", lambda: f"{entity_mappings_load_defaults()} default mappings created"
+        )

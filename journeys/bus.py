@@ -1,0 +1,206 @@
+"""The event bus: subscribers by event-type glob, and the processing of one event.
+
+Every domain fact is an ``Event`` row. After the row commits, a Celery task hands it to
+``event_process``, which calls each subscriber whose pattern matches the type, each in its own
+transaction, and remembers which succeeded so a retry runs only the ones that failed. Nothing
+here trusts the broker: a pending event whose message was lost, or whose worker died, is found
+again by ``events_sweep`` (a beat task) and dispatched once more; the claim makes the second
+dispatch of an event already handled a no-op.
+"""
+
+import fnmatch
+import logging
+import random
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import lru_cache
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from journeys.models import Event
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[Event], None]
+EVENT_DISPATCH_CHUNK = 50  # event ids per Celery message; small enough to spread over workers
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    name: str
+    pattern: str
+    handler: Handler
+
+
+_subscribers: dict[str, Subscriber] = {}
+
+
+def subscribe(pattern: str, handler: Handler, *, name: str | None = None) -> Subscriber:
+    """Register ``handler`` for event types matching ``pattern`` (``*`` for all, ``buddy.*``…).
+
+    ``name`` is the key under which results are remembered; it defaults to the handler's dotted
+    path and must stay stable across releases. Handlers must be idempotent: a retried event runs a
+    failed handler again, and a handler whose transaction committed just before its worker died
+    may run twice.
+    """
+    name = name or f"{handler.__module__}.{handler.__qualname__}"
+    subscriber = Subscriber(name=name, pattern=pattern, handler=handler)
+    existing = _subscribers.get(name)
+    if existing and existing != subscriber:
+        raise ValueError(f"subscriber {name!r} is already registered for {existing.pattern!r}")
+    _subscribers[name] = subscriber
+    _subscribers_for.cache_clear()
+    return subscriber
+
+
+def unsubscribe(name: str) -> None:
+    _subscribers.pop(name, None)
+    _subscribers_for.cache_clear()
+
+
+@lru_cache(maxsize=4096)
+def _subscribers_for(event_type: str) -> tuple[Subscriber, ...]:
+    return tuple(
+        s
+        for s in sorted(_subscribers.values(), key=lambda s: s.name)
+        if fnmatch.fnmatchcase(event_type, s.pattern)
+    )
+
+
+def subscribers_for(event_type: str) -> tuple[Subscriber, ...]:
+    return _subscribers_for(event_type)
+
+
+def dispatch_on_commit(event_ids: Iterable[int]) -> None:
+    """Enqueue processing of these events once the surrounding transaction commits."""
+    ids = list(event_ids)
+    if not ids:
+        return
+
+    def send() -> None:
+        from journeys.tasks import events_process_task
+
+        for start in range(0, len(ids), EVENT_DISPATCH_CHUNK):
+            chunk = ids[start : start + EVENT_DISPATCH_CHUNK]
+            try:
+                events_process_task.delay(chunk)
+            except Exception:  # the broker is down: the sweeper will find these events
+                logger.warning("could not enqueue events %s; the sweeper will retry", chunk, exc_info=True)
+
+    transaction.on_commit(send)
+
+
+def _claim(event_id: int) -> bool:
+    """Take the event for this worker (compare-and-swap on its status)."""
+    now = timezone.now()
+    claimable = Q(status=Event.Status.PENDING) | Q(status=Event.Status.PROCESSING, lease_until__lt=now)
+    return bool(
+        Event.objects.filter(claimable, pk=event_id).update(
+            status=Event.Status.PROCESSING,
+            lease_until=now + timedelta(seconds=settings.EVENT_LEASE_SECONDS),
+            attempts=F("attempts") + 1,
+        )
+    )
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Exponential backoff with full jitter: base * 2^(n-1), at most one hour."""
+    ceiling = min(settings.EVENT_RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0), 3600)
+    return timedelta(seconds=ceiling / 2 + random.uniform(0, ceiling / 2))
+
+
+def event_process(*, event_id: int) -> Event | None:
+    """Run every matching subscriber that has not yet succeeded for this event.
+
+    Returns the event as left, or ``None`` when another worker holds it or it is already done.
+    """
+    if not _claim(event_id):
+        return None
+    event = Event.objects.select_related("participant").get(pk=event_id)
+    results = dict(event.subscriber_results)
+    errors: list[str] = []
+    for subscriber in subscribers_for(event.type):
+        if results.get(subscriber.name, {}).get("status") == "ok":
+            continue
+        previous_attempts = results.get(subscriber.name, {}).get("attempts", 0)
+        try:
+            with transaction.atomic():
+                subscriber.handler(event)
+                results[subscriber.name] = {"status": "ok", "attempts": previous_attempts + 1}
+                # Recorded in the handler's own transaction: its effects and "done" stand or fall together.
+                Event.objects.filter(pk=event.pk).update(subscriber_results=results)
+        except Exception as exc:
+            logger.exception("subscriber %s failed on event %s", subscriber.name, event.pk)
+            results[subscriber.name] = {
+                "status": "failed",
+                "attempts": previous_attempts + 1,
+                "error": f"{type(exc).__name__}: {exc}"[:2000],
+            }
+            errors.append(f"{subscriber.name}: {type(exc).__name__}: {exc}")
+
+    now = timezone.now()
+    event.subscriber_results = results
+    event.lease_until = None
+    if not errors:
+        event.status = Event.Status.PROCESSED
+        event.processed_at = now
+        event.error = ""
+        event.next_attempt_at = None
+    elif event.attempts >= settings.EVENT_MAX_ATTEMPTS:
+        event.status = Event.Status.FAILED
+        event.error = "\n".join(errors)[:10_000]
+        event.next_attempt_at = None
+    else:
+        event.status = Event.Status.PENDING
+        event.error = "\n".join(errors)[:10_000]
+        event.next_attempt_at = now + retry_delay(event.attempts)
+    event.save(
+        update_fields=[
+            "subscriber_results",
+            "lease_until",
+            "status",
+            "processed_at",
+            "error",
+            "next_attempt_at",
+        ]
+    )
+    return event
+
+
+def events_due_for_dispatch(*, limit: int) -> list[int]:
+    """Pending events whose dispatch is due, and events whose worker's lease ran out."""
+    now = timezone.now()
+    due = Q(status=Event.Status.PENDING, next_attempt_at__lte=now) | Q(
+        status=Event.Status.PROCESSING, lease_until__lt=now
+    )
+    return list(Event.objects.filter(due).order_by("id").values_list("id", flat=True)[:limit])
+
+
+def events_sweep() -> int:
+    """Re-dispatch events the broker lost or a dead worker left behind. Returns how many."""
+    ids = events_due_for_dispatch(limit=settings.EVENT_SWEEP_BATCH)
+    if ids:
+        # Push the next sweep of these a little later so a slow queue is not flooded twice.
+        Event.objects.filter(pk__in=ids, status=Event.Status.PENDING).update(
+            next_attempt_at=timezone.now() + timedelta(seconds=settings.EVENT_SWEEP_AFTER_SECONDS)
+        )
+        with transaction.atomic():
+            dispatch_on_commit(ids)
+        logger.info("swept %d events for dispatch", len(ids))
+    return len(ids)
+
+
+def event_reprocess(*, event: Event) -> None:
+    """Put a failed (or processed) event back in the queue; only failed subscribers run again."""
+    Event.objects.filter(pk=event.pk).update(
+        status=Event.Status.PENDING,
+        attempts=0,
+        error="",
+        next_attempt_at=timezone.now(),
+        lease_until=None,
+    )
+    dispatch_on_commit([event.pk])

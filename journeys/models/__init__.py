@@ -1,0 +1,8 @@
+"""The journeys app's models, one module per idea; Django finds them through this package."""
+
+from journeys.models.api_keys import ApiKey
+from journeys.models.events import Event
+from journeys.models.participants import Participant
+from journeys.models.records import EntityMapping, EntityRecord
+
+__all__ = ["ApiKey", "EntityMapping", "EntityRecord", "Event", "Participant"]

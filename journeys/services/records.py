@@ -1,0 +1,217 @@
+"""Projection of events into participant records (the context rules read).
+
+An ``EntityMapping`` says which event types feed which entity. Keyed mappings merge events
+carrying the same key into one record; an older event arriving late never overwrites newer data.
+"""
+
+import fnmatch
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.cache import cache
+from django.db import transaction
+from django.utils import timezone
+
+from journeys.errors import ValidationFailed
+from journeys.models import EntityMapping, EntityRecord, Event
+
+MAPPINGS_CACHE_KEY = "journeys:entity-mappings:v1"
+MAPPINGS_CACHE_SECONDS = 300  # invalidated on every change; the timeout is only a backstop
+
+DEFAULT_MAPPINGS: list[dict[str, str]] = [
+    {
+        "event_type": "kintell.session.*",
+        "entity": "kintell_sessions",
+        "key_field": "",
+        "description": "Kintell sessions (language and mentoring), one record per session event.",
+    },
+    {
+        "event_type": "buddy.match.*",
+        "entity": "buddy_matches",
+        "key_field": "",
+        "description": "Buddy matches.",
+    },
+    {
+        "event_type": "buddy.*",
+        "entity": "buddy_events",
+        "key_field": "",
+        "description": "Every buddy programme event; its newest record is the last buddy activity.",
+    },
+    {
+        "event_type": "program.enrollment.*",
+        "entity": "program_enrollments",
+        "key_field": "enrollment_id",
+        "description": "Programme enrollments, one record per enrollment_id holding its latest status.",
+    },
+    {
+        "event_type": "upskilling.*",
+        "entity": "learning_progress",
+        "key_field": "",
+        "description": "Upskilling progress (courses started, completed…).",
+    },
+]
+
+
+@dataclass(frozen=True)
+class CompiledMapping:
+    pattern: str
+    entity: str
+    key_path: tuple[str, ...]
+
+    def matches(self, event_type: str) -> bool:
+        return fnmatch.fnmatchcase(event_type, self.pattern)
+
+
+def active_mappings() -> list[CompiledMapping]:
+    rows = cache.get(MAPPINGS_CACHE_KEY)
+    if rows is None:
+        rows = list(
+            EntityMapping.objects.filter(active=True).values_list("event_type", "entity", "key_field")
+        )
+        cache.set(MAPPINGS_CACHE_KEY, rows, MAPPINGS_CACHE_SECONDS)
+    return [
+        CompiledMapping(pattern, entity, tuple(key.split(".")) if key else ())
+        for pattern, entity, key in rows
+    ]
+
+
+def invalidate_mappings() -> None:
+    transaction.on_commit(lambda: cache.delete(MAPPINGS_CACHE_KEY))
+    cache.delete(MAPPINGS_CACHE_KEY)
+
+
+def _dig(payload: Any, path: tuple[str, ...]) -> Any:
+    for part in path:
+        if not isinstance(payload, dict):
+            return None
+        payload = payload.get(part)
+    return payload
+
+
+def records_project(*, events: Sequence[Event]) -> int:
+    """Write the records these (just inserted) events feed. Returns the number written.
+
+    Runs inside the ingesting transaction, so an event and its records commit together.
+    """
+    mappings = active_mappings()
+    if not mappings or not events:
+        return 0
+    inserts: list[EntityRecord] = []
+    keyed: dict[tuple[int, str, str], Event] = {}
+    for event in events:
+        for mapping in mappings:
+            if not mapping.matches(event.type):
+                continue
+            if not mapping.key_path:
+                inserts.append(
+                    EntityRecord(
+                        participant_id=event.participant_id,
+                        entity=mapping.entity,
+                        data=event.payload,
+                        occurred_at=event.occurred_at,
+                        last_event=event,
+                    )
+                )
+                continue
+            key = _dig(event.payload, mapping.key_path)
+            if key is None or isinstance(key, dict | list):
+                # No usable key: the event still counts, as a record of its own.
+                inserts.append(
+                    EntityRecord(
+                        participant_id=event.participant_id,
+                        entity=mapping.entity,
+                        data=event.payload,
+                        occurred_at=event.occurred_at,
+                        last_event=event,
+                    )
+                )
+                continue
+            ident = (event.participant_id, mapping.entity, str(key))
+            held = keyed.get(ident)
+            if held is None or held.occurred_at <= event.occurred_at:
+                keyed[ident] = event
+    written = len(inserts)
+    if inserts:
+        EntityRecord.objects.bulk_create(inserts)
+    if keyed:
+        written += _upsert_keyed(keyed)
+    return written
+
+
+def _upsert_keyed(keyed: dict[tuple[int, str, str], Event]) -> int:
+    participant_ids = {ident[0] for ident in keyed}
+    keys = {ident[2] for ident in keyed}
+    existing = {
+        (r.participant_id, r.entity, r.key): r
+        for r in EntityRecord.objects.select_for_update().filter(
+            participant_id__in=participant_ids, key__in=keys
+        )
+    }
+    updates: list[EntityRecord] = []
+    creates: list[EntityRecord] = []
+    now = timezone.now()
+    for ident, event in keyed.items():
+        record = existing.get(ident)
+        if record is None:
+            creates.append(
+                EntityRecord(
+                    participant_id=ident[0],
+                    entity=ident[1],
+                    key=ident[2],
+                    data=event.payload,
+                    occurred_at=event.occurred_at,
+                    last_event=event,
+                )
+            )
+        elif record.occurred_at <= event.occurred_at:
+            record.data = {**record.data, **event.payload}
+            record.occurred_at = event.occurred_at
+            record.last_event = event
+            record.updated_at = now
+            updates.append(record)
+        else:
+            # A late, older event: keep the newer values, fill in only what is missing.
+            record.data = {**event.payload, **record.data}
+            record.updated_at = now
+            updates.append(record)
+    if creates:
+        EntityRecord.objects.bulk_create(creates)
+    if updates:
+        EntityRecord.objects.bulk_update(updates, ["data", "occurred_at", "last_event", "updated_at"])
+    return len(creates) + len(updates)
+
+
+@transaction.atomic
+def entity_mapping_save(*, mapping: EntityMapping) -> EntityMapping:
+    """Create or update a mapping (validated) and drop the cached set."""
+    from django.core.exceptions import ValidationError
+
+    try:
+        mapping.full_clean()
+    except ValidationError as exc:
+        raise ValidationFailed(exc.message_dict) from exc
+    mapping.save()
+    invalidate_mappings()
+    return mapping
+
+
+@transaction.atomic
+def entity_mapping_delete(*, mapping: EntityMapping) -> None:
+    mapping.delete()
+    invalidate_mappings()
+
+
+def entity_mappings_load_defaults() -> int:
+    """Create the default mappings that do not exist yet. Returns how many were created."""
+    created = 0
+    for spec in DEFAULT_MAPPINGS:
+        _, was_created = EntityMapping.objects.get_or_create(
+            event_type=spec["event_type"],
+            entity=spec["entity"],
+            defaults={"key_field": spec["key_field"], "description": spec["description"]},
+        )
+        created += was_created
+    if created:
+        invalidate_mappings()
+    return created
