@@ -187,6 +187,8 @@ EVENT_SWEEP_AFTER_SECONDS = env.int("EVENT_SWEEP_AFTER_SECONDS", default=30)
 # A worker holds an event this long; past it, the event counts as abandoned (the worker died).
 EVENT_LEASE_SECONDS = env.int("EVENT_LEASE_SECONDS", default=300)
 EVENT_SWEEP_BATCH = 1000  # events re-dispatched per sweep
+# Extra subscribers without writing an app: "pattern=dotted.path.to.handler", comma-separated.
+EVENT_SUBSCRIBERS = env.list("EVENT_SUBSCRIBERS", default=[])
 
 # --------------------------------------------------------------------------------------------
 # Auth and the API
@@ -266,6 +268,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "static")))
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

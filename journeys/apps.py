@@ -12,11 +12,12 @@ class JourneysConfig(AppConfig):
         from django.db.models.signals import post_migrate
 
         from config import beat
-        from journeys import bootstrap
+        from journeys import bootstrap, bus
         from journeys.services.records import entity_mappings_load_defaults
 
         # Bookkeeping, not domain: keep beat's schedule rows in step with the code.
         post_migrate.connect(beat.sync_after_migrate, sender=self)
+        bus.subscribe_from_settings()
         bootstrap.register(
             "entity mappings", lambda: f"{entity_mappings_load_defaults()} default mappings created"
         )

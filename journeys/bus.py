@@ -17,9 +17,11 @@ from datetime import timedelta
 from functools import lru_cache
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from journeys.models import Event
 
@@ -55,6 +57,15 @@ def subscribe(pattern: str, handler: Handler, *, name: str | None = None) -> Sub
     _subscribers[name] = subscriber
     _subscribers_for.cache_clear()
     return subscriber
+
+
+def subscribe_from_settings() -> None:
+    """Subscribe the handlers named in ``settings.EVENT_SUBSCRIBERS`` (``pattern=dotted.path``)."""
+    for entry in settings.EVENT_SUBSCRIBERS:
+        pattern, _, path = entry.partition("=")
+        if not path:
+            raise ImproperlyConfigured(f"EVENT_SUBSCRIBERS entry {entry!r} is not 'pattern=dotted.path'")
+        subscribe(pattern.strip(), import_string(path.strip()), name=path.strip())
 
 
 def unsubscribe(name: str) -> None:

@@ -1,13 +1,26 @@
 """Registries: how other apps plug behaviour into journeys without journeys importing them.
 
-``rules`` registers its ``set_flag``/``clear_flag`` actions and its ``flag`` condition here from
-its ``AppConfig.ready``; journeys looks them up by name at run time.
+Two kinds of plug-in exist:
+
+* **action types** (``send_email``, ``trigger_webhook``, … and ``set_flag``/``clear_flag`` from
+  ``rules``): what a journey ``action`` step does;
+* **condition types** (``flag`` from ``rules``, …): extra leaves of the journey condition
+  language, next to the built-in comparisons on the payload, attributes, tags and step results.
+
+Apps register from their ``AppConfig.ready``; journeys looks entries up by name at run time, and
+validates a journey definition against what is registered when it is saved.
 """
 
 from collections.abc import Iterator
-from typing import Generic, TypeVar
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+
+if TYPE_CHECKING:
+    from journeys.models import Participant
 
 T = TypeVar("T")
+
+FieldErrors = dict[str, list[str]]  # field (or dot path) → messages; empty when valid
 
 
 class Registry(Generic[T]):
@@ -22,6 +35,9 @@ class Registry(Generic[T]):
             raise ValueError(f"{self.kind} {name!r} is already registered")
         self._items[name] = item
         return item
+
+    def unregister(self, name: str) -> None:
+        self._items.pop(name, None)
 
     def get(self, name: str) -> T | None:
         return self._items.get(name)
@@ -40,3 +56,50 @@ class Registry(Generic[T]):
 
     def items(self) -> list[tuple[str, T]]:
         return sorted(self._items.items())
+
+
+@dataclass
+class ActionContext:
+    """What an action is given when a step runs.
+
+    ``idempotency_key`` is unique to the step run (e.g. ``"step-run-123"``): every side effect
+    must carry it so a retried or re-dispatched run never acts twice.
+    """
+
+    participant: "Participant"
+    config: dict[str, Any]
+    idempotency_key: str
+    context: dict[str, Any] = field(default_factory=dict)  # trigger payload + step results
+    step_run_id: int | None = None
+    journey_id: int | None = None
+    user_journey_id: int | None = None
+
+
+class ActionType(Protocol):
+    """An action type. ``execute`` returns a JSON-able result stored on the step run; it raises to
+    fail (the run is retried with backoff up to the step's max attempts)."""
+
+    name: str
+    description: str
+
+    def validate_config(self, config: dict[str, Any]) -> FieldErrors: ...
+
+    def execute(self, action: ActionContext) -> dict[str, Any]: ...
+
+
+class ConditionType(Protocol):
+    """A condition leaf ``{"type": name, ...spec}``. ``evaluate`` returns whether it holds and the
+    actual value it saw (shown in traces: why a branch was taken, why a step was skipped)."""
+
+    name: str
+    description: str
+
+    def validate_spec(self, spec: dict[str, Any]) -> FieldErrors: ...
+
+    def evaluate(
+        self, spec: dict[str, Any], *, participant: "Participant", context: dict[str, Any]
+    ) -> tuple[bool, Any]: ...
+
+
+action_types: Registry[ActionType] = Registry("action type")
+condition_types: Registry[ConditionType] = Registry("condition type")

@@ -1,0 +1,221 @@
+"""Infrastructure fixtures shared by every app's tests: API clients, users, the Celery worker.
+
+Services: Postgres is used when ``DATABASE_URL`` names it, Redis when ``REDIS_URL`` is set.
+Tests marked ``postgres`` / ``redis`` are skipped without them, except in CI (``CI=true``),
+where a missing service fails the run instead of hiding tests.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+from django.core.cache import cache
+from django.db import connection
+from rest_framework.test import APIClient
+
+from config.celery import app as celery_app
+
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+TEST_RUN_ID = uuid.uuid4().hex[:8]
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def pytest_configure(config) -> None:
+    if settings.REDIS_URL:
+        # A prefix of our own, so clearing the cache between tests touches nothing else.
+        settings.CACHES["default"]["KEY_PREFIX"] = f"test-{TEST_RUN_ID}"
+    else:
+        settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # Tasks run inline when their on-commit callback runs; the worker tests switch this off.
+    celery_app.conf.task_always_eager = True
+    celery_app.conf.task_default_queue = f"test-{TEST_RUN_ID}"
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    is_postgres = connection.vendor == "postgresql"
+    has_redis = bool(settings.REDIS_URL)
+    for item in items:
+        if "postgres" in item.keywords and not is_postgres:
+            if IN_CI:
+                raise pytest.UsageError(f"{item.nodeid} needs Postgres and CI must not skip it")
+            item.add_marker(pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL=postgres://…"))
+        if ("redis" in item.keywords or "worker" in item.keywords) and not has_redis:
+            if IN_CI:
+                raise pytest.UsageError(f"{item.nodeid} needs Redis and CI must not skip it")
+            item.add_marker(pytest.mark.skip(reason="needs Redis: set REDIS_URL=redis://…"))
+
+
+@pytest.fixture(autouse=True)
+def _clean_cache() -> Iterator[None]:
+    if settings.REDIS_URL:
+        cache.delete_pattern("*")
+    else:
+        cache.clear()
+    yield
+
+
+# ----------------------------------------------------------------------------------------------
+# Users and clients
+# ----------------------------------------------------------------------------------------------
+@pytest.fixture
+def make_user(db):
+    """A user with exactly the given permissions (``"app.codename"`` strings)."""
+
+    def make(username: str = "", *perms: str, superuser: bool = False):
+        user_model = get_user_model()
+        username = username or f"user-{uuid.uuid4().hex[:6]}"
+        if superuser:
+            return user_model.objects.create_superuser(username=username, password="pw-for-tests-1")
+        user = user_model.objects.create_user(username=username, password="pw-for-tests-1")
+        for perm in perms:
+            app_label, codename = perm.split(".")
+            user.user_permissions.add(
+                Permission.objects.get(content_type__app_label=app_label, codename=codename)
+            )
+        return user
+
+    return make
+
+
+@pytest.fixture
+def admin_user(make_user):
+    return make_user("root", superuser=True)
+
+
+@pytest.fixture
+def api_client() -> APIClient:
+    """An anonymous client."""
+    return APIClient()
+
+
+@pytest.fixture
+def admin_api(admin_user) -> APIClient:
+    """A client authenticated as a superuser."""
+    client = APIClient()
+    client.force_authenticate(admin_user)
+    return client
+
+
+@pytest.fixture
+def client_for():
+    """A client authenticated as the given user."""
+
+    def make(user) -> APIClient:
+        client = APIClient()
+        client.force_authenticate(user)
+        return client
+
+    return make
+
+
+# ----------------------------------------------------------------------------------------------
+# A real Celery worker (Redis broker, the test database)
+# ----------------------------------------------------------------------------------------------
+def _database_url_for_tests() -> str:
+    test_db = connection.settings_dict["NAME"]
+    parts = urlsplit(os.environ["DATABASE_URL"])
+    return urlunsplit(parts._replace(path=f"/{test_db}"))
+
+
+class WorkerProcess:
+    """A ``celery worker`` subprocess on the test queue; ``kill()`` is a ``kill -9``."""
+
+    def __init__(self, *, concurrency: int = 1, extra_env: dict[str, str] | None = None) -> None:
+        self.log_path = BASE_DIR / "var" / f"test-worker-{TEST_RUN_ID}-{uuid.uuid4().hex[:4]}.log"
+        self.log_path.parent.mkdir(exist_ok=True)
+        env = {
+            **os.environ,
+            "DATABASE_URL": _database_url_for_tests(),
+            "CACHE_KEY_PREFIX": settings.CACHES["default"].get("KEY_PREFIX", ""),
+            "CELERY_TASK_ALWAYS_EAGER": "false",
+            **(extra_env or {}),
+        }
+        self._log = self.log_path.open("w")
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "--loglevel",
+                "INFO",
+                "--pool",
+                "solo" if concurrency == 1 else "prefork",
+                "--concurrency",
+                str(concurrency),
+                "--queues",
+                celery_app.conf.task_default_queue,
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "--hostname",
+                f"test-{uuid.uuid4().hex[:6]}@%h",
+            ],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self._wait_ready()
+
+    def _wait_ready(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if "ready." in self.log_path.read_text():
+                return
+            if self.process.poll() is not None:
+                raise RuntimeError(f"worker exited early:\n{self.log_path.read_text()}")
+            time.sleep(0.1)
+        raise RuntimeError(f"worker not ready after {timeout}s:\n{self.log_path.read_text()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+    def kill(self) -> None:
+        """SIGKILL the whole worker (no chance to ack, finish or clean up)."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self._log.close()
+
+
+@pytest.fixture
+def celery_worker(transactional_db) -> Iterator:
+    """Start real worker processes on Redis against the test database: ``celery_worker()``."""
+    celery_app.conf.task_always_eager = False
+    workers: list[WorkerProcess] = []
+
+    def start(**kwargs) -> WorkerProcess:
+        worker = WorkerProcess(**kwargs)
+        workers.append(worker)
+        return worker
+
+    try:
+        yield start
+    finally:
+        for worker in workers:
+            worker.stop()
+        celery_app.conf.task_always_eager = True
+        with celery_app.connection_for_write() as conn:
+            conn.default_channel.queue_purge(celery_app.conf.task_default_queue)
