@@ -191,6 +191,13 @@ EVENT_SWEEP_BATCH = 1000  # events re-dispatched per sweep
 EVENT_SUBSCRIBERS = env.list("EVENT_SUBSCRIBERS", default=[])
 
 # --------------------------------------------------------------------------------------------
+# Outbound HTTP (webhooks, providers, agent endpoints)
+# --------------------------------------------------------------------------------------------
+# Internal addresses are refused unless listed here: hosts or CIDRs, comma-separated.
+WEBHOOK_ALLOWED_HOSTS = env.list("WEBHOOK_ALLOWED_HOSTS", default=[])
+WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+
+# --------------------------------------------------------------------------------------------
 # Auth and the API
 # --------------------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

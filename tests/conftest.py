@@ -219,3 +219,72 @@ def celery_worker(transactional_db) -> Iterator:
         celery_app.conf.task_always_eager = True
         with celery_app.connection_for_write() as conn:
             conn.default_channel.queue_purge(celery_app.conf.task_default_queue)
+
+
+# ----------------------------------------------------------------------------------------------
+# A webhook sink: a real HTTP server on 127.0.0.1 that records what it receives
+# ----------------------------------------------------------------------------------------------
+class WebhookSink:
+    """Records every request; ``status`` sets the answer, ``delay`` slows it down (seconds)."""
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        sink = self
+        self.requests: list[dict] = []
+        self.status = 200
+        self.delay = 0.0
+        self._lock = threading.Lock()
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                if sink.delay:
+                    time.sleep(sink.delay)
+                with sink._lock:
+                    sink.requests.append(
+                        {
+                            "path": self.path,
+                            "headers": {k.lower(): v for k, v in self.headers.items()},
+                            "body": body,
+                        }
+                    )
+                self.send_response(sink.status)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(b'{"ok": true}')
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def json_bodies(self) -> list:
+        import json
+
+        with self._lock:
+            return [json.loads(r["body"]) for r in self.requests]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def webhook_sink(settings) -> Iterator[WebhookSink]:
+    """A local HTTP server, allow-listed for outbound calls (loopback is refused otherwise)."""
+    sink = WebhookSink()
+    settings.WEBHOOK_ALLOWED_HOSTS = [*settings.WEBHOOK_ALLOWED_HOSTS, "127.0.0.1"]
+    try:
+        yield sink
+    finally:
+        sink.close()
