@@ -1,0 +1,1 @@
+"""Benchmarks: run as ``python -m tests.perf.bench_<name>``; never collected as tests."""
