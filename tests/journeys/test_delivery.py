@@ -69,7 +69,7 @@ class _broker_outage:
 
     @staticmethod
     def _reset() -> None:
-        celery_app.pool.force_close_all()
+        # Drop the cached pools (not close them: kombu shares them per broker URL).
         celery_app._pool = None
         celery_app.amqp._producer_pool = None
 

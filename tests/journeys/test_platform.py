@@ -1,0 +1,135 @@
+"""Platform surfaces: probes, the OpenAPI schema and docs, bootstrap, settings for production."""
+
+import os
+import subprocess
+import sys
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from django_celery_beat.models import PeriodicTask
+
+from config.beat import PERIODIC_TASKS
+from journeys.models import EntityMapping
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+
+
+def test_healthz_answers_anonymously(api_client):
+    response = api_client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+@pytest.mark.django_db
+def test_readyz_reports_database_cache_and_broker(api_client):
+    response = api_client.get("/readyz")
+    assert response.status_code == 200, response.json()
+    assert set(response.json()["checks"]) == {"database", "cache", "broker"}
+
+
+@pytest.mark.django_db
+def test_readyz_answers_503_when_the_broker_is_unreachable(api_client):
+    from config.celery import app as celery_app
+
+    real_url = celery_app.conf.broker_url
+    celery_app.conf.broker_url = "redis://127.0.0.1:1/0"
+    try:
+        response = api_client.get("/readyz")
+    finally:
+        celery_app.conf.broker_url = real_url
+    assert response.status_code == 503
+    assert response.json()["checks"]["broker"]["status"] == "error"
+    assert response.json()["checks"]["database"]["status"] == "ok"
+
+
+def test_the_openapi_schema_validates_without_warnings():
+    result = subprocess.run(
+        [sys.executable, "manage.py", "spectacular", "--validate", "--fail-on-warn", "--file", os.devnull],
+        cwd=BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+@pytest.mark.django_db
+def test_the_docs_are_served_with_local_assets(api_client):
+    docs = api_client.get("/api/docs/")
+    assert docs.status_code == 200
+    html = docs.content.decode()
+    assert "swagger-ui" in html
+    assert "cdn" not in html.lower()
+    assert api_client.get("/api/schema/").status_code == 200
+
+
+@pytest.mark.django_db
+def test_bootstrap_is_idempotent_and_creates_the_admin_and_schedule(monkeypatch):
+    monkeypatch.setenv("DJANGO_SUPERUSER_USERNAME", "boss")
+    monkeypatch.setenv("DJANGO_SUPERUSER_PASSWORD", "a-long-password-1")
+    for _ in range(2):
+        call_command("bootstrap", stdout=StringIO())
+
+    boss = get_user_model().objects.get(username="boss")
+    assert boss.is_superuser and boss.check_password("a-long-password-1")
+    assert EntityMapping.objects.filter(entity="program_enrollments", key_field="enrollment_id").count() == 1
+    assert set(PeriodicTask.objects.values_list("task", flat=True)) >= {t.task for t in PERIODIC_TASKS}
+    assert PeriodicTask.objects.count() == len({t.name for t in PERIODIC_TASKS})
+
+
+@pytest.mark.django_db
+def test_bootstrap_generates_and_prints_a_password_once(monkeypatch):
+    monkeypatch.delenv("DJANGO_SUPERUSER_PASSWORD", raising=False)
+    monkeypatch.setenv("DJANGO_SUPERUSER_USERNAME", "admin")
+    first, second = StringIO(), StringIO()
+    call_command("bootstrap", "--no-demo", stdout=first)
+    call_command("bootstrap", "--no-demo", stdout=second)
+
+    password = first.getvalue().split("password '")[1].split("'")[0]
+    assert get_user_model().objects.get(username="admin").check_password(password)
+    assert password not in second.getvalue()
+
+
+@pytest.mark.django_db
+def test_a_periodic_task_staff_disabled_stays_disabled():
+    call_command("bootstrap", "--no-admin", "--no-demo", stdout=StringIO())
+    PeriodicTask.objects.filter(task="journeys.events_sweep").update(enabled=False)
+    call_command("bootstrap", "--no-admin", "--no-demo", stdout=StringIO())
+    assert not PeriodicTask.objects.get(task="journeys.events_sweep").enabled
+
+
+def test_production_settings_pass_the_deploy_check():
+    env = {
+        **os.environ,
+        "DJANGO_ENV": "production",
+        "SECRET_KEY": "k" * 20 + "-production-secret-for-the-check-0123456789-abcdefgh",
+        "ALLOWED_HOSTS": "journeys.example.com",
+    }
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_refuses_to_start_without_a_secret_key():
+    env = {k: v for k, v in os.environ.items() if k != "SECRET_KEY"}
+    env["DJANGO_ENV"] = "production"
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
