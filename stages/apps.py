@@ -7,3 +7,23 @@ class StagesConfig(AppConfig):
     name = "stages"
     verbose_name = "Staged lifecycles"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_delete, post_save
+
+        from journeys import bootstrap, bus
+        from stages import subscribers
+        from stages.intents import register_builtin_intents
+        from stages.models import ExitCriterion
+        from stages.services.pipelines import pipeline_load_defaults
+
+        register_builtin_intents()
+        bus.subscribe(
+            subscribers.MEASUREMENT_EVENT, subscribers.measurement_event_handle, name="stages.measurements"
+        )
+        bus.subscribe(subscribers.APPROVAL_EVENT, subscribers.approval_event_handle, name="stages.approvals")
+        bus.subscribe("*", subscribers.watched_event_handle, name="stages.rollback_watch")
+        bootstrap.register("staged lifecycle pipeline", pipeline_load_defaults)
+        # Bookkeeping: a process's cache of watched event types forgets on criterion changes.
+        post_save.connect(subscribers.watched_patterns_forget, sender=ExitCriterion)
+        post_delete.connect(subscribers.watched_patterns_forget, sender=ExitCriterion)
