@@ -7,3 +7,13 @@ class RulesConfig(AppConfig):
     name = "rules"
     verbose_name = "Rules"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from journeys import bootstrap
+        from rules import plugins
+        from rules.services import evaluation
+        from rules.services.rules import rules_load_defaults
+
+        evaluation.subscribe()  # every event re-evaluates its participant's rules
+        plugins.register()  # set_flag/clear_flag journey actions, the flag condition
+        bootstrap.register("default rules", rules_load_defaults)

@@ -1,0 +1,131 @@
+"""Caches of the rules engine: the active rule set (≤ 1 minute) and participant contexts (≤ 5 minutes).
+
+Both live in Django's cache (Redis when ``REDIS_URL`` is set, so every worker shares them) and
+are invalidated by *generation*: each cached entry carries the generation token it was loaded
+under, and invalidating writes a new token. A reader that loaded data just before a change and
+stores it just after stores it under the old token, so nobody ever uses it — a plain delete would
+let that stale entry live for the whole timeout.
+
+Compiled rules are additionally memoised per process by ``(pk, version, definition)``: a rule is compiled
+once per version, whichever worker runs it.
+"""
+
+import json
+import uuid
+from collections import defaultdict
+from typing import Any
+
+from django.core.cache import cache
+from django.db import transaction
+
+from journeys.models import EntityRecord, Participant
+from rules.engine.evaluator import CompiledRule, Ruleset, compile_rule, ruleset_build
+from rules.engine.values import ParticipantContext, Record
+from rules.models import Rule
+
+RULES_KEY = "rules:active:v1"
+RULES_GEN_KEY = "rules:active:gen"
+RULES_CACHE_SECONDS = 60  # the seed's one minute; changes invalidate at once anyway
+CONTEXT_KEY = "rules:context:v1:{}"
+CONTEXT_GEN_KEY = "rules:context:gen:{}"
+CONTEXT_CACHE_SECONDS = 300  # the seed's five minutes; a new event invalidates at once
+# A generation must outlive every entry stored under it, or a lost token would match old entries.
+CONTEXT_GEN_SECONDS = 2 * CONTEXT_CACHE_SECONDS
+CONTEXT_MAX_RECORDS = 5000  # newest records loaded per participant; aggregates cover these
+
+COMPILED_MEMO_MAX = 5000  # compiled rule versions kept per process
+
+_compiled: dict[tuple[int, int, str], CompiledRule] = {}
+_ruleset: Ruleset | None = None
+
+
+def _cached(key: str, gen_key: str) -> tuple[Any, Any]:
+    """``(value or None, current generation)`` in one round trip."""
+    found = cache.get_many([key, gen_key])
+    generation = found.get(gen_key)
+    entry = found.get(key)
+    if entry is not None and entry[0] == generation:
+        return entry[1], generation
+    return None, generation
+
+
+# ----------------------------------------------------------------------------------------------
+# Rules
+# ----------------------------------------------------------------------------------------------
+def active_ruleset() -> Ruleset:
+    """The active rules, compiled, in evaluation order."""
+    global _ruleset
+    entry, generation = _cached(RULES_KEY, RULES_GEN_KEY)
+    if entry is None:
+        rows = list(Rule.objects.filter(active=True).values_list("pk", "version", "rule_config"))
+        entry = (uuid.uuid4().hex, rows)
+        cache.set(RULES_KEY, (generation, entry), RULES_CACHE_SECONDS)
+    token, rows = entry
+    if _ruleset is not None and _ruleset.token == token:
+        return _ruleset
+    if len(_compiled) > COMPILED_MEMO_MAX:
+        _compiled.clear()
+    compiled = []
+    for pk, version, config in rows:
+        # The definition's text is part of the key: a pk reused after a rolled-back insert (tests,
+        # SQLite) must never find another rule's closures.
+        key = (pk, version, json.dumps(config, sort_keys=True))
+        rule = _compiled.get(key)
+        if rule is None:
+            rule = _compiled[key] = compile_rule(config, version=version, pk=pk)
+        compiled.append(rule)
+    _ruleset = ruleset_build(compiled, token=token)
+    return _ruleset
+
+
+def rules_invalidate() -> None:
+    """Drop the cached rule set once the current transaction commits (readers before the commit
+    would otherwise reload the old rows under the new generation)."""
+    transaction.on_commit(lambda: cache.set(RULES_GEN_KEY, uuid.uuid4().hex, None))
+
+
+# ----------------------------------------------------------------------------------------------
+# Participant contexts
+# ----------------------------------------------------------------------------------------------
+def context_get(participant: Participant) -> ParticipantContext:
+    """The participant's context: cached records, with attributes and tags from the row given
+    (callers pass a freshly locked row, so attributes are never stale)."""
+    key = CONTEXT_KEY.format(participant.pk)
+    entities, generation = _cached(key, CONTEXT_GEN_KEY.format(participant.pk))
+    if entities is None:
+        entities = context_records_load(participant_ids=[participant.pk]).get(participant.pk, {})
+        cache.set(key, (generation, entities), CONTEXT_CACHE_SECONDS)
+    return context_build(participant, entities)
+
+
+def context_build(participant: Participant, entities: dict[str, list[tuple]]) -> ParticipantContext:
+    return ParticipantContext(
+        participant_id=participant.pk,
+        user_id=participant.user_id,
+        attributes=participant.attributes or {},
+        tags=participant.tags or [],
+        entities={
+            name: [Record(occurred_at, data) for occurred_at, data in rows] for name, rows in entities.items()
+        },
+    )
+
+
+def context_records_load(*, participant_ids: list[int]) -> dict[int, dict[str, list[tuple]]]:
+    """Records of these participants as ``{participant: {entity: [(occurred_at, data)…]}}``,
+    newest first (at most ``CONTEXT_MAX_RECORDS`` each when loading one participant)."""
+    records = EntityRecord.objects.filter(participant_id__in=participant_ids).order_by(
+        "participant_id", "-occurred_at", "-id"
+    )
+    if len(participant_ids) == 1:
+        records = records[:CONTEXT_MAX_RECORDS]
+    loaded: dict[int, dict[str, list[tuple]]] = defaultdict(lambda: defaultdict(list))
+    for participant_id, entity, occurred_at, data in records.values_list(
+        "participant_id", "entity", "occurred_at", "data"
+    ):
+        loaded[participant_id][entity].append((occurred_at, data))
+    return {pid: dict(entities) for pid, entities in loaded.items()}
+
+
+def context_invalidate(participant_id: int) -> None:
+    """A new event arrived for this participant: its cached context is stale from now on."""
+    cache.set(CONTEXT_GEN_KEY.format(participant_id), uuid.uuid4().hex, CONTEXT_GEN_SECONDS)

@@ -1,0 +1,378 @@
+"""Pure evaluation: a compiled rule set, a participant context and the stored flags in; the flag
+changes, events and milestones that should follow out. No database here.
+
+**Order and conflicts.** Rules run by priority, highest first; equal priorities run in
+``rule_id`` order. A rule whose conditions hold contributes its ``actions``; one whose conditions
+do not hold contributes its ``otherwise`` actions (if any). When several rules decide the same
+flag, the first in that order wins and the others' decisions on that flag are ignored.
+
+**Flags reading flags.** Rules see the flags as they stand. When a rule reads a flag another rule
+decides, evaluation repeats with the decided values until nothing moves (at most ``MAX_PASSES``),
+so one evaluation reaches the state a second one would confirm: evaluation is idempotent.
+
+**What counts as a change.** Setting a flag to the value it already has (unexpired) changes
+nothing, not even its expiry. A flag past its ``expires_at`` counts as absent; if no rule sets it
+again it is removed (reason ``expired``). A rule *fires* when one of its flag decisions changed a
+stored flag; only then do its ``emit_event`` actions emit, and its milestone (top-level
+``milestone``, or an ``emit_event`` of ``orchestration.milestone.reached`` with
+``payload.milestone``) is recorded when a flag became true and the milestone was not reached yet.
+"""
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from rules.engine.compiler import EvalState, Node, TimeWindow, compile_conditions
+from rules.engine.validation import MILESTONE_EVENT
+from rules.engine.values import ParticipantContext, parse_duration
+
+logger = logging.getLogger(__name__)
+
+MAX_PASSES = 10  # evaluation rounds when rules read flags other rules decide
+
+
+@dataclass(frozen=True, slots=True)
+class FlagAction:
+    flag: str
+    clear: bool
+    value: bool = True
+    expires_in: timedelta | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EmitAction:
+    event: str
+    payload: dict[str, Any]
+    index: int  # position in the rule's action list; part of the emitted event's idempotency key
+
+
+@dataclass(frozen=True, slots=True)
+class Branch:
+    flag_actions: tuple[FlagAction, ...] = ()
+    emits: tuple[EmitAction, ...] = ()
+    milestone: tuple[str, dict[str, Any]] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRule:
+    rule_id: str
+    name: str
+    flag: str
+    priority: int
+    version: int
+    node: Node
+    then: Branch
+    otherwise: Branch
+    pk: int | None = None
+
+
+@dataclass(frozen=True)
+class Ruleset:
+    """Active rules in evaluation order, with what the scheduler and the fixpoint need to know."""
+
+    token: str
+    rules: tuple[CompiledRule, ...]
+    reads_flags: bool
+    windows: tuple[TimeWindow, ...]
+
+    @property
+    def rule_ids(self) -> list[str]:
+        return [r.rule_id for r in self.rules]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFlag:
+    value: bool
+    set_by_rule: str
+    set_at: datetime
+    expires_at: datetime | None = None
+
+    def live(self, now: datetime) -> bool:
+        return self.expires_at is None or self.expires_at > now
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    rule: CompiledRule
+    action: FlagAction
+    holds: bool
+
+
+@dataclass(frozen=True, slots=True)
+class FlagChange:
+    flag: str
+    previous: bool | None
+    value: bool | None  # None: removed
+    reason: str  # "rule", "cleared" or "expired"
+    set_by_rule: str
+    expires_at: datetime | None
+    rule: CompiledRule | None
+    holds: bool = False
+
+
+@dataclass
+class Outcome:
+    matched: list[CompiledRule]
+    changes: list[FlagChange]
+    emits: list[tuple[CompiledRule, EmitAction]]
+    milestones: list[tuple[CompiledRule, str, dict[str, Any]]]
+    flags: dict[str, bool]  # what the flags are after the changes (unexpired values)
+    next_check_at: datetime | None
+    passes: int
+    converged: bool
+    traces: list[dict[str, Any]] | None = field(default=None)
+
+    @property
+    def fired(self) -> list[str]:
+        return list(dict.fromkeys(c.rule.rule_id for c in self.changes if c.rule is not None))
+
+
+# ----------------------------------------------------------------------------------------------
+# Compilation of a whole rule
+# ----------------------------------------------------------------------------------------------
+def compile_rule(definition: dict[str, Any], *, version: int = 1, pk: int | None = None) -> CompiledRule:
+    """A validated, normalised definition → a ``CompiledRule`` (conditions become closures)."""
+    return CompiledRule(
+        rule_id=definition["rule_id"],
+        name=definition["name"],
+        flag=definition["flag"],
+        priority=definition["priority"],
+        version=version,
+        node=compile_conditions(definition["conditions"]),
+        then=_branch(definition["actions"], definition.get("milestone")),
+        otherwise=_branch(definition.get("otherwise") or [], None),
+        pk=pk,
+    )
+
+
+def _branch(actions: list[dict[str, Any]], milestone: Any) -> Branch:
+    flag_actions: list[FlagAction] = []
+    emits: list[EmitAction] = []
+    named: tuple[str, dict[str, Any]] | None = None
+    if milestone is not None:
+        spec = {"name": milestone} if isinstance(milestone, str) else milestone
+        named = (spec["name"], dict(spec.get("metadata") or {}))
+    for index, action in enumerate(actions):
+        kind = action["type"]
+        if kind == "set_flag":
+            expires = action.get("expires_in")
+            flag_actions.append(
+                FlagAction(
+                    action["flag"],
+                    clear=False,
+                    value=action.get("value", True),
+                    expires_in=parse_duration(expires) if expires else None,
+                )
+            )
+        elif kind == "clear_flag":
+            flag_actions.append(FlagAction(action["flag"], clear=True))
+        elif action["event"] == MILESTONE_EVENT and named is None:
+            # The seed's way of naming a milestone: recorded once, and the event emitted with it.
+            payload = dict(action.get("payload") or {})
+            named = (payload.pop("milestone"), payload)
+        else:
+            emits.append(EmitAction(action["event"], dict(action.get("payload") or {}), index))
+    return Branch(tuple(flag_actions), tuple(emits), named)
+
+
+def ruleset_build(rules: list[CompiledRule], *, token: str) -> Ruleset:
+    ordered = tuple(sorted(rules, key=lambda r: (-r.priority, r.rule_id)))
+    windows: dict[tuple, TimeWindow] = {}
+    for rule in ordered:
+        for window in rule.node.windows:
+            windows.setdefault(window.key, window)
+    return Ruleset(
+        token=token,
+        rules=ordered,
+        reads_flags=any(r.node.reads_flags for r in ordered),
+        windows=tuple(windows.values()),
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# Evaluation
+# ----------------------------------------------------------------------------------------------
+def evaluate(
+    ruleset: Ruleset,
+    context: ParticipantContext,
+    stored: dict[str, StoredFlag],
+    *,
+    now: datetime,
+    reached_milestones: set[str] | frozenset[str] = frozenset(),
+    trace: bool = False,
+) -> Outcome:
+    """Decide every flag, then work out what changes. See the module docstring for the rules.
+
+    1. Evaluate all rules against the live flags; collect the winning decision per flag.
+    2. If any rule reads flags and the decisions moved a flag, evaluate again with the decided
+       values (until stable or ``MAX_PASSES``).
+    3. Compare the decisions with the stored flags: changes, then fired rules, their events and
+       milestones, and when time alone can next change anything.
+    """
+    live = {name: f.value for name, f in stored.items() if f.live(now)}
+    state = EvalState(context=context, flags=live, now=now)
+    passes, converged = 0, True
+    while True:
+        passes += 1
+        matched, decisions = _pass(ruleset, state)
+        decided = _apply(live, decisions)
+        if not ruleset.reads_flags or decided == state.flags:
+            break
+        if passes >= MAX_PASSES:
+            converged = False
+            logger.warning(
+                "rules for participant %s did not settle after %d passes (flags read each other in a "
+                "cycle); keeping the last pass",
+                context.user_id,
+                passes,
+            )
+            break
+        state.flags = decided
+
+    changes = _changes(decisions, stored, now)
+    fired = {c.rule.rule_id for c in changes if c.rule is not None}
+    emits: list[tuple[CompiledRule, EmitAction]] = []
+    milestones: list[tuple[CompiledRule, str, dict[str, Any]]] = []
+    seen_milestones = set(reached_milestones)
+    for rule in ruleset.rules:
+        if rule.rule_id not in fired:
+            continue
+        holds = any(c.holds for c in changes if c.rule is rule)
+        branch = rule.then if holds else rule.otherwise
+        emits.extend((rule, emit) for emit in branch.emits)
+        became_true = any(c.rule is rule and c.value is True for c in changes)
+        if branch.milestone and became_true and branch.milestone[0] not in seen_milestones:
+            seen_milestones.add(branch.milestone[0])
+            milestones.append((rule, *branch.milestone))
+
+    after = _apply(live, decisions)
+    traces = None
+    if trace:
+        state.flags = after if ruleset.reads_flags else state.flags
+        traces = [_trace(rule, state, decisions) for rule in ruleset.rules]
+    return Outcome(
+        matched=matched,
+        changes=changes,
+        emits=emits,
+        milestones=milestones,
+        flags=after,
+        next_check_at=next_check_at(ruleset, context, stored, changes, now=now),
+        passes=passes,
+        converged=converged,
+        traces=traces,
+    )
+
+
+def _pass(ruleset: Ruleset, state: EvalState) -> tuple[list[CompiledRule], dict[str, Decision]]:
+    matched: list[CompiledRule] = []
+    decisions: dict[str, Decision] = {}
+    for rule in ruleset.rules:
+        holds = rule.node.test(state)
+        if holds:
+            matched.append(rule)
+        for action in (rule.then if holds else rule.otherwise).flag_actions:
+            if action.flag not in decisions:  # a higher-priority rule already decided it
+                decisions[action.flag] = Decision(rule, action, holds)
+    return matched, decisions
+
+
+def _apply(live: dict[str, bool], decisions: dict[str, Decision]) -> dict[str, bool]:
+    flags = dict(live)
+    for name, decision in decisions.items():
+        if decision.action.clear:
+            flags.pop(name, None)
+        else:
+            flags[name] = decision.action.value
+    return flags
+
+
+def _changes(
+    decisions: dict[str, Decision], stored: dict[str, StoredFlag], now: datetime
+) -> list[FlagChange]:
+    changes: list[FlagChange] = []
+    for name in sorted(set(decisions) | set(stored)):
+        current = stored.get(name)
+        live = current is not None and current.live(now)
+        decision = decisions.get(name)
+        if decision is not None and not decision.action.clear:
+            action = decision.action
+            if live and current.value is action.value:
+                continue
+            changes.append(
+                FlagChange(
+                    flag=name,
+                    previous=current.value if live else None,
+                    value=action.value,
+                    reason="rule",
+                    set_by_rule=decision.rule.rule_id,
+                    expires_at=now + action.expires_in if action.expires_in else None,
+                    rule=decision.rule,
+                    holds=decision.holds,
+                )
+            )
+        elif current is not None and not live:
+            changes.append(FlagChange(name, current.value, None, "expired", current.set_by_rule, None, None))
+        elif current is not None and decision is not None:  # a live flag cleared
+            changes.append(
+                FlagChange(
+                    name,
+                    current.value,
+                    None,
+                    "cleared",
+                    decision.rule.rule_id,
+                    None,
+                    decision.rule,
+                    decision.holds,
+                )
+            )
+    return changes
+
+
+def next_check_at(
+    ruleset: Ruleset,
+    context: ParticipantContext,
+    stored: dict[str, StoredFlag],
+    changes: list[FlagChange],
+    *,
+    now: datetime,
+) -> datetime | None:
+    """The earliest future moment a ``time_since`` window closes or a flag expires."""
+    candidates: list[datetime] = []
+    for window in ruleset.windows:
+        at = window.flips_at(context)
+        if at is not None and at > now:
+            candidates.append(at)
+    changed = {c.flag: c for c in changes}
+    for name, flag in stored.items():
+        if name in changed:
+            continue
+        if flag.expires_at is not None and flag.expires_at > now:
+            candidates.append(flag.expires_at)
+    candidates.extend(c.expires_at for c in changes if c.expires_at is not None)
+    return min(candidates) if candidates else None
+
+
+def _trace(rule: CompiledRule, state: EvalState, decisions: dict[str, Decision]) -> dict[str, Any]:
+    explained = rule.node.explain(state)
+    branch = rule.then if explained["holds"] else rule.otherwise
+    return {
+        "rule_id": rule.rule_id,
+        "priority": rule.priority,
+        "holds": explained["holds"],
+        "actions": [
+            {
+                "flag": a.flag,
+                "action": "clear_flag" if a.clear else "set_flag",
+                "value": None if a.clear else a.value,
+                "applied": decisions.get(a.flag) is not None and decisions[a.flag].rule is rule,
+                "overridden_by": (
+                    decisions[a.flag].rule.rule_id
+                    if a.flag in decisions and decisions[a.flag].rule is not rule
+                    else None
+                ),
+            }
+            for a in branch.flag_actions
+        ],
+        "condition": explained,
+    }

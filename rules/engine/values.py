@@ -1,0 +1,219 @@
+"""The participant context and what a name in a condition means. Defined here, once.
+
+**Entities.** A participant's context holds, per entity (``kintell_sessions``, ``buddy_events``…),
+the records projected from its events (``journeys.EntityRecord``), newest first by
+``occurred_at``. Conditions also see the participant's ``attributes``, ``tags`` and current flags.
+
+**Fields of an entity** (``value`` conditions, ``time_since``, filters):
+
+* ``<field>`` or a dot path ``<a>.<b>``: the value in the **newest** record (missing: none).
+* ``avg_<field>``, ``sum_<field>``, ``min_<field>``, ``max_<field>``: the aggregate of
+  ``<field>`` over **all** records of the entity, counting only numbers (booleans, strings and
+  missing values are skipped). ``sum_`` of nothing is 0; ``avg_``/``min_``/``max_`` of nothing
+  is none. A name with one of these prefixes is always an aggregate.
+* ``count``: how many records the entity has.
+* ``last_activity``: the newest record's ``occurred_at``; ``first_activity``: the oldest's.
+
+**Missing values.** A none (missing field, empty aggregate, unknown entity) satisfies no
+comparison, not even ``!=``: a rule never fires on data it has not seen.
+
+**Operators.** ``=``/``!=`` compare like JSON (``1 == 1.0``; a boolean equals only a boolean);
+``>``, ``>=``, ``<``, ``<=`` compare two numbers, two strings or two times, anything else is
+false; ``in`` holds when the actual value equals one of a list; ``contains`` holds when a string
+contains a substring, a list contains an element equal to the value, or an object has the key.
+
+**Durations** (``time_since``, flag expiry): ``'<n> hours|days|weeks|months'`` (singular too,
+decimals allowed); a month is 30 days.
+"""
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+AGGREGATES = ("avg", "sum", "min", "max")
+SPECIAL_FIELDS = ("count", "last_activity", "first_activity")
+OPERATORS = ("=", "!=", ">", ">=", "<", "<=", "in", "contains")
+DURATION_UNITS = {"hour": 3600, "day": 86_400, "week": 7 * 86_400, "month": 30 * 86_400}  # seconds
+DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(hour|day|week|month)s?\s*$", re.IGNORECASE)
+FIELD_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    occurred_at: datetime
+    data: dict[str, Any]
+
+
+@dataclass(slots=True)
+class ParticipantContext:
+    """What rules read. ``entities`` maps an entity name to its records, newest first."""
+
+    participant_id: int
+    user_id: str
+    attributes: dict[str, Any] = field(default_factory=dict)
+    tags: list[str] = field(default_factory=list)
+    entities: dict[str, list[Record]] = field(default_factory=dict)
+
+
+# ----------------------------------------------------------------------------------------------
+# Durations
+# ----------------------------------------------------------------------------------------------
+def parse_duration(text: Any) -> timedelta | None:
+    """``'14 days'`` → 14 days; ``None`` when the text is not a duration we understand."""
+    if not isinstance(text, str):
+        return None
+    match = DURATION_RE.match(text)
+    if not match:
+        return None
+    amount = float(match.group(1))
+    if amount <= 0:
+        return None
+    return timedelta(seconds=amount * DURATION_UNITS[match.group(2).lower()])
+
+
+# ----------------------------------------------------------------------------------------------
+# Operators
+# ----------------------------------------------------------------------------------------------
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _equal(actual: Any, expected: Any) -> bool:
+    if actual is None:
+        return False
+    if isinstance(actual, bool) or isinstance(expected, bool):
+        return isinstance(actual, bool) and isinstance(expected, bool) and actual is expected
+    return actual == expected
+
+
+def parse_time(value: Any) -> datetime | None:
+    """An aware date-time from a date-time or an ISO string (naive means UTC); else none."""
+    if isinstance(value, str):
+        try:
+            value = parse_datetime(value)
+        except ValueError:
+            return None
+    if not isinstance(value, datetime):
+        return None
+    return value if timezone.is_aware(value) else value.replace(tzinfo=UTC)
+
+
+def _orderable(actual: Any, expected: Any) -> tuple[Any, Any] | None:
+    if _is_number(actual) and _is_number(expected):
+        return actual, expected
+    if isinstance(actual, datetime):
+        expected = parse_time(expected)
+        return (parse_time(actual), expected) if expected is not None else None
+    if isinstance(actual, str) and isinstance(expected, str):
+        return actual, expected
+    return None
+
+
+def _ordering(test: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:
+    def compare(actual: Any, expected: Any) -> bool:
+        pair = _orderable(actual, expected)
+        return pair is not None and test(*pair)
+
+    return compare
+
+
+def _in(actual: Any, expected: Any) -> bool:
+    return actual is not None and isinstance(expected, list) and any(_equal(actual, e) for e in expected)
+
+
+def _contains(actual: Any, expected: Any) -> bool:
+    if isinstance(actual, str):
+        return isinstance(expected, str) and expected in actual
+    if isinstance(actual, list):
+        return any(_equal(item, expected) for item in actual)
+    if isinstance(actual, dict):
+        return isinstance(expected, str) and expected in actual
+    return False
+
+
+OPERATOR_FUNCTIONS: dict[str, Callable[[Any, Any], bool]] = {
+    "=": _equal,
+    "!=": lambda actual, expected: actual is not None and not _equal(actual, expected),
+    ">": _ordering(lambda a, b: a > b),
+    ">=": _ordering(lambda a, b: a >= b),
+    "<": _ordering(lambda a, b: a < b),
+    "<=": _ordering(lambda a, b: a <= b),
+    "in": _in,
+    "contains": _contains,
+}
+
+
+# ----------------------------------------------------------------------------------------------
+# Fields
+# ----------------------------------------------------------------------------------------------
+def path_getter(path: str) -> Callable[[dict[str, Any]], Any]:
+    """A function reading ``path`` (``a`` or ``a.b.c``) from a dict; none when absent."""
+    parts = path.split(".")
+    if len(parts) == 1:
+        name = parts[0]
+        return lambda data: data.get(name) if isinstance(data, dict) else None
+
+    def dig(data: Any) -> Any:
+        for part in parts:
+            if not isinstance(data, dict):
+                return None
+            data = data.get(part)
+        return data
+
+    return dig
+
+
+def split_aggregate(name: str) -> tuple[str, str] | None:
+    """``'avg_rating'`` → ``('avg', 'rating')``; ``None`` for a plain field."""
+    prefix, sep, rest = name.partition("_")
+    if sep and prefix in AGGREGATES and rest:
+        return prefix, rest
+    return None
+
+
+def entity_value_reader(name: str) -> Callable[[list[Record]], Any]:
+    """Compile an entity field name (see the module docstring) into ``records → value``."""
+    if name == "count":
+        return len
+    if name == "last_activity":
+        return lambda records: records[0].occurred_at if records else None
+    if name == "first_activity":
+        return lambda records: records[-1].occurred_at if records else None
+    aggregate = split_aggregate(name)
+    if aggregate is None:
+        get = path_getter(name)
+        return lambda records: get(records[0].data) if records else None
+    kind, source = aggregate
+    get = path_getter(source)
+
+    def numbers(records: list[Record]) -> list[float]:
+        return [v for v in (get(r.data) for r in records) if _is_number(v)]
+
+    if kind == "sum":
+        return lambda records: math.fsum(numbers(records)) if records else 0
+    reducer: Callable[[list[float]], float] = {
+        "avg": lambda values: math.fsum(values) / len(values),
+        "min": min,
+        "max": max,
+    }[kind]
+
+    def aggregate_of(records: list[Record]) -> Any:
+        values = numbers(records)
+        return reducer(values) if values else None
+
+    return aggregate_of
+
+
+def time_reader(name: str) -> Callable[[list[Record]], datetime | None]:
+    """``last_activity``/``first_activity``, or a record field holding an ISO date-time."""
+    read = entity_value_reader(name)
+    if name in ("last_activity", "first_activity"):
+        return read
+
+    return lambda records: parse_time(read(records))

@@ -1,0 +1,1 @@
+"""Write-side use cases of the rules engine (rules, evaluation, flags and milestones)."""
