@@ -283,7 +283,7 @@ def _logical(kind: str, children: list[Node]) -> Node:
     if kind == "all_of":
 
         def test(state: EvalState) -> bool:
-            for child_test in tests:
+            for child_test in tests:  # noqa: SIM110
                 if not child_test(state):
                     return False
             return True
@@ -291,7 +291,7 @@ def _logical(kind: str, children: list[Node]) -> Node:
     else:
 
         def test(state: EvalState) -> bool:
-            for child_test in tests:
+            for child_test in tests:  # noqa: SIM110
                 if child_test(state):
                     return True
             return False

@@ -11,6 +11,7 @@ time, and the events evaluation emits come back through the bus without causing 
 """
 
 import logging
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -62,7 +63,7 @@ def participant_evaluate(
 ) -> Evaluation:
     """Evaluate every active rule for the participant; write the changes unless ``dry_run``."""
     now = now or timezone.now()
-    with transaction.atomic():
+    with nullcontext() if dry_run else transaction.atomic():
         # Fresh attributes and tags; the lock serialises evaluations of one participant.
         fresh = Participant.objects if dry_run else Participant.objects.select_for_update()
         participant = fresh.get(pk=participant.pk)
