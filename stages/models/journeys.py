@@ -154,8 +154,8 @@ class StagedJourney(ConcurrentTransitionMixin, models.Model):
         custom={"admin": False},
     )
     def complete_rollback(self) -> None:
+        # ``rollback_from`` is still needed here: GET_STATE reads it after this body runs.
         self._enter()
-        self.rollback_from = ""
 
     @transition(
         field=stage,

@@ -314,6 +314,7 @@ def staged_journey_complete_rollback_locked(*, journey: StagedJourney, unit: Uni
     the unit-of-work services with the journey row already locked."""
     from_stage = journey.rollback_from
     journey.complete_rollback()
+    journey.rollback_from = ""
     journey.save(update_fields=["stage", "rollback_from", "stage_entered_at", "updated_at"])
     row = _history(
         journey,
