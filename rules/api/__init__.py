@@ -1,0 +1,1 @@
+"""The rules engine HTTP API under /api/v1/journey/ (paths as the seed document gives them)."""
