@@ -5,7 +5,8 @@ Built in:
 * **HTTP intents** (``AGENT_INTENTS`` and ``agent_call``): POST the task to its agent's endpoint,
   signed per Standard Webhooks with the agent's secret, through the SSRF guard. The body::
 
-      {"intent": "install_connectors", "task_id": "…", "work_id": "…", "client_id": "client-7",
+      {"intent": "install_connectors", "task_id": "…", "task": "install", "work_id": "…",
+       "client_id": "client-7",
        "stage": "sandbox", "purpose": "setup", "params": {...}, "attempt": 1,
        "dependencies": {"<key>": <result of that dependency>}}
 
@@ -111,6 +112,7 @@ class AgentCall:
         body = {
             "intent": task.intent,
             "task_id": str(task.task_id),
+            "task": task.key,
             "work_id": context.work_id,
             "client_id": context.client_id,
             "stage": context.stage,
