@@ -31,6 +31,20 @@ PERIODIC_TASKS: list[PeriodicTaskSpec] = [
         description="Re-dispatch events whose processing message was lost (broker down, worker "
         "killed) and retry failed subscribers whose backoff has passed.",
     ),
+    PeriodicTaskSpec(
+        name="Dispatch due journey steps",
+        task="journeys.step_runs_dispatch",
+        every_seconds=1,
+        description="Claim due step runs in batches (SKIP LOCKED on Postgres) and execute them: "
+        "delays, waits, timeouts, retries, runs whose kick was lost and runs of dead workers.",
+    ),
+    PeriodicTaskSpec(
+        name="Re-evaluate rules whose time came",
+        task="rules.evaluate_due",
+        every_seconds=60,
+        description="Evaluate the rules of participants whose time_since window closed or whose flag "
+        "expired (their next_check_at passed); nobody else is rescanned.",
+    ),
 ]
 
 

@@ -199,6 +199,27 @@ WEBHOOK_ALLOWED_HOSTS = env.list("WEBHOOK_ALLOWED_HOSTS", default=[])
 WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
 
 # --------------------------------------------------------------------------------------------
+# The journey engine (step runs, the dispatcher, message channels)
+# --------------------------------------------------------------------------------------------
+STEP_DISPATCH_BATCH = env.int("STEP_DISPATCH_BATCH", default=500)  # runs claimed per statement
+# One dispatcher tick drains due runs for at most this long before leaving the rest to the next.
+STEP_DISPATCH_BUDGET_SECONDS = env.float("STEP_DISPATCH_BUDGET_SECONDS", default=10.0)
+# A worker holds a running step this long; past it, the worker is taken for dead and the run is
+# claimed again (with the same idempotency key). Longer than the slowest action's timeout.
+STEP_LEASE_SECONDS = env.int("STEP_LEASE_SECONDS", default=120)
+STEP_RETRY_BASE_SECONDS = env.int("STEP_RETRY_BASE_SECONDS", default=30)  # first retry after ~this
+STEP_RETRY_MAX_SECONDS = env.int("STEP_RETRY_MAX_SECONDS", default=3600)
+STEP_EXECUTION_THREADS = env.int("STEP_EXECUTION_THREADS", default=16)  # concurrent HTTP/SMTP actions
+# "wait until 09:00 local" and quiet hours use the participant's `timezone` attribute, else this.
+JOURNEY_DEFAULT_TIMEZONE = env.str("JOURNEY_DEFAULT_TIMEZONE", default="UTC")
+# Messages per participant and channel across journeys, e.g. JOURNEY_FREQUENCY_CAPS=email=3/day,push=5/day
+JOURNEY_FREQUENCY_CAPS = env.dict("JOURNEY_FREQUENCY_CAPS", default={})
+PUSH_PROVIDER_URL = env.str("PUSH_PROVIDER_URL", default="")  # receives {user_id, tokens, title, body, data}
+PUSH_PROVIDER_TOKEN = env.str("PUSH_PROVIDER_TOKEN", default="")  # sent as a Bearer token
+TELEGRAM_API_BASE = env.str("TELEGRAM_API_BASE", default="https://api.telegram.org")
+TELEGRAM_BOT_TOKEN = env.str("TELEGRAM_BOT_TOKEN", default="")
+
+# --------------------------------------------------------------------------------------------
 # Auth and the API
 # --------------------------------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

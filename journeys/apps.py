@@ -18,6 +18,16 @@ class JourneysConfig(AppConfig):
         # Bookkeeping, not domain: keep beat's schedule rows in step with the code.
         post_migrate.connect(beat.sync_after_migrate, sender=self)
         bus.subscribe_from_settings()
+        self._ready_journey_engine()
         bootstrap.register(
             "entity mappings", lambda: f"{entity_mappings_load_defaults()} default mappings created"
         )
+
+    def _ready_journey_engine(self) -> None:
+        """Built-in action types, the journeys' bus subscriber, roles and templates."""
+        from journeys import bootstrap, bus
+        from journeys.actions import register_builtin_actions
+        from journeys.services.enrolment import journeys_handle_event
+
+        register_builtin_actions()
+        bus.subscribe("*", journeys_handle_event, name="journeys.journey_runner")

@@ -1,4 +1,4 @@
-"""Thin Celery wrappers around the bus. Both are safe to run twice."""
+"""Thin Celery wrappers around the bus and the journey engine. All are safe to run twice."""
 
 from celery import shared_task
 
@@ -16,3 +16,22 @@ def events_process_task(event_ids: list[int]) -> None:
 def events_sweep_task() -> int:
     """Beat: re-dispatch pending events whose message was lost and events of dead workers."""
     return bus.events_sweep()
+
+
+# ----------------------------------------------------------------------------------------------
+# The journey engine
+# ----------------------------------------------------------------------------------------------
+@shared_task(name="journeys.step_runs_dispatch", ignore_result=True)
+def step_runs_dispatch_task() -> int:
+    """Beat, every second: claim due step runs in batches (SKIP LOCKED) and execute them."""
+    from journeys.engine.dispatcher import step_runs_dispatch
+
+    return step_runs_dispatch().executed
+
+
+@shared_task(name="journeys.step_runs_execute", ignore_result=True)
+def step_runs_execute_task(run_ids: list[int]) -> int:
+    """Execute runs kicked after their transaction committed; runs already taken are skipped."""
+    from journeys.engine.dispatcher import step_runs_execute_now
+
+    return step_runs_execute_now(run_ids=run_ids).executed

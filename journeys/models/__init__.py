@@ -2,7 +2,22 @@
 
 from journeys.models.api_keys import ApiKey
 from journeys.models.events import Event
+from journeys.models.journeys import Journey, JourneyVersion, Step
 from journeys.models.participants import Participant
 from journeys.models.records import EntityMapping, EntityRecord
+from journeys.models.runs import RewardLedger, StepRun, UserJourney, UserJourneyLog
 
-__all__ = ["ApiKey", "EntityMapping", "EntityRecord", "Event", "Participant"]
+__all__ = [
+    "ApiKey",
+    "EntityMapping",
+    "EntityRecord",
+    "Event",
+    "Journey",
+    "JourneyVersion",
+    "Participant",
+    "RewardLedger",
+    "Step",
+    "StepRun",
+    "UserJourney",
+    "UserJourneyLog",
+]

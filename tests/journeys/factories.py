@@ -72,3 +72,32 @@ class ApiKeyFactory(factory.django.DjangoModelFactory):
     @staticmethod
     def full_key(api_key: ApiKey, secret: str = "s3cret-for-tests") -> str:
         return f"jo_{api_key.prefix}.{secret}"
+
+
+# ----------------------------------------------------------------------------------------------
+# Journeys (through the services, so every journey in a test is one staff could have built)
+# ----------------------------------------------------------------------------------------------
+_journey_counter = iter(range(1, 10**9))
+
+
+def make_journey(steps: list[dict], *, publish: bool = True, **fields):
+    """A journey with ``steps`` (dicts of Step fields), published unless ``publish=False``."""
+    from journeys.services.journeys import journey_create
+
+    data = {"name": f"Journey {next(_journey_counter)}", "trigger_type": "signup", **fields}
+    return journey_create(data=data, steps=steps, publish=publish)
+
+
+def action(key: str, action_type: str, config: dict, **fields) -> dict:
+    return {
+        "key": key,
+        "name": key.replace("_", " ").title(),
+        "kind": "action",
+        "action_type": action_type,
+        "config": config,
+        **fields,
+    }
+
+
+def tag_step(key: str, tag: str, **fields) -> dict:
+    return action(key, "apply_tag", {"tag": tag}, **fields)

@@ -1,0 +1,116 @@
+"""Actions on the participant record: tags and rewards. Database-only, so transactional."""
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from journeys.actions.base import unknown_keys
+from journeys.models import RewardLedger
+from journeys.registries import ActionContext, FieldErrors
+from journeys.services.participants import participant_tag
+
+TAG_MAX_LENGTH = 100
+
+
+def _tags(config: dict[str, Any]) -> list[str]:
+    if config.get("tags"):
+        return list(config["tags"])
+    return [config["tag"]]
+
+
+def _validate_tags(config: dict[str, Any]) -> FieldErrors:
+    errors: FieldErrors = {}
+    unknown_keys(config, {"tag", "tags"}, errors)
+    if "tags" in config:
+        tags = config["tags"]
+        if not isinstance(tags, list) or not tags or not all(isinstance(t, str) and t.strip() for t in tags):
+            errors.setdefault("tags", []).append("A non-empty list of tag names.")
+        elif any(len(t) > TAG_MAX_LENGTH for t in tags):
+            errors.setdefault("tags", []).append(f"Tags are at most {TAG_MAX_LENGTH} characters.")
+    else:
+        tag = config.get("tag")
+        if not isinstance(tag, str) or not tag.strip():
+            errors.setdefault("tag", []).append("This field is required.")
+        elif len(tag) > TAG_MAX_LENGTH:
+            errors.setdefault("tag", []).append(f"At most {TAG_MAX_LENGTH} characters.")
+    return errors
+
+
+class ApplyTag:
+    """Add a tag (``tag``) or tags (``tags``) to the participant."""
+
+    name = "apply_tag"
+    description = "Add tags to the participant."
+    channel = ""
+    concurrent = False
+    transactional = True
+    config_example = {"tag": "onboarded"}
+
+    def validate_config(self, config: dict[str, Any]) -> FieldErrors:
+        return _validate_tags(config)
+
+    def execute(self, action: ActionContext) -> dict[str, Any]:
+        tags = _tags(action.config)
+        changed = participant_tag(participant=action.participant, add=tags)
+        return {"applied": tags, "changed": changed}
+
+
+class RemoveTag:
+    """Remove a tag (``tag``) or tags (``tags``) from the participant."""
+
+    name = "remove_tag"
+    description = "Remove tags from the participant."
+    channel = ""
+    concurrent = False
+    transactional = True
+    config_example = {"tag": "trial"}
+
+    def validate_config(self, config: dict[str, Any]) -> FieldErrors:
+        return _validate_tags(config)
+
+    def execute(self, action: ActionContext) -> dict[str, Any]:
+        tags = _tags(action.config)
+        changed = participant_tag(participant=action.participant, remove=tags)
+        return {"removed": tags, "changed": changed}
+
+
+class GrantReward:
+    """Write a reward ledger row: one per step run, so a retried step never grants twice."""
+
+    name = "grant_reward"
+    description = "Grant a reward (points, credits…) recorded in the reward ledger."
+    channel = ""
+    concurrent = False
+    transactional = True
+    config_example = {"reward": "welcome_bonus", "amount": 100, "unit": "points"}
+
+    def validate_config(self, config: dict[str, Any]) -> FieldErrors:
+        errors: FieldErrors = {}
+        unknown_keys(config, {"reward", "amount", "unit", "metadata"}, errors)
+        reward = config.get("reward")
+        if not isinstance(reward, str) or not reward.strip() or len(reward) > 100:
+            errors.setdefault("reward", []).append("A reward name of 1 to 100 characters is required.")
+        try:
+            amount = Decimal(str(config.get("amount", 0)))
+            if amount < 0 or amount >= Decimal("1e10"):
+                raise InvalidOperation
+        except (InvalidOperation, ValueError):
+            errors.setdefault("amount", []).append("A non-negative number below 10,000,000,000.")
+        if not isinstance(config.get("unit", ""), str) or len(config.get("unit", "")) > 20:
+            errors.setdefault("unit", []).append("At most 20 characters.")
+        if not isinstance(config.get("metadata", {}), dict):
+            errors.setdefault("metadata", []).append("Must be a JSON object.")
+        return errors
+
+    def execute(self, action: ActionContext) -> dict[str, Any]:
+        config = action.config
+        row, created = RewardLedger.objects.get_or_create(
+            step_run_id=action.step_run_id,
+            defaults={
+                "participant": action.participant,
+                "reward": config["reward"],
+                "amount": Decimal(str(config.get("amount", 0))),
+                "unit": config.get("unit", ""),
+                "metadata": config.get("metadata", {}),
+            },
+        )
+        return {"ledger_id": row.pk, "reward": row.reward, "amount": str(row.amount), "created": created}

@@ -1,0 +1,235 @@
+"""Validation of a journey definition as a whole, with an error path for every problem.
+
+Paths name what staff must fix: ``steps.2.config.url``, ``steps.0.next_steps.1.step``,
+``trigger_conditions.all.0.op``. Saving a draft checks each step on its own (action configs,
+conditions, targets); publishing also checks the graph: it has steps, every step is reachable
+from the first, and every cycle passes through a step that waits.
+"""
+
+from typing import Any
+
+from journeys.engine.conditions import condition_errors
+from journeys.engine.definition import WAITING_KINDS, Definition, normalise_next_steps
+from journeys.engine.timing import parse_duration, parse_time_of_day
+from journeys.models.journeys import STEP_KEY_VALIDATOR, Step
+from journeys.registries import FieldErrors, action_types
+
+KINDS = {choice.value for choice in Step.Kind}
+ON_FAILURE = {choice.value for choice in Step.OnFailure}
+MAX_ATTEMPTS_LIMIT = 20
+MAX_STEPS = 200  # per journey; a bigger graph is unreadable in the builder anyway
+
+
+def _add(errors: FieldErrors, path: str, message: str) -> None:
+    errors.setdefault(path, []).append(message)
+
+
+def _condition(errors: FieldErrors, spec: Any, path: str) -> None:
+    if spec in (None, {}):
+        return
+    errors.update({k: errors.get(k, []) + v for k, v in condition_errors(spec, path=path).items()})
+
+
+def _check_target(errors: FieldErrors, keys: set[str], target: Any, path: str) -> None:
+    if not isinstance(target, str) or not target:
+        _add(errors, path, "The key of a step of this journey is required.")
+    elif target not in keys:
+        _add(errors, path, f"No step with key {target!r} in this journey.")
+
+
+def _step_errors(errors: FieldErrors, index: int, step: dict[str, Any], keys: set[str]) -> None:
+    at = f"steps.{index}"
+    kind = step.get("kind")
+    config = step.get("config")
+    if kind not in KINDS:
+        _add(errors, f"{at}.kind", f"Use one of {', '.join(sorted(KINDS))}.")
+        return
+    if not isinstance(config, dict):
+        _add(errors, f"{at}.config", "Must be a JSON object.")
+        return
+    if not step.get("name"):
+        _add(errors, f"{at}.name", "This field is required.")
+    _condition(errors, step.get("condition"), f"{at}.condition")
+
+    next_steps = step.get("next_steps")
+    if not isinstance(next_steps, list):
+        _add(errors, f"{at}.next_steps", 'A list of step keys or {"step": key, "condition": {...}}.')
+        next_steps = []
+    for j, entry in enumerate(next_steps):
+        if not isinstance(entry, dict) or set(entry) - {"step", "condition"}:
+            _add(errors, f"{at}.next_steps.{j}", 'A step key or {"step": key, "condition": {...}}.')
+            continue
+        _check_target(errors, keys, entry.get("step"), f"{at}.next_steps.{j}.step")
+        _condition(errors, entry.get("condition"), f"{at}.next_steps.{j}.condition")
+
+    delay = step.get("delay_minutes", 0)
+    if not isinstance(delay, int) or isinstance(delay, bool) or delay < 0:
+        _add(errors, f"{at}.delay_minutes", "A whole number of minutes, 0 or more.")
+    elif delay and kind in WAITING_KINDS:
+        _add(errors, f"{at}.delay_minutes", f"A {kind} step waits by itself; use its config instead.")
+    attempts = step.get("max_attempts", 3)
+    if not isinstance(attempts, int) or not 1 <= attempts <= MAX_ATTEMPTS_LIMIT:
+        _add(errors, f"{at}.max_attempts", f"Between 1 and {MAX_ATTEMPTS_LIMIT}.")
+    if step.get("on_failure", "fail") not in ON_FAILURE:
+        _add(errors, f"{at}.on_failure", f"Use one of {', '.join(sorted(ON_FAILURE))}.")
+
+    if kind == "action":
+        name = step.get("action_type")
+        action = action_types.get(name) if isinstance(name, str) else None
+        if action is None:
+            _add(
+                errors,
+                f"{at}.action_type",
+                f"Unknown action type {name!r} (known: {', '.join(action_types)}).",
+            )
+        else:
+            for field, messages in (action.validate_config(config) or {}).items():
+                for message in messages:
+                    _add(errors, f"{at}.config.{field}", message)
+            if name == "schedule_next" and "step" in config:
+                _check_target(errors, keys, config.get("step"), f"{at}.config.step")
+    elif kind == "wait":
+        given = [k for k in ("duration", "minutes", "until") if k in config]
+        if len(given) != 1 or set(config) - {"duration", "minutes", "until"}:
+            _add(
+                errors, f"{at}.config", 'Give one of "duration" ("2 hours"), "minutes" or "until" ("09:00").'
+            )
+        elif given[0] == "until":
+            try:
+                parse_time_of_day(config["until"])
+            except ValueError as exc:
+                _add(errors, f"{at}.config.until", str(exc))
+        else:
+            try:
+                parse_duration(config[given[0]])
+            except ValueError as exc:
+                _add(errors, f"{at}.config.{given[0]}", str(exc))
+    elif kind == "wait_for_event":
+        if set(config) - {"event", "condition", "timeout", "timeout_step"}:
+            _add(errors, f"{at}.config", "Allowed settings: event, condition, timeout, timeout_step.")
+        event = config.get("event")
+        if not isinstance(event, str) or not event or len(event) > 200:
+            _add(errors, f"{at}.config.event", "The event type to wait for is required.")
+        _condition(errors, config.get("condition"), f"{at}.config.condition")
+        try:
+            parse_duration(config.get("timeout") or "")
+        except ValueError as exc:
+            _add(errors, f"{at}.config.timeout", f"A timeout is required: {exc}")
+        _check_target(errors, keys, config.get("timeout_step"), f"{at}.config.timeout_step")
+    elif kind == "branch":
+        if not next_steps:
+            _add(errors, f"{at}.next_steps", "A branch needs next steps with conditions and a default.")
+        elif not isinstance(next_steps[-1], dict) or next_steps[-1].get("condition") not in (None, {}):
+            _add(errors, f"{at}.next_steps", "A branch needs a default: a last entry without a condition.")
+    elif kind == "split":
+        variants = config.get("variants")
+        if not isinstance(variants, list) or len(variants) < 2:
+            _add(errors, f"{at}.config.variants", 'At least two {"name", "weight", "step"} variants.')
+        else:
+            names = set()
+            for j, variant in enumerate(variants):
+                if not isinstance(variant, dict):
+                    _add(errors, f"{at}.config.variants.{j}", 'A {"name", "weight", "step"} object.')
+                    continue
+                name = variant.get("name")
+                if not isinstance(name, str) or not name or name in names:
+                    _add(errors, f"{at}.config.variants.{j}.name", "A unique variant name is required.")
+                names.add(name)
+                weight = variant.get("weight", 1)
+                if not isinstance(weight, int | float) or isinstance(weight, bool) or weight <= 0:
+                    _add(errors, f"{at}.config.variants.{j}.weight", "A positive number.")
+                _check_target(errors, keys, variant.get("step"), f"{at}.config.variants.{j}.step")
+    elif kind == "end" and next_steps:
+        _add(errors, f"{at}.next_steps", "An end step has no next steps.")
+
+
+def _graph_errors(errors: FieldErrors, steps: list[dict[str, Any]]) -> None:
+    """``steps`` in input order (error paths use it); the graph follows ``order``."""
+    index = {step["key"]: i for i, step in enumerate(steps)}
+    definition = Definition({"steps": sorted(steps, key=lambda s: s["order"])})
+    reachable: set[str] = set()
+    frontier = [definition.entry] if definition.entry else []
+    while frontier:
+        key = frontier.pop()
+        if key in reachable or key not in definition.steps:
+            continue
+        reachable.add(key)
+        frontier.extend(definition.successors(key))
+    for key in definition.order:
+        if key not in reachable:
+            _add(errors, f"steps.{index[key]}.key", f"Step {key!r} cannot be reached from the first step.")
+
+    # A cycle through steps that all run at once would spin forever: find one among non-waiting steps.
+    instant = {k for k, s in definition.steps.items() if not s.waits}
+    colour: dict[str, int] = {}  # 1: on the current path, 2: done
+
+    def visit(key: str, path: list[str]) -> list[str] | None:
+        colour[key] = 1
+        for nxt in definition.successors(key):
+            if nxt not in instant:
+                continue
+            if colour.get(nxt) == 1:
+                return [*path[path.index(nxt) :], nxt] if nxt in path else [key, nxt]
+            if nxt not in colour:
+                found = visit(nxt, [*path, nxt])
+                if found:
+                    return found
+        colour[key] = 2
+        return None
+
+    for key in definition.order:
+        if key in instant and key not in colour:
+            cycle = visit(key, [key])
+            if cycle:
+                _add(
+                    errors,
+                    f"steps.{index[cycle[0]]}.next_steps",
+                    "A cycle without a wait: " + " → ".join(cycle) + ". Put a wait or a delay in it.",
+                )
+                return
+
+
+def validate_definition(
+    *, steps: list[Any], journey: dict[str, Any] | None = None, for_publish: bool = False
+) -> FieldErrors:
+    """Every problem of a journey (``journey``: its own fields) and its steps, by path.
+
+    ``steps`` are Step rows or dicts with Step's fields; the result is empty when all is well.
+    """
+    from journeys.engine.definition import step_as_dict
+
+    errors: FieldErrors = {}
+    journey = journey or {}
+    _condition(errors, journey.get("trigger_conditions"), "trigger_conditions")
+    if bool(journey.get("quiet_hours_start")) != bool(journey.get("quiet_hours_end")):
+        _add(errors, "quiet_hours_end", "Give both the start and the end of quiet hours, or neither.")
+
+    normalised = []
+    for raw in steps:
+        step = step_as_dict(raw)
+        step["next_steps"] = normalise_next_steps(step["next_steps"])
+        normalised.append(step)
+    if len(normalised) > MAX_STEPS:
+        _add(errors, "steps", f"At most {MAX_STEPS} steps.")
+    keys: set[str] = set()
+    for i, step in enumerate(normalised):
+        key = step.get("key")
+        if not isinstance(key, str) or not key:
+            _add(errors, f"steps.{i}.key", "This field is required.")
+            continue
+        try:
+            STEP_KEY_VALIDATOR(key)
+        except Exception as exc:
+            _add(errors, f"steps.{i}.key", " ".join(getattr(exc, "messages", [str(exc)])))
+        if key in keys:
+            _add(errors, f"steps.{i}.key", f"Another step already has the key {key!r}.")
+        keys.add(key)
+    for i, step in enumerate(normalised):
+        _step_errors(errors, i, step, keys)
+
+    if for_publish:
+        if not normalised:
+            _add(errors, "steps", "A journey needs at least one step to be published.")
+        elif not errors:
+            _graph_errors(errors, normalised)
+    return errors

@@ -1,0 +1,258 @@
+"""Runs: a participant's user journey, its step runs, its reward ledger rows and its log."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django_fsm import FSMField, FSMModelMixin, transition
+
+LIVE_STATES = ("active", "paused")
+
+
+class UserJourney(FSMModelMixin, models.Model):
+    """One participant's run through one version of a journey.
+
+    Transitions (``state``), each made by a service under a row lock on this row:
+
+    * ``pause``: active → paused (due steps wait; nothing is claimed);
+    * ``resume``: paused → active (steps that fell due meanwhile run at once);
+    * ``complete``: active | paused → completed (the graph ended, a completion step, the goal
+      event, or the exit event);
+    * ``fail``: active | paused → failed (a dead-lettered step whose policy is ``fail``);
+    * ``reactivate``: failed → active (staff retried or skipped the dead-lettered step);
+    * ``cancel``: active | paused | failed → cancelled.
+
+    Re-entry is enforced by the database: ``enrolment_key`` is ``"once"`` for journeys entered
+    once per participant (unique per journey and participant), and at most one live run per
+    journey and participant exists unless the journey allows overlapping runs (``exclusive``).
+    """
+
+    class State(models.TextChoices):
+        ACTIVE = "active", "Active"
+        PAUSED = "paused", "Paused"
+        COMPLETED = "completed", "Completed"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    journey = models.ForeignKey("journeys.Journey", on_delete=models.CASCADE, related_name="user_journeys")
+    version = models.ForeignKey("journeys.JourneyVersion", on_delete=models.PROTECT, related_name="runs")
+    participant = models.ForeignKey(
+        "journeys.Participant", on_delete=models.CASCADE, related_name="user_journeys"
+    )
+    state = FSMField(max_length=16, choices=State.choices, default=State.ACTIVE, protected=True)
+    enrolment_key = models.CharField(max_length=100)
+    exclusive = models.BooleanField(default=True)
+    current_step = models.CharField(max_length=80, blank=True)
+    last_seq = models.PositiveIntegerField(default=0, help_text="The seq of its newest step run.")
+    context = models.JSONField(default=dict, blank=True, help_text="Trigger payload and step results.")
+    variant = models.CharField(max_length=100, blank=True)
+    converted = models.BooleanField(default=False)
+    converted_at = models.DateTimeField(null=True, blank=True)
+    trigger_event = models.ForeignKey(
+        "journeys.Event", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    end_reason = models.CharField(max_length=200, blank=True)
+    failure_reason = models.TextField(blank=True)
+    started_at = models.DateTimeField()
+    paused_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["journey", "participant", "enrolment_key"], name="user_journey_unique_enrolment"
+            ),
+            models.UniqueConstraint(
+                fields=["journey", "participant"],
+                condition=Q(state__in=LIVE_STATES, exclusive=True),
+                name="user_journey_one_live_run",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["participant", "state"], name="user_journey_participant"),
+            models.Index(fields=["journey", "state", "started_at"], name="user_journey_journey"),
+        ]
+        permissions = [
+            ("operate_userjourney", "Can pause, resume, cancel, advance and enrol user journeys"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.participant} in {self.journey} ({self.state})"
+
+    @property
+    def is_live(self) -> bool:
+        return self.state in LIVE_STATES
+
+    @transition(field=state, source=State.ACTIVE, target=State.PAUSED)
+    def pause(self, *, at) -> None:
+        self.paused_at = at
+
+    @transition(field=state, source=State.PAUSED, target=State.ACTIVE)
+    def resume(self) -> None:
+        self.paused_at = None
+
+    @transition(field=state, source=[State.ACTIVE, State.PAUSED], target=State.COMPLETED)
+    def complete(self, *, at, reason: str, converted: bool = False) -> None:
+        self.ended_at = at
+        self.end_reason = reason
+        self.paused_at = None
+        if converted:
+            self.converted = True
+            self.converted_at = at
+
+    @transition(field=state, source=[State.ACTIVE, State.PAUSED], target=State.FAILED)
+    def fail(self, *, at, reason: str) -> None:
+        self.ended_at = at
+        self.end_reason = "failed"
+        self.failure_reason = reason
+
+    @transition(field=state, source=State.FAILED, target=State.ACTIVE)
+    def reactivate(self) -> None:
+        self.ended_at = None
+        self.end_reason = ""
+        self.failure_reason = ""
+
+    @transition(field=state, source=[State.ACTIVE, State.PAUSED, State.FAILED], target=State.CANCELLED)
+    def cancel(self, *, at, reason: str) -> None:
+        self.ended_at = at
+        self.end_reason = reason
+        self.paused_at = None
+
+
+class StepRun(models.Model):
+    """One execution of one step for one user journey (the 003 "step execution").
+
+    ``seq`` numbers the runs of a user journey; ``(user_journey, seq)`` is unique, so two workers
+    racing to continue a journey cannot both create its next step. Status:
+
+    * ``pending``: to run as soon as a worker takes it (``due_at`` is when it became runnable);
+    * ``scheduled``: waiting until ``due_at`` (a delay, a retry's backoff, a wait's timeout), or
+      for ``waiting_for`` (an event type, or ``manual`` for an ``advance``);
+    * ``running``: a worker holds it until ``lease_until``; past that the worker is taken for
+      dead and the dispatcher claims the run again (``attempts`` counts every claim);
+    * ``succeeded`` / ``skipped`` (condition false, capped, or skipped by staff) / ``cancelled``;
+    * ``failed``: out of attempts (``dead_lettered_at`` set) or refused for good.
+
+    ``entered`` is false while the step has not been entered yet (a delay before it, or a
+    journey paused before it): entering evaluates its condition and starts its wait.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SCHEDULED = "scheduled", "Scheduled"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        SKIPPED = "skipped", "Skipped"
+        CANCELLED = "cancelled", "Cancelled"
+
+    user_journey = models.ForeignKey(UserJourney, on_delete=models.CASCADE, related_name="step_runs")
+    participant = models.ForeignKey("journeys.Participant", on_delete=models.CASCADE, related_name="+")
+    seq = models.PositiveIntegerField()
+    step_key = models.CharField(max_length=80)
+    step_kind = models.CharField(max_length=20)
+    action_type = models.CharField(max_length=100, blank=True)
+    channel = models.CharField(max_length=30, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    entered = models.BooleanField(default=True)
+    due_at = models.DateTimeField(null=True, blank=True)
+    waiting_for = models.CharField(max_length=200, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    max_attempts = models.PositiveSmallIntegerField(default=3)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    executed_at = models.DateTimeField(null=True, blank=True, help_text="When a worker last claimed it.")
+    finished_at = models.DateTimeField(null=True, blank=True)
+    result = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+    trace = models.JSONField(default=dict, blank=True, help_text="Conditions evaluated, with actual values.")
+    dead_lettered_at = models.DateTimeField(null=True, blank=True)
+    rolled_back = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["user_journey", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["user_journey", "seq"], name="step_run_unique_seq"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["due_at"], condition=Q(status__in=["pending", "scheduled"]), name="step_run_due"
+            ),
+            models.Index(fields=["lease_until"], condition=Q(status="running"), name="step_run_lease"),
+            models.Index(
+                fields=["participant", "waiting_for"],
+                condition=Q(status="scheduled") & ~Q(waiting_for=""),
+                name="step_run_waiting",
+            ),
+            models.Index(
+                fields=["participant", "channel", "finished_at"],
+                condition=~Q(channel=""),
+                name="step_run_channel",
+            ),
+            models.Index(
+                fields=["-dead_lettered_at"],
+                condition=Q(dead_lettered_at__isnull=False),
+                name="step_run_dead",
+            ),
+        ]
+        permissions = [("retry_steprun", "Can retry or skip dead-lettered step runs")]
+
+    def __str__(self) -> str:
+        return f"{self.step_key} #{self.seq} ({self.status})"
+
+    @property
+    def idempotency_key(self) -> str:
+        """What every side effect of this run carries (webhook-id, emitted event key, …)."""
+        return f"step-run-{self.pk}"
+
+    @property
+    def is_waiting(self) -> bool:
+        return self.status == self.Status.SCHEDULED and self.entered
+
+    @property
+    def lag_seconds(self) -> float | None:
+        """Dispatch lag: how late a worker took the run after it fell due."""
+        if self.executed_at and self.due_at:
+            return max((self.executed_at - self.due_at).total_seconds(), 0.0)
+        return None
+
+
+class RewardLedger(models.Model):
+    """A reward granted by a step run: one row per step run, so a retried grant never pays twice."""
+
+    step_run = models.OneToOneField(StepRun, on_delete=models.PROTECT, related_name="reward")
+    participant = models.ForeignKey("journeys.Participant", on_delete=models.CASCADE, related_name="rewards")
+    reward = models.CharField(max_length=100)
+    amount = models.DecimalField(max_digits=12, decimal_places=2, default=0)
+    unit = models.CharField(max_length=20, blank=True, help_text="points, credits, EUR…")
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["participant", "created_at"], name="reward_participant")]
+
+    def __str__(self) -> str:
+        return f"{self.reward} {self.amount} {self.unit} → {self.participant}"
+
+
+class UserJourneyLog(models.Model):
+    """The audit trail of a user journey: transitions and staff actions, with who did them."""
+
+    user_journey = models.ForeignKey(UserJourney, on_delete=models.CASCADE, related_name="log")
+    at = models.DateTimeField()
+    action = models.CharField(max_length=50)
+    from_state = models.CharField(max_length=16, blank=True)
+    to_state = models.CharField(max_length=16, blank=True)
+    step_key = models.CharField(max_length=80, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["user_journey", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.from_state}→{self.to_state}"

@@ -1,0 +1,285 @@
+"""Entering journeys, and what an event does to them (the journeys' subscriber on the bus).
+
+For every event, in the subscriber's one transaction:
+
+1. a goal event ends the participant's live run of that journey as converted (the newest run
+   only, so a conversion is attributed once); an exit event ends every live run of it;
+2. runs waiting for this event type are woken (each under its user journey's row lock);
+3. the participant enters every published journey whose trigger is this event type and whose
+   trigger conditions hold, highest priority first, as the re-entry policy allows.
+
+Re-entry is enforced by unique constraints (see ``UserJourney``); the checks here only avoid
+asking the database for rows it would refuse. Enrolments are inserted set-based, one
+statement for all journeys an event enters.
+"""
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from journeys.engine.conditions import EvaluationContext, evaluate
+from journeys.engine.dispatcher import dispatch_on_commit
+from journeys.engine.runner import Walker, cancel_live_runs, lock_user_journey, log
+from journeys.errors import Conflict
+from journeys.models import Event, Journey, Participant, StepRun, UserJourney
+from journeys.models.runs import LIVE_STATES
+from journeys.services.participants import participants_get_or_create
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    journey: Journey
+    participant: Participant
+    payload: dict[str, Any] = field(default_factory=dict)
+    trigger_event_id: int | None = None
+    key: str | None = None  # for manual enrolments; events use their id
+
+
+def enrolment_key(journey: Journey, *, event_id: int | None = None) -> str:
+    """``once`` journeys share one key per participant, so the unique constraint forbids a second
+    run; otherwise the triggering event's id, so a re-delivered event never enrols twice."""
+    if journey.re_entry == Journey.ReEntry.ONCE:
+        return "once"
+    return f"event:{event_id}" if event_id else f"manual:{uuid.uuid4().hex}"
+
+
+def _blocked(enrolments: Sequence[Enrolment], keys: list[str]) -> set[tuple[int, int]]:
+    """(journey, participant) pairs the re-entry policy forbids now."""
+    journey_ids = {e.journey.pk for e in enrolments}
+    participant_ids = {e.participant.pk for e in enrolments}
+    policies = {e.journey.pk: e.journey.re_entry for e in enrolments}
+    existing = UserJourney.objects.filter(
+        journey_id__in=journey_ids, participant_id__in=participant_ids
+    ).filter(
+        Q(enrolment_key__in=set(keys)) | Q(enrolment_key="once") | Q(state__in=LIVE_STATES, exclusive=True)
+    )
+    blocked = set()
+    wanted = {(e.journey.pk, e.participant.pk, k) for e, k in zip(enrolments, keys, strict=True)}
+    for journey_id, participant_id, key, state in existing.values_list(
+        "journey_id", "participant_id", "enrolment_key", "state"
+    ):
+        policy = policies[journey_id]
+        if (journey_id, participant_id, key) in wanted:
+            blocked.add((journey_id, participant_id))  # this very event (or key) already enrolled
+        elif policy == Journey.ReEntry.ONCE or (policy == Journey.ReEntry.AFTER_END and state in LIVE_STATES):
+            blocked.add((journey_id, participant_id))
+    return blocked
+
+
+@transaction.atomic
+def user_journeys_enrol(*, enrolments: Sequence[Enrolment], now: datetime | None = None) -> list[UserJourney]:
+    """Enter participants into journeys and walk each to its first wait. Returns the new runs.
+
+    Those the re-entry policy forbids are left out (no error: an event that does not enrol is
+    normal). Highest priority journeys start first.
+    """
+    now = now or timezone.now()
+    enrolments = [
+        e for e in enrolments if e.journey.state == Journey.State.PUBLISHED and e.journey.live_version_id
+    ]
+    if not enrolments:
+        return []
+    keys = [e.key or enrolment_key(e.journey, event_id=e.trigger_event_id) for e in enrolments]
+    blocked = _blocked(enrolments, keys)
+    rows: list[UserJourney] = []
+    seen: set[tuple[int, int]] = set()
+    for enrolment, key in zip(enrolments, keys, strict=True):
+        pair = (enrolment.journey.pk, enrolment.participant.pk)
+        exclusive = enrolment.journey.re_entry != Journey.ReEntry.ALWAYS
+        if pair in blocked or (exclusive and pair in seen):
+            continue
+        seen.add(pair)
+        rows.append(
+            UserJourney(
+                journey=enrolment.journey,
+                version_id=enrolment.journey.live_version_id,
+                participant=enrolment.participant,
+                enrolment_key=key,
+                exclusive=exclusive,
+                context={
+                    "payload": enrolment.payload,
+                    "steps": {},
+                    "journey": {"id": enrolment.journey.pk, "name": enrolment.journey.name},
+                },
+                trigger_event_id=enrolment.trigger_event_id,
+                started_at=now,
+            )
+        )
+    if not rows:
+        return []
+    UserJourney.objects.bulk_create(rows, ignore_conflicts=True)
+    triples = {(r.journey_id, r.participant_id, r.enrolment_key) for r in rows}
+    created = [
+        uj
+        for uj in UserJourney.objects.filter(
+            journey_id__in={r.journey_id for r in rows},
+            participant_id__in={r.participant_id for r in rows},
+            enrolment_key__in={r.enrolment_key for r in rows},
+            started_at=now,
+        ).select_related("version", "journey")
+        if (uj.journey_id, uj.participant_id, uj.enrolment_key) in triples
+    ]
+    participants = {e.participant.pk: e.participant for e in enrolments}
+    created.sort(key=lambda uj: (-uj.journey.priority, uj.journey_id, uj.pk))
+    kick: list[int] = []
+    for uj in created:
+        uj.participant = participants[
+            uj.participant_id
+        ]  # one instance: tags applied by one run are seen by the next
+        walker = Walker(uj, now=now)
+        walker.start()
+        kick.extend(walker.kick)
+    dispatch_on_commit(kick)
+    return created
+
+
+def user_journey_enrol(
+    *, journey: Journey, user_id: str, context: dict[str, Any] | None = None, actor=None
+) -> UserJourney:
+    """Enrol one participant by hand (the API's ``enroll``); 409 when the journey or the re-entry
+    policy does not allow it, with the state of the run in the way."""
+    journey = Journey.objects.select_related("live_version").get(pk=journey.pk)
+    if journey.state != Journey.State.PUBLISHED:
+        raise Conflict(
+            f"Only a published journey can be entered; this one is {journey.state}.",
+            code="journey_not_published",
+            current_state=journey.state,
+        )
+    participant = participants_get_or_create(user_ids=[user_id])[user_id]
+    created = user_journeys_enrol(
+        enrolments=[Enrolment(journey=journey, participant=participant, payload=context or {})]
+    )
+    if not created:
+        existing = (
+            UserJourney.objects.filter(journey=journey, participant=participant).order_by("-id").first()
+        )
+        raise Conflict(
+            f"The re-entry policy ({journey.re_entry}) does not allow {user_id!r} to enter again now.",
+            code="re_entry_refused",
+            current_state=existing.state if existing else None,
+            user_journey_id=existing.pk if existing else None,
+        )
+    uj = created[0]
+    if actor is not None:
+        log(uj, "enrolled", at=uj.started_at, actor=actor, by="api")
+    return uj
+
+
+def journeys_trigger(
+    *, trigger_type: str, user_id: str, context: dict[str, Any] | None = None
+) -> list[UserJourney]:
+    """Evaluate a trigger by hand (the 003 ``/journeys/trigger``): enter every matching journey."""
+    participant = participants_get_or_create(user_ids=[user_id])[user_id]
+    return user_journeys_enrol(
+        enrolments=_matching(
+            trigger_type=trigger_type, participant=participant, payload=context or {}, event_id=None
+        )
+    )
+
+
+def _matching(
+    *, trigger_type: str, participant: Participant, payload: dict[str, Any], event_id: int | None
+) -> list[Enrolment]:
+    journeys = list(
+        Journey.objects.filter(state=Journey.State.PUBLISHED, trigger_type=trigger_type).order_by(
+            "-priority", "id"
+        )
+    )
+    if not journeys:
+        return []
+    ctx = EvaluationContext(
+        payload=payload,
+        attributes=participant.attributes,
+        tags=participant.tags,
+        user_id=participant.user_id,
+        participant=participant,
+    )
+    return [
+        Enrolment(journey=j, participant=participant, payload=payload, trigger_event_id=event_id)
+        for j in journeys
+        if evaluate(j.trigger_conditions, ctx)[0]
+    ]
+
+
+def _end_by_event(event: Event, now: datetime) -> None:
+    live = list(
+        UserJourney.objects.filter(participant_id=event.participant_id, state__in=LIVE_STATES)
+        .filter(Q(version__goal_event=event.type) | Q(version__exit_event=event.type))
+        .values_list("id", "journey_id", "version__goal_event")
+        .order_by("-id")
+    )
+    chosen: list[int] = []
+    converted_journeys: set[int] = set()
+    for uj_id, journey_id, goal in live:
+        if goal == event.type:
+            if journey_id in converted_journeys:
+                continue  # the newest run gets the conversion; it is attributed once
+            converted_journeys.add(journey_id)
+        chosen.append(uj_id)
+    for uj_id in sorted(chosen):
+        uj = lock_user_journey(uj_id)
+        if uj is None or not uj.is_live:
+            continue
+        before = uj.state
+        converted = uj.version.goal_event == event.type
+        reason = f"goal event {event.type}" if converted else f"exit event {event.type}"
+        uj.complete(at=now, reason=reason, converted=converted)
+        uj.context = {**uj.context, "ended_by_event": event.pk}
+        uj.save(
+            update_fields=[
+                "state",
+                "ended_at",
+                "end_reason",
+                "paused_at",
+                "converted",
+                "converted_at",
+                "context",
+                "updated_at",
+            ]
+        )
+        cancel_live_runs(uj, now=now, reason=reason)
+        log(uj, "converted" if converted else "exited", at=now, from_state=before, event=event.pk)
+
+
+def _wake(event: Event, now: datetime, kick: list[int]) -> None:
+    waiting = list(
+        StepRun.objects.filter(
+            participant_id=event.participant_id, status=StepRun.Status.SCHEDULED, waiting_for=event.type
+        )
+        .values_list("id", "user_journey_id")
+        .order_by("user_journey_id")
+    )
+    for run_id, uj_id in waiting:
+        uj = lock_user_journey(uj_id)
+        run = StepRun.objects.select_for_update().filter(pk=run_id).first()
+        if uj is None or run is None or not uj.is_live:
+            continue
+        if run.status != StepRun.Status.SCHEDULED or run.waiting_for != event.type:
+            continue  # timed out or woken first: the row lock decided
+        since = run.trace.get("wait", {}).get("since")
+        if since and event.received_at < datetime.fromisoformat(since):
+            continue  # an older event processed late does not end a wait that began after it
+        run.user_journey = uj
+        walker = Walker(uj, now=now)
+        walker.wake(run, event)
+        kick.extend(walker.kick)
+
+
+def journeys_handle_event(event: Event) -> None:
+    """The journeys' subscriber on the bus (pattern ``*``); idempotent, as the bus requires."""
+    now = timezone.now()
+    kick: list[int] = []
+    _end_by_event(event, now)
+    _wake(event, now, kick)
+    dispatch_on_commit(kick)
+    enrolments = _matching(
+        trigger_type=event.type, participant=event.participant, payload=event.payload, event_id=event.pk
+    )
+    if enrolments:
+        user_journeys_enrol(enrolments=enrolments, now=now)

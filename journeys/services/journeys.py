@@ -1,0 +1,236 @@
+"""Journey definitions: create, edit, customise, publish (freeze a version), archive, delete."""
+
+import copy
+from typing import Any
+
+from django.db import transaction
+
+from journeys.engine.definition import build_definition, step_as_dict
+from journeys.engine.validation import validate_definition
+from journeys.errors import Conflict, ValidationFailed
+from journeys.models import Journey, JourneyVersion, Step, UserJourney
+from journeys.registries import action_types
+
+JOURNEY_FIELDS = (
+    "name",
+    "description",
+    "journey_type",
+    "trigger_type",
+    "trigger_conditions",
+    "priority",
+    "re_entry",
+    "goal_event",
+    "exit_event",
+    "quiet_hours_start",
+    "quiet_hours_end",
+    "cap_policy",
+)
+STEP_ROW_FIELDS = (
+    "key",
+    "name",
+    "order",
+    "kind",
+    "action_type",
+    "config",
+    "condition",
+    "next_steps",
+    "delay_minutes",
+    "is_milestone",
+    "completion",
+    "max_attempts",
+    "on_failure",
+)
+
+
+def _prepared(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Steps in their stored form, with action defaults filled in (a webhook's secret)."""
+    prepared = []
+    for raw in steps:
+        step = step_as_dict(raw)
+        action = action_types.get(step["action_type"]) if step["kind"] == "action" else None
+        prepare = getattr(action, "prepare_config", None)
+        if prepare and isinstance(step["config"], dict):
+            step["config"] = prepare(step["config"])
+        prepared.append(step)
+    return prepared
+
+
+def _journey_values(journey: Journey) -> dict[str, Any]:
+    return {name: getattr(journey, name) for name in JOURNEY_FIELDS}
+
+
+def _check(journey_values: dict[str, Any], steps: list[dict[str, Any]], *, for_publish: bool) -> None:
+    errors = validate_definition(steps=steps, journey=journey_values, for_publish=for_publish)
+    if errors:
+        raise ValidationFailed(errors)
+
+
+def _replace_steps(journey: Journey, steps: list[dict[str, Any]]) -> None:
+    journey.steps.all().delete()
+    Step.objects.bulk_create(
+        [Step(journey=journey, **{name: step[name] for name in STEP_ROW_FIELDS}) for step in steps]
+    )
+
+
+@transaction.atomic
+def journey_create(
+    *, data: dict[str, Any], steps: list[dict[str, Any]] | None = None, actor=None, publish: bool = False
+) -> Journey:
+    """Create a journey with its steps (validated as a whole); publish it at once if asked."""
+    if Journey.objects.filter(name=data.get("name")).exists():
+        raise ValidationFailed({"name": ["A journey with this name already exists."]})
+    steps = _prepared(steps or [])
+    values = {name: data[name] for name in JOURNEY_FIELDS if name in data}
+    _check({**_journey_values(Journey()), **values}, steps, for_publish=False)
+    journey = Journey.objects.create(
+        **values,
+        template_name=data.get("template_name", ""),
+        created_by=actor if getattr(actor, "pk", None) else None,
+    )
+    _replace_steps(journey, steps)
+    if publish:
+        journey = journey_publish(journey=journey, actor=actor)
+    return journey
+
+
+@transaction.atomic
+def journey_update(
+    *, journey: Journey, data: dict[str, Any], steps: list[dict[str, Any]] | None = None, actor=None
+) -> Journey:
+    """Change a journey's settings and (when given) replace its draft steps.
+
+    Runs in flight are not affected: they run their version. Changed steps of a published
+    journey take effect when it is published again.
+    """
+    journey = Journey.objects.select_for_update().get(pk=journey.pk)
+    if journey.state == Journey.State.ARCHIVED:
+        raise Conflict("An archived journey cannot be edited; restore it first.", current_state=journey.state)
+    if "name" in data and Journey.objects.filter(name=data["name"]).exclude(pk=journey.pk).exists():
+        raise ValidationFailed({"name": ["A journey with this name already exists."]})
+    values = {**_journey_values(journey), **{k: data[k] for k in JOURNEY_FIELDS if k in data}}
+    new_steps = _prepared(steps) if steps is not None else [step_as_dict(s) for s in journey.steps.all()]
+    _check(values, new_steps, for_publish=False)
+    changed = [name for name in JOURNEY_FIELDS if name in data and getattr(journey, name) != data[name]]
+    for name in changed:
+        setattr(journey, name, data[name])
+    journey.save(update_fields=[*changed, "updated_at"])
+    if steps is not None:
+        _replace_steps(journey, new_steps)
+    return journey
+
+
+def has_unpublished_changes(journey: Journey) -> bool:
+    """Whether the draft (settings and steps) differs from the live version."""
+    if journey.live_version_id is None:
+        return True
+    draft = build_definition(journey=journey, steps=journey.steps.all())
+    return draft != journey.live_version.definition
+
+
+@transaction.atomic
+def journey_publish(*, journey: Journey, actor=None) -> Journey:
+    """Validate the whole definition and freeze it as a new version (none if nothing changed)."""
+    journey = (
+        Journey.objects.select_for_update(of=("self",)).select_related("live_version").get(pk=journey.pk)
+    )
+    steps = [step_as_dict(s) for s in journey.steps.all()]
+    _check(_journey_values(journey), steps, for_publish=True)
+    definition = build_definition(journey=journey, steps=steps)
+    version = journey.live_version
+    if version is None or version.definition != definition:
+        number = (journey.versions.order_by("-number").values_list("number", flat=True).first() or 0) + 1
+        version = JourneyVersion.objects.create(
+            journey=journey,
+            number=number,
+            definition=definition,
+            goal_event=definition["goal_event"],
+            exit_event=definition["exit_event"],
+            published_by=actor if getattr(actor, "pk", None) else None,
+        )
+    journey.publish(version)
+    journey.save(update_fields=["state", "live_version", "updated_at"])
+    return journey
+
+
+@transaction.atomic
+def journey_archive(*, journey: Journey, actor=None) -> Journey:
+    """No new enrolments; runs in flight go on with their version."""
+    journey = Journey.objects.select_for_update().get(pk=journey.pk)
+    journey.archive()
+    journey.save(update_fields=["state", "updated_at"])
+    return journey
+
+
+@transaction.atomic
+def journey_restore(*, journey: Journey, actor=None) -> Journey:
+    journey = Journey.objects.select_for_update().get(pk=journey.pk)
+    journey.restore()
+    journey.save(update_fields=["state", "updated_at"])
+    return journey
+
+
+@transaction.atomic
+def journey_delete(*, journey: Journey) -> None:
+    """Delete a journey nobody has entered; one with history must be archived instead."""
+    journey = Journey.objects.select_for_update().get(pk=journey.pk)
+    if UserJourney.objects.filter(journey=journey).exists():
+        raise Conflict(
+            "Participants have entered this journey; archive it instead to keep their history.",
+            code="journey_has_runs",
+            current_state=journey.state,
+        )
+    Journey.objects.filter(pk=journey.pk).update(live_version=None)
+    journey.delete()
+
+
+def apply_customizations(
+    values: dict[str, Any], steps: list[dict[str, Any]], customizations: dict[str, Any]
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Apply the 000 ``customize`` body to journey values and steps (pure; validated later).
+
+    ``{"name", "description", "priority", …: journey fields,
+       "steps": {"<key>": {"name": …, "config": {merged}, …}},
+       "add_steps": [step, …], "remove_steps": ["<key>", …]}``
+    """
+    errors: dict[str, list[str]] = {}
+    values = {**values, **{k: v for k, v in customizations.items() if k in JOURNEY_FIELDS}}
+    steps = copy.deepcopy(steps)
+    by_key = {s["key"]: s for s in steps}
+    for key, changes in (customizations.get("steps") or {}).items():
+        if key not in by_key:
+            errors.setdefault(f"steps.{key}", []).append(f"No step with key {key!r}.")
+            continue
+        if not isinstance(changes, dict):
+            errors.setdefault(f"steps.{key}", []).append("An object of step fields to change.")
+            continue
+        for name, value in changes.items():
+            if name == "config" and isinstance(value, dict) and isinstance(by_key[key].get("config"), dict):
+                by_key[key]["config"] = {**by_key[key]["config"], **value}
+            elif name in STEP_ROW_FIELDS and name != "key":
+                by_key[key][name] = value
+            else:
+                errors.setdefault(f"steps.{key}.{name}", []).append("Not a step field that can be changed.")
+    removed = set(customizations.get("remove_steps") or [])
+    for key in removed - set(by_key):
+        errors.setdefault("remove_steps", []).append(f"No step with key {key!r}.")
+    steps = [s for s in steps if s["key"] not in removed]
+    added = customizations.get("add_steps") or []
+    if not isinstance(added, list):
+        errors.setdefault("add_steps", []).append("A list of steps.")
+        added = []
+    steps.extend(step_as_dict(s) if isinstance(s, dict) else s for s in added)
+    unknown = set(customizations) - {*JOURNEY_FIELDS, "steps", "add_steps", "remove_steps"}
+    for name in sorted(unknown):
+        errors.setdefault(name, []).append("Not something a customisation can change.")
+    if errors:
+        raise ValidationFailed(errors)
+    return values, steps
+
+
+@transaction.atomic
+def journey_customize(*, journey: Journey, customizations: dict[str, Any], actor=None) -> Journey:
+    """Change a journey's draft with a customisation body (see ``apply_customizations``)."""
+    values, steps = apply_customizations(
+        _journey_values(journey), [step_as_dict(s) for s in journey.steps.all()], customizations
+    )
+    return journey_update(journey=journey, data=values, steps=steps, actor=actor)
