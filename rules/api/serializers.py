@@ -34,7 +34,16 @@ class FlagsSerializer(serializers.Serializer):
 class FlagHistorySerializer(serializers.ModelSerializer):
     class Meta:
         model = FlagHistory
-        fields = ["id", "flag", "value", "previous_value", "set_by_rule", "reason", "expires_at", "changed_at"]
+        fields = [
+            "id",
+            "flag",
+            "value",
+            "previous_value",
+            "set_by_rule",
+            "reason",
+            "expires_at",
+            "changed_at",
+        ]
 
 
 class FlagHistoryPageSerializer(serializers.Serializer):
@@ -53,7 +62,9 @@ class FlagHistoryQuerySerializer(serializers.Serializer):
 
 class EvaluateRequestSerializer(serializers.Serializer):
     dry_run = serializers.BooleanField(default=False, help_text="Show what would change; write nothing.")
-    trace = serializers.BooleanField(default=False, help_text="Include every condition with its actual value.")
+    trace = serializers.BooleanField(
+        default=False, help_text="Include every condition with its actual value."
+    )
 
 
 class FlagChangeSerializer(serializers.Serializer):
@@ -67,8 +78,12 @@ class FlagChangeSerializer(serializers.Serializer):
 
 class EvaluationSerializer(serializers.Serializer):
     user_id = serializers.CharField()
-    evaluated_rules = serializers.ListField(child=serializers.CharField(), help_text="Active rules, in order.")
-    triggered_rules = serializers.ListField(child=serializers.CharField(), help_text="Rules whose conditions held.")
+    evaluated_rules = serializers.ListField(
+        child=serializers.CharField(), help_text="Active rules, in order."
+    )
+    triggered_rules = serializers.ListField(
+        child=serializers.CharField(), help_text="Rules whose conditions held."
+    )
     fired_rules = serializers.ListField(child=serializers.CharField(), help_text="Rules that changed a flag.")
     changes = FlagChangeSerializer(many=True)
     milestones = serializers.ListField(child=serializers.CharField(), help_text="Milestones reached now.")
@@ -99,14 +114,18 @@ class MilestoneReachRequestSerializer(serializers.Serializer):
 
 class MilestoneReachedSerializer(serializers.Serializer):
     success = serializers.BooleanField()
-    created = serializers.BooleanField(help_text="false: the milestone had been reached before; nothing changed.")
+    created = serializers.BooleanField(
+        help_text="false: the milestone had been reached before; nothing changed."
+    )
     milestone = MilestoneSerializer()
 
 
 class RuleDefinitionSerializer(serializers.Serializer):
     """The shape of a rule definition (for the documentation; validation is the engine's)."""
 
-    rule_id = serializers.CharField(max_length=100, help_text="Business id, unique (the seed's `id` is accepted).")
+    rule_id = serializers.CharField(
+        max_length=100, help_text="Business id, unique (the seed's `id` is accepted)."
+    )
     name = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True)
     flag = serializers.CharField(max_length=100, help_text="The primary flag this rule manages.")
@@ -116,7 +135,9 @@ class RuleDefinitionSerializer(serializers.Serializer):
         child=serializers.DictField(),
         help_text="All must hold: count, exists, value, time_since, all_of, any_of, not, flag, attribute.",
     )
-    actions = serializers.ListField(child=serializers.DictField(), help_text="set_flag, clear_flag, emit_event.")
+    actions = serializers.ListField(
+        child=serializers.DictField(), help_text="set_flag, clear_flag, emit_event."
+    )
     otherwise = serializers.ListField(
         child=serializers.DictField(), required=False, help_text="Actions when the conditions do not hold."
     )

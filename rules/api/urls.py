@@ -15,7 +15,9 @@ urlpatterns = [
     path("rules", views.RuleListView.as_view(), name="journey-rules"),
     path("rules/<str:rule_id>", views.RuleDetailView.as_view(), name="journey-rule-detail"),
     path("rules/<str:rule_id>/activate", views.RuleActivateView.as_view(), name="journey-rule-activate"),
-    path("rules/<str:rule_id>/deactivate", views.RuleDeactivateView.as_view(), name="journey-rule-deactivate"),
+    path(
+        "rules/<str:rule_id>/deactivate", views.RuleDeactivateView.as_view(), name="journey-rule-deactivate"
+    ),
     path("rules/<str:rule_id>/preview", views.RulePreviewView.as_view(), name="journey-rule-preview"),
     path("rules/<str:rule_id>/backtest", views.RuleBacktestView.as_view(), name="journey-rule-backtest"),
 ]

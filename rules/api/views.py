@@ -49,7 +49,11 @@ RULE_EXAMPLE = {
     "conditions": [{"type": "count", "entity": "buddy_matches", "count": ">=", "count_value": 5}],
     "actions": [
         {"type": "set_flag", "flag": "custom_flag", "value": True},
-        {"type": "emit_event", "event": "orchestration.custom.event", "payload": {"message": "Custom event triggered"}},
+        {
+            "type": "emit_event",
+            "event": "orchestration.custom.event",
+            "payload": {"message": "Custom event triggered"},
+        },
     ],
 }
 RULE_OUT_EXAMPLE = {
@@ -68,7 +72,10 @@ RULE_ERRORS_EXAMPLE = OpenApiExample(
     },
 )
 NOT_FOUND_EXAMPLE = OpenApiExample(
-    "Unknown", response_only=True, status_codes=["404"], value={"detail": "No rule with rule_id 'x'.", "code": "not_found"}
+    "Unknown",
+    response_only=True,
+    status_codes=["404"],
+    value={"detail": "No rule with rule_id 'x'.", "code": "not_found"},
 )
 
 
@@ -105,7 +112,9 @@ class FlagsView(APIView):
     def get(self, request, user_id: str):
         participant = journey_selectors.participant_get(user_id=user_id)
         flags = list(selectors.live_flags(participant=participant))
-        return Response({"user_id": user_id, "flags": FlagSerializer(flags, many=True).data, "count": len(flags)})
+        return Response(
+            {"user_id": user_id, "flags": FlagSerializer(flags, many=True).data, "count": len(flags)}
+        )
 
 
 class EvaluateView(APIView):
@@ -129,7 +138,11 @@ class EvaluateView(APIView):
                 response_only=True,
                 value={
                     "user_id": "user-42",
-                    "evaluated_rules": ["mentor_ready_001", "followup_needed_001", "language_support_needed_001"],
+                    "evaluated_rules": [
+                        "mentor_ready_001",
+                        "followup_needed_001",
+                        "language_support_needed_001",
+                    ],
                     "triggered_rules": ["mentor_ready_001"],
                     "fired_rules": ["mentor_ready_001"],
                     "changes": [
@@ -246,7 +259,11 @@ class MilestonesView(APIView):
         participant = journey_selectors.participant_get(user_id=user_id)
         milestones = list(selectors.milestones(participant=participant))
         return Response(
-            {"user_id": user_id, "milestones": MilestoneSerializer(milestones, many=True).data, "count": len(milestones)}
+            {
+                "user_id": user_id,
+                "milestones": MilestoneSerializer(milestones, many=True).data,
+                "count": len(milestones),
+            }
         )
 
 
@@ -313,7 +330,9 @@ class RuleListView(APIView):
         summary="List rules in evaluation order (priority, then rule_id)",
         parameters=[RuleFilterSerializer],
         responses={200: RulesSerializer},
-        examples=[OpenApiExample("Rules", response_only=True, value={"rules": [RULE_OUT_EXAMPLE], "count": 1})],
+        examples=[
+            OpenApiExample("Rules", response_only=True, value={"rules": [RULE_OUT_EXAMPLE], "count": 1})
+        ],
     )
     def get(self, request):
         filters = RuleFilterSerializer(data=request.query_params)
@@ -420,7 +439,9 @@ class RuleDeactivateView(RuleActivateView):
         request=None,
         responses={200: RuleSerializer},
         examples=[
-            OpenApiExample("Inactive", response_only=True, value={**RULE_OUT_EXAMPLE, "active": False, "version": 2}),
+            OpenApiExample(
+                "Inactive", response_only=True, value={**RULE_OUT_EXAMPLE, "active": False, "version": 2}
+            ),
             NOT_FOUND_EXAMPLE,
         ],
     )
