@@ -45,13 +45,6 @@ PERIODIC_TASKS: list[PeriodicTaskSpec] = [
         description="Evaluate the rules of participants whose time_since window closed or whose flag "
         "expired (their next_check_at passed); nobody else is rescanned.",
     ),
-    PeriodicTaskSpec(
-        name="Re-evaluate rules whose time came",
-        task="rules.evaluate_due",
-        every_seconds=60,
-        description="Evaluate the rules of participants whose time_since window closed or whose flag "
-        "expired (their next_check_at passed); nobody else is rescanned.",
-    ),
 ]
 
 
