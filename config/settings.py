@@ -246,6 +246,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "anon": env.str("API_THROTTLE_ANON", default="60/min"),
         "user": env.str("API_THROTTLE_USER", default="6000/min"),
+        "ingest": env.str("API_THROTTLE_INGEST", default="60000/min"),
     },
     "DEFAULT_PAGINATION_CLASS": "journeys.api.pagination.IdCursorPagination",
     "PAGE_SIZE": 50,

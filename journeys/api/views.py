@@ -4,6 +4,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.response import Response
+from rest_framework.throttling import AnonRateThrottle, ScopedRateThrottle
 
 from journeys import selectors
 from journeys.api.permissions import ModelPermissions
@@ -40,6 +41,9 @@ class EventListCreateView(generics.GenericAPIView):
     queryset = Event.objects.all()
     serializer_class = EventSerializer
     allows_ingest_keys = True
+    # Services post events far more often than people browse: a budget of its own.
+    throttle_classes = [AnonRateThrottle, ScopedRateThrottle]
+    throttle_scope = "ingest"
 
     @extend_schema(
         operation_id="events_ingest",

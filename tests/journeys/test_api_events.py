@@ -195,3 +195,17 @@ def test_the_event_log_pages_with_a_cursor(admin_api):
     assert len(ids) == 7 == len(set(ids))
     assert ids == sorted(ids, reverse=True)
     assert second["next"] is None
+
+
+def test_ingestion_is_throttled_per_client(admin_api, settings):
+    from rest_framework.throttling import ScopedRateThrottle
+
+    rates = {**settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"], "ingest": "3/min"}
+    original = ScopedRateThrottle.THROTTLE_RATES
+    ScopedRateThrottle.THROTTLE_RATES = rates
+    try:
+        codes = [admin_api.post(URL, {"type": "signup", "user_id": "u"}).status_code for _ in range(4)]
+    finally:
+        ScopedRateThrottle.THROTTLE_RATES = original
+    assert codes == [202, 202, 202, 429]
+    assert Event.objects.count() == 3

@@ -76,6 +76,7 @@ def _start_gunicorn(port: int, workers: int, database: str) -> subprocess.Popen:
         **os.environ,
         "DATABASE_URL": urlunsplit(url._replace(path=f"/{database}")),
         "API_THROTTLE_USER": "100000000/min",
+        "API_THROTTLE_INGEST": "100000000/min",
         "LOG_LEVEL": "WARNING",
     }
     server = subprocess.Popen(
