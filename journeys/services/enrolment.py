@@ -208,27 +208,31 @@ def _matching(
 
 
 def _end_by_event(event: Event, now: datetime) -> None:
+    """The goal ends every live run of the journey; the newest is converted, the others just end
+    (the conversion is attributed once). The exit event ends every live run, unconverted."""
     live = list(
         UserJourney.objects.filter(participant_id=event.participant_id, state__in=LIVE_STATES)
         .filter(Q(version__goal_event=event.type) | Q(version__exit_event=event.type))
         .values_list("id", "journey_id", "version__goal_event")
         .order_by("-id")
     )
-    chosen: list[int] = []
-    converted_journeys: set[int] = set()
+    attributed: dict[int, int] = {}  # journey → the run converted by this event
     for uj_id, journey_id, goal in live:
-        if goal == event.type:
-            if journey_id in converted_journeys:
-                continue  # the newest run gets the conversion; it is attributed once
-            converted_journeys.add(journey_id)
-        chosen.append(uj_id)
-    for uj_id in sorted(chosen):
+        if goal == event.type and journey_id not in attributed:
+            attributed[journey_id] = uj_id
+    for uj_id in sorted(uj_id for uj_id, _, _ in live):
         uj = lock_user_journey(uj_id)
         if uj is None or not uj.is_live:
             continue
         before = uj.state
-        converted = uj.version.goal_event == event.type
-        reason = f"goal event {event.type}" if converted else f"exit event {event.type}"
+        is_goal = uj.version.goal_event == event.type
+        converted = is_goal and attributed.get(uj.journey_id) == uj.pk
+        if converted:
+            reason = f"goal event {event.type}"
+        elif is_goal:
+            reason = f"goal event {event.type} (converted run {attributed[uj.journey_id]})"
+        else:
+            reason = f"exit event {event.type}"
         uj.complete(at=now, reason=reason, converted=converted)
         uj.context = {**uj.context, "ended_by_event": event.pk}
         uj.save(
@@ -244,7 +248,7 @@ def _end_by_event(event: Event, now: datetime) -> None:
             ]
         )
         cancel_live_runs(uj, now=now, reason=reason)
-        log(uj, "converted" if converted else "exited", at=now, from_state=before, event=event.pk)
+        log(uj, "converted" if converted else "ended", at=now, from_state=before, event=event.pk)
 
 
 def _wake(event: Event, now: datetime, kick: list[int]) -> None:
