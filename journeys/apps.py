@@ -25,7 +25,7 @@ class JourneysConfig(AppConfig):
 
     def _ready_journey_engine(self) -> None:
         """Built-in action types, the journeys' bus subscriber, roles and templates."""
-        from journeys import bootstrap, bus
+        from journeys import bus
         from journeys.actions import register_builtin_actions
         from journeys.services.enrolment import journeys_handle_event
 

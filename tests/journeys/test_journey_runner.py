@@ -13,7 +13,6 @@ from journeys.services.enrolment import journeys_handle_event, user_journey_enro
 from journeys.services.journeys import journey_publish, journey_update
 from journeys.services.user_journeys import user_journey_advance, user_journey_pause, user_journey_resume
 from tests.journeys.factories import EventFactory, ParticipantFactory, action, make_journey, tag_step
-from tests.journeys.journey_helpers import dispatch, emit  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.django_db
 
