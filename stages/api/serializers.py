@@ -99,7 +99,14 @@ class ValidationResultSerializer(serializers.Serializer):
     evaluated_at = serializers.DateTimeField()
 
 
+STAGE_VALUES = ", ".join(StagedJourney.Stage.values)
+
+
 class StageTransitionSerializer(serializers.ModelSerializer):
+    # Plain strings: one enum (StageEnum) documents the stage values, not one per field name.
+    from_stage = serializers.CharField(help_text=f"One of {STAGE_VALUES}; empty for the start.")
+    to_stage = serializers.CharField(help_text=f"One of {STAGE_VALUES}.")
+
     class Meta:
         model = StageTransition
         fields = [
@@ -118,6 +125,7 @@ class StageTransitionSerializer(serializers.ModelSerializer):
 class StagedJourneySerializer(serializers.ModelSerializer):
     pipeline = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     seconds_in_stage = serializers.SerializerMethodField(help_text="Time spent in the current stage so far.")
+    rollback_from = serializers.CharField(help_text="While rolling back: the stage being left.")
 
     class Meta:
         model = StagedJourney
