@@ -64,7 +64,8 @@ def template_context(action: ActionContext) -> dict[str, Any]:
 
 def render_file(name: str, action: ActionContext, *, html: bool = False) -> str:
     """Render a template file shipped with an app (``journeys/email/welcome.txt``)."""
-    return (_html_engine if html else _engine).get_template(name).render(Context(template_context(action)))
+    template = (_html_engine if html else _engine).get_template(name)
+    return template.render(Context(template_context(action), autoescape=html))
 
 
 def template_exists(name: str) -> bool:
@@ -80,7 +81,7 @@ def template_exists(name: str) -> bool:
 def render(text: str, action: ActionContext, *, html: bool = False) -> str:
     if "{" not in text:
         return text
-    return _template(text, html).render(Context(template_context(action)))
+    return _template(text, html).render(Context(template_context(action), autoescape=html))
 
 
 def render_value(value: Any, action: ActionContext) -> Any:
