@@ -45,6 +45,27 @@ PERIODIC_TASKS: list[PeriodicTaskSpec] = [
         description="Evaluate the rules of participants whose time_since window closed or whose flag "
         "expired (their next_check_at passed); nobody else is rescanned.",
     ),
+    PeriodicTaskSpec(
+        name="Sweep stage tasks",
+        task="stages.work_tasks_sweep",
+        every_seconds=10,
+        description="Re-dispatch unit-of-work tasks whose message was lost (queued and due for a while) "
+        "and tasks whose worker died (running past their lease).",
+    ),
+    PeriodicTaskSpec(
+        name="Check staged journeys' exit criteria",
+        task="stages.journeys_auto_promote",
+        every_seconds=60,
+        description="Re-evaluate the gates of journeys in stages that promote automatically, so criteria "
+        "that pass with time (no critical bugs in 7 days) promote without a new measurement.",
+    ),
+    PeriodicTaskSpec(
+        name="Purge old staged journey history",
+        task="stages.history_purge",
+        every_seconds=86_400,
+        description="Delete staged journeys that ended more than STAGES_HISTORY_RETENTION_DAYS ago (730 by "
+        "default; or pass retention_days in the kwargs), and older history rows and snapshots.",
+    ),
 ]
 
 

@@ -249,7 +249,9 @@ class Measurement(models.Model):
     actor = models.CharField(max_length=150, blank=True)
     note = models.TextField(blank=True)
     source = models.CharField(max_length=20, default="api")
-    event = models.OneToOneField(
+    # The bus event it came from (several measurements may share one): a re-delivered event is
+    # recognised and recorded once.
+    event = models.ForeignKey(
         "journeys.Event", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     recorded_at = models.DateTimeField(default=timezone.now)
