@@ -34,9 +34,12 @@ def dag_errors(nodes: Nodes) -> dict[str, list[str]]:
                 errors.setdefault(key, []).append(f"Task {key!r} cannot depend on itself.")
             elif dependency not in keys:
                 errors.setdefault(key, []).append(f"Task {key!r} depends on an unknown task {dependency!r}.")
-    if errors:
+    if any("depends_on must be" in m for messages in errors.values() for m in messages):
         return errors
-    cycle = find_cycle(nodes)
+    # Cycles are looked for among the known edges, so they are reported along with the rest;
+    # self-dependencies were named above.
+    known = [(key, [d for d in depends_on if d in keys and d != key]) for key, depends_on in nodes]
+    cycle = find_cycle(known)
     if cycle:
         errors["__all__"] = [f"The dependencies form a cycle: {' → '.join(cycle)}."]
     return errors
