@@ -25,9 +25,13 @@ class JourneysConfig(AppConfig):
 
     def _ready_journey_engine(self) -> None:
         """Built-in action types, the journeys' bus subscriber, roles and templates."""
-        from journeys import bus
+        from journeys import bootstrap, bus
         from journeys.actions import register_builtin_actions
         from journeys.services.enrolment import journeys_handle_event
+        from journeys.services.roles import staff_roles_load
+        from journeys.services.templates import journey_templates_load
 
         register_builtin_actions()
         bus.subscribe("*", journeys_handle_event, name="journeys.journey_runner")
+        bootstrap.register("staff roles", staff_roles_load)
+        bootstrap.register("journey templates", journey_templates_load)

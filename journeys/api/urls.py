@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from journeys.api import views
 
@@ -14,4 +14,5 @@ urlpatterns = [
     ),
     path("entity-mappings", views.EntityMappingListCreateView.as_view(), name="entity-mappings"),
     path("entity-mappings/<int:pk>", views.EntityMappingDetailView.as_view(), name="entity-mapping-detail"),
+    path("", include("journeys.api.journey_urls")),
 ]

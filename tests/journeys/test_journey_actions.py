@@ -232,7 +232,7 @@ def test_a_message_due_in_quiet_hours_waits_for_the_window_to_open(emit, dispatc
     assert run.trace["deferred"][0]["reason"] == "quiet hours"
     assert run.attempts == 0
 
-    # Claimed early (say a worker's clock or staff forced it) while the window is still closed: deferred again.
+    # Claimed early (a worker clock ahead, staff forcing it) while the window is still closed: deferred again.
     dispatch(later=timedelta(hours=1, minutes=1))
     run.refresh_from_db()
     assert mail.outbox == [] and run.status == StepRun.Status.SCHEDULED

@@ -1,0 +1,275 @@
+"""Built-in journey templates, journey types, and designing a journey from a template.
+
+A template is a journey definition in code (settings and steps). ``journey_design`` makes a
+draft journey from one, with the caller's customisations applied; ``journey_templates_load``
+(a bootstrap step) makes sure each template exists as a draft journey staff can copy and edit.
+"""
+
+import copy
+from typing import Any
+
+from django.db import transaction
+
+from journeys.errors import NotFound, ValidationFailed
+from journeys.models import Journey
+from journeys.models.journeys import JourneyType, TriggerType
+from journeys.services.journeys import apply_customizations, journey_create
+
+TEMPLATES: dict[str, dict[str, Any]] = {
+    "content_migration": {
+        "name": "Content Migration Journey",
+        "description": "Upload, analyse, transform when needed, validate: the journey realm's milestone "
+        "journey. Staff or a service advance each milestone with its result; the analysis decides "
+        "whether a transformation is needed.",
+        "journey_type": JourneyType.CONTENT_MIGRATION,
+        "trigger_type": "",
+        "re_entry": Journey.ReEntry.ALWAYS,
+        "steps": [
+            {
+                "key": "upload",
+                "name": "Upload Content",
+                "kind": "manual",
+                "is_milestone": True,
+                "next_steps": ["analyze"],
+            },
+            {
+                "key": "analyze",
+                "name": "Analyze Content",
+                "kind": "manual",
+                "is_milestone": True,
+                "next_steps": [
+                    {
+                        "step": "transform",
+                        "condition": {"field": "steps.analyze.needs_transform", "op": "eq", "value": True},
+                    },
+                    "validate",
+                ],
+            },
+            {
+                "key": "transform",
+                "name": "Transform Data",
+                "kind": "manual",
+                "is_milestone": True,
+                "next_steps": ["validate"],
+            },
+            {
+                "key": "validate",
+                "name": "Validate Results",
+                "kind": "manual",
+                "is_milestone": True,
+                "completion": True,
+            },
+        ],
+    },
+    "onboarding": {
+        "name": "Onboarding Flow",
+        "description": "Welcome new users with a multi-step onboarding: an email at once, a Telegram "
+        "intro after five minutes, the onboarded tag after a day.",
+        "journey_type": JourneyType.ONBOARDING,
+        "trigger_type": TriggerType.SIGNUP,
+        "priority": 10,
+        "re_entry": Journey.ReEntry.ONCE,
+        "goal_event": "first_approval",
+        "steps": [
+            {
+                "key": "welcome_email",
+                "name": "Welcome Email",
+                "action_type": "send_email",
+                "config": {"template": "welcome", "subject": "Welcome!"},
+            },
+            {
+                "key": "telegram_intro",
+                "name": "Telegram Intro",
+                "action_type": "send_telegram",
+                "config": {"message": "Welcome to our platform!"},
+                "delay_minutes": 5,
+                "on_failure": "continue",
+            },
+            {
+                "key": "apply_onboarded_tag",
+                "name": "Apply Onboarded Tag",
+                "action_type": "apply_tag",
+                "config": {"tag": "onboarded"},
+                "delay_minutes": 1440,
+                "is_milestone": True,
+            },
+        ],
+    },
+    "payment_recovery": {
+        "name": "Payment Failure Recovery",
+        "description": "Dunning: tell the customer at once, remind them after two days unless the payment "
+        "went through, then flag the account for the team. Ends as converted when a payment succeeds.",
+        "journey_type": JourneyType.DUNNING,
+        "trigger_type": TriggerType.PAYMENT_FAIL,
+        "priority": 50,
+        "re_entry": Journey.ReEntry.AFTER_END,
+        "goal_event": TriggerType.PAYMENT_SUCCESS,
+        "steps": [
+            {
+                "key": "tag_past_due",
+                "name": "Mark past due",
+                "action_type": "apply_tag",
+                "config": {"tag": "past_due"},
+            },
+            {
+                "key": "notify",
+                "name": "Payment failed email",
+                "action_type": "send_email",
+                "config": {"template": "payment_failed", "subject": "Your payment did not go through"},
+            },
+            {
+                "key": "wait_for_payment",
+                "name": "Wait for a successful payment",
+                "kind": "wait_for_event",
+                "config": {
+                    "event": TriggerType.PAYMENT_SUCCESS,
+                    "timeout": "2 days",
+                    "timeout_step": "reminder",
+                },
+                "next_steps": ["recovered"],
+            },
+            {
+                "key": "recovered",
+                "name": "Recovered",
+                "action_type": "remove_tag",
+                "config": {"tag": "past_due"},
+                "completion": True,
+            },
+            {
+                "key": "reminder",
+                "name": "Reminder email",
+                "action_type": "send_email",
+                "config": {
+                    "template": "payment_failed",
+                    "subject": "Reminder: please update your payment method",
+                },
+            },
+            {
+                "key": "final_wait",
+                "name": "Wait three more days",
+                "kind": "wait",
+                "config": {"duration": "3 days"},
+            },
+            {
+                "key": "escalate",
+                "name": "Flag for the team",
+                "action_type": "emit_event",
+                "config": {"type": "dunning.escalated", "payload": {"reason": "payment not recovered"}},
+                "is_milestone": True,
+            },
+        ],
+    },
+    "re_engagement": {
+        "name": "Re-engagement of Idle Users",
+        "description": "An idle user gets a we-miss-you email at 10:00 their time and a push two days "
+        "later, unless they come back; coming back ends the journey as converted.",
+        "journey_type": JourneyType.RE_ENGAGEMENT,
+        "trigger_type": TriggerType.IDLE_USER,
+        "re_entry": Journey.ReEntry.AFTER_END,
+        "goal_event": "login",
+        "steps": [
+            {
+                "key": "morning",
+                "name": "Wait until 10:00 local",
+                "kind": "wait",
+                "config": {"until": "10:00"},
+            },
+            {
+                "key": "we_miss_you",
+                "name": "We miss you email",
+                "action_type": "send_email",
+                "config": {"template": "we_miss_you", "subject": "We miss you"},
+            },
+            {
+                "key": "wait_login",
+                "name": "Wait for a login",
+                "kind": "wait_for_event",
+                "config": {"event": "login", "timeout": "2 days", "timeout_step": "push"},
+                "next_steps": ["welcome_back"],
+            },
+            {
+                "key": "welcome_back",
+                "name": "Welcome back",
+                "action_type": "apply_tag",
+                "config": {"tag": "re_engaged"},
+                "completion": True,
+            },
+            {
+                "key": "push",
+                "name": "Push nudge",
+                "action_type": "send_push",
+                "config": {"title": "Your account misses you", "body": "Come back and see what is new."},
+                "on_failure": "continue",
+            },
+            {
+                "key": "mark_dormant",
+                "name": "Mark dormant",
+                "action_type": "apply_tag",
+                "config": {"tag": "dormant"},
+            },
+        ],
+    },
+}
+
+JOURNEY_TYPE_DESCRIPTIONS = {
+    JourneyType.ONBOARDING: "Welcome and activate new participants.",
+    JourneyType.ACTIVATION: "Lead participants to their first value moment.",
+    JourneyType.RETENTION: "Keep active participants engaged.",
+    JourneyType.RE_ENGAGEMENT: "Bring idle participants back.",
+    JourneyType.DUNNING: "Recover failed payments.",
+    JourneyType.CONTENT_MIGRATION: "Move content through upload, analysis, transformation, validation.",
+    JourneyType.LIFECYCLE: "Follow a participant through lifecycle stages.",
+    JourneyType.CUSTOM: "Anything else.",
+}
+
+
+def _with_order(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{"order": index, "kind": "action", **step} for index, step in enumerate(copy.deepcopy(steps))]
+
+
+def journey_template_get(*, name: str) -> dict[str, Any]:
+    """A template by its key (``onboarding``) or its journey name (``Onboarding Flow``)."""
+    for key, template in TEMPLATES.items():
+        if name in {key, template["name"]}:
+            return {"template": key, **copy.deepcopy(template), "steps": _with_order(template["steps"])}
+    raise NotFound(f"No journey template {name!r} (known: {', '.join(TEMPLATES)}).")
+
+
+def journey_types() -> list[dict[str, Any]]:
+    """Journey types with their description and the templates of each (the 000 operation)."""
+    return [
+        {
+            "journey_type": value,
+            "label": label,
+            "description": JOURNEY_TYPE_DESCRIPTIONS.get(value, ""),
+            "templates": [k for k, t in TEMPLATES.items() if t["journey_type"] == value],
+        }
+        for value, label in JourneyType.choices
+    ]
+
+
+@transaction.atomic
+def journey_design(
+    *, template: str, customizations: dict[str, Any] | None = None, actor=None, publish: bool = False
+) -> Journey:
+    """A new journey from a template, with customisations (the 000 ``design_journey``)."""
+    source = journey_template_get(name=template)
+    values = {k: v for k, v in source.items() if k not in {"steps", "template"}}
+    values, steps = apply_customizations(values, source["steps"], customizations or {})
+    if Journey.objects.filter(name=values["name"]).exists():
+        raise ValidationFailed(
+            {"name": [f"A journey named {values['name']!r} exists; give the new one a name."]}
+        )
+    return journey_create(
+        data={**values, "template_name": source["template"]}, steps=steps, actor=actor, publish=publish
+    )
+
+
+def journey_templates_load() -> str:
+    """Bootstrap: each built-in template exists as a journey (draft; publish it to use it)."""
+    created = 0
+    for key, template in TEMPLATES.items():
+        if not Journey.objects.filter(name=template["name"]).exists():
+            journey_design(template=key)
+            created += 1
+    return f"{created} journey templates created, {len(TEMPLATES) - created} already there"
