@@ -153,3 +153,6 @@ class ApiKeyAdmin(admin.ModelAdmin):
         for api_key in queryset:
             api_key_revoke(api_key=api_key)
         self.message_user(request, "Keys revoked.", messages.SUCCESS)
+
+
+import journeys.builder.admin  # noqa: E402,F401  (the journey builder screens)
