@@ -242,19 +242,35 @@ def render_svg(definition: Definition, *, highlight: dict[str, str] | None = Non
 
     widest = max(len(row) for row in rows)
     ghosts = sorted({e.target for e in edges if e.target not in definition.steps})
-    lanes = [e for e in edges if e.target in definition.steps and layer[e.target] <= layer[e.source]]
     content_w = widest * NODE_W + (widest - 1) * H_GAP
-    width = MARGIN * 2 + content_w + LANE_GAP * (len(lanes) + 1) + (NODE_W + H_GAP if ghosts else 0)
+    # Edges going up (or across a layer) loop round a side: the side nearer their source.
+    lanes = [e for e in edges if e.target in definition.steps and layer[e.target] <= layer[e.source]]
+    column = {node: i for row in rows for i, node in enumerate(row)}
+    left_lanes = [e for e in lanes if column[e.source] < len(rows[layer[e.source]]) / 2 - 0.01]
+    right_lanes = [e for e in lanes if e not in left_lanes]
+    left = MARGIN + H_GAP / 2 + LANE_GAP * len(left_lanes)
+    width = left + content_w + H_GAP / 2 + LANE_GAP * (len(right_lanes) + 1) + MARGIN
+    width += NODE_W + H_GAP if ghosts else 0
     height = MARGIN * 2 + len(rows) * NODE_H + (len(rows) - 1) * V_GAP
     pos: dict[str, tuple[float, float]] = {}
     for index, row in enumerate(rows):
         row_w = len(row) * NODE_W + (len(row) - 1) * H_GAP
-        x0 = MARGIN + (content_w - row_w) / 2
+        x0 = left + (content_w - row_w) / 2
         for i, node in enumerate(row):
             pos[node] = (x0 + i * (NODE_W + H_GAP), MARGIN + index * (NODE_H + V_GAP))
+    ghost_x = width - MARGIN - NODE_W
     for i, ghost in enumerate(ghosts):
-        pos[ghost] = (MARGIN + content_w + H_GAP, MARGIN + i * (NODE_H + 20))
+        pos[ghost] = (ghost_x, MARGIN + i * (NODE_H + 20))
         height = max(height, pos[ghost][1] + NODE_H + MARGIN)
+
+    def free_x(row: list[str], wanted: float) -> float:
+        """An x in ``row`` where an edge passes between steps: ``wanted`` if clear, else the nearest gap."""
+        spans = [(pos[n][0] - 8, pos[n][0] + NODE_W + 8) for n in row]
+        if not any(a <= wanted <= b for a, b in spans):
+            return wanted
+        gaps = [spans[0][0] - H_GAP / 2 + 8, spans[-1][1] + H_GAP / 2 - 8]
+        gaps += [(spans[i][1] + spans[i + 1][0]) / 2 for i in range(len(spans) - 1)]
+        return min(gaps, key=lambda x: abs(x - wanted))
 
     uid = uuid.uuid4().hex[:8]
     parts: list[str] = [
@@ -268,46 +284,69 @@ def render_svg(definition: Definition, *, highlight: dict[str, str] | None = Non
         "</defs>",
     ]
 
-    # Edges first, so steps are drawn over them.
+    # Edges first, so steps are drawn over them; labels last, over everything.
     outgoing: dict[str, list[Edge]] = defaultdict(list)
     for edge in edges:
         outgoing[edge.source].append(edge)
     labels: list[str] = []
-    lane_x = MARGIN + content_w + LANE_GAP
+
+    def route(source: str, edge: Edge) -> list[tuple[float, float]]:
+        """The points after the start: gaps of the layers in between, then the target's top."""
+        tx, ty = pos[edge.target]
+        if edge.target not in definition.steps:  # a dangling target: to the ghost's left side
+            return [(tx, ty + NODE_H / 2)]
+        x1, x2 = pos[source][0] + NODE_W / 2, tx + NODE_W / 2
+        points: list[tuple[float, float]] = []
+        span = range(layer[source] + 1, layer[edge.target])
+        for k, index in enumerate(span, start=1):
+            wx = free_x(rows[index], x1 + (x2 - x1) * k / (len(span) + 1))
+            row_y = MARGIN + index * (NODE_H + V_GAP)
+            points += [(wx, row_y), (wx, row_y + NODE_H)]
+        return [*points, (x2, ty)]
+
     for source in definition.order:
-        own = [e for e in outgoing[source] if e not in lanes]
-        for i, edge in enumerate(own):
+        routes = [(e, route(source, e)) for e in outgoing[source] if e not in lanes]
+        routes.sort(key=lambda item: item[1][0][0])  # fan out left to right: fewer crossings
+        for i, (edge, rest) in enumerate(routes):
             sx, sy = pos[source]
-            tx, ty = pos[edge.target]
-            x1 = sx + NODE_W * (i + 1) / (len(own) + 1)
+            x1 = sx + NODE_W * (i + 1) / (len(routes) + 1)
             y1 = sy + NODE_H
-            x2 = tx + NODE_W / 2
-            y2 = ty
-            if edge.target not in definition.steps:  # a dangling target: to the ghost's left side
-                x2, y2 = tx, ty + NODE_H / 2
-            dy = max((y2 - y1) / 2, 30)
+            points = [(x1, y1), *rest]
+            d = f"M{x1:.1f},{y1:.1f}"
+            for j in range(1, len(points)):
+                (ax, ay), (bx, by) = points[j - 1], points[j]
+                if j % 2 == 0 and j < len(points) - 1:  # through a layer: straight down its gap
+                    d += f" L{bx:.1f},{by:.1f}"
+                else:
+                    dy = max((by - ay) / 2, 30)
+                    d += f" C{ax:.1f},{ay + dy:.1f} {bx:.1f},{by - dy:.1f} {bx:.1f},{by:.1f}"
             dash = ' stroke-dasharray="5 4"' if edge.kind in {"timeout", "jump"} else ""
             parts.append(
                 f'<path class="edge edge-{edge.kind}" data-from="{escape(source)}" '
-                f'data-to="{escape(edge.target)}" d="M{x1:.1f},{y1:.1f} C{x1:.1f},{y1 + dy:.1f} '
-                f'{x2:.1f},{y2 - dy:.1f} {x2:.1f},{y2:.1f}" fill="none" stroke="#78909c" '
+                f'data-to="{escape(edge.target)}" d="{d}" fill="none" stroke="#78909c" '
                 f'stroke-width="1.5"{dash} marker-end="url(#arrow-{uid})"/>'
             )
-            labels.append(_label((x1 + x2) / 2, (y1 + y2) / 2, edge.label, edge.title))
+            (bx, by) = points[1]
+            labels.append(_label((x1 + bx) / 2, (y1 + by) / 2, edge.label, edge.title))
+    left_x = left - H_GAP / 2
+    right_x = left + content_w + H_GAP / 2
     for edge in lanes:
         sx, sy = pos[edge.source]
         tx, ty = pos[edge.target]
-        x1, y1 = sx + NODE_W, sy + NODE_H / 2
-        x2, y2 = tx + NODE_W, ty + NODE_H / 2 - 8
+        if edge in left_lanes:
+            x1, x2, lane = sx, tx, left_x
+            left_x -= LANE_GAP
+        else:
+            x1, x2, lane = sx + NODE_W, tx + NODE_W, right_x
+            right_x += LANE_GAP
+        y1, y2 = sy + NODE_H / 2, ty + NODE_H / 2 - 8
         parts.append(
             f'<path class="edge edge-back" data-from="{escape(edge.source)}" data-to="{escape(edge.target)}" '
-            f'd="M{x1:.1f},{y1:.1f} C{lane_x:.1f},{y1:.1f} {lane_x:.1f},{y2:.1f} {x2:.1f},{y2:.1f}" '
+            f'd="M{x1:.1f},{y1:.1f} C{lane:.1f},{y1:.1f} {lane:.1f},{y2:.1f} {x2:.1f},{y2:.1f}" '
             f'fill="none" stroke="#8d6e63" stroke-width="1.5" stroke-dasharray="2 3" '
             f'marker-end="url(#arrow-{uid})"/>'
         )
-        labels.append(_label(lane_x - 20, (y1 + y2) / 2, edge.label, edge.title))
-        lane_x += LANE_GAP
-    parts.extend(labels)
+        labels.append(_label((x1 + lane) / 2, (y1 + y2) / 2, edge.label, edge.title))
 
     for key in definition.order:
         step = definition.steps[key]
@@ -366,6 +405,7 @@ def render_svg(definition: Definition, *, highlight: dict[str, str] | None = Non
             f'<text x="{x + NODE_W / 2}" y="{y + 44}" text-anchor="middle" font-size="10" fill="#c62828">'
             "no step has this key</text></g>"
         )
+    parts.extend(labels)
     parts.append("</svg>")
     return mark_safe("".join(parts))  # every piece of text above is escaped
 
