@@ -136,7 +136,7 @@ class _Simulation:
         return EvaluationContext(
             payload=payload if payload is not None else self.context["payload"],
             attributes=self.participant.attributes,
-            tags=self.tags,
+            tags=list(self.tags),  # a copy: traces keep the tags as they were at this step
             steps=self.context["steps"],
             context=self.context,
             variant=self.variant,
