@@ -387,7 +387,12 @@ def staged_journey_check_rollback_triggers(*, journey_pk: int) -> bool:
 def _check_rollback_triggers_locked(journey: StagedJourney) -> bool:
     if journey.stage not in PREVIOUS_STAGE:
         return False
-    validation = exit_criteria_evaluate(journey=journey)
+    return _rollback_if_triggered(journey, exit_criteria_evaluate(journey=journey))
+
+
+def _rollback_if_triggered(journey: StagedJourney, validation: ValidationResult) -> bool:
+    if journey.stage not in PREVIOUS_STAGE:
+        return False
     triggered = [check for check in validation.checks if check.triggers_rollback and check.violated]
     if not triggered:
         return False
@@ -503,7 +508,11 @@ def approval_record(
 
 
 def _react(journey: StagedJourney) -> None:
-    if _check_rollback_triggers_locked(journey):
+    """After new evidence: keep the criteria status current (the admin shows it at a glance),
+    roll back if a rollback-triggering criterion now fails, else check the gate again."""
+    validation = exit_criteria_evaluate(journey=journey)
+    _remember(journey, validation, only_if_changed=True)
+    if _rollback_if_triggered(journey, validation):
         return
     from stages.tasks import staged_journey_auto_promote_task
 

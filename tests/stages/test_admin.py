@@ -217,3 +217,16 @@ def test_failed_units_can_be_retried_from_the_admin(staff, webhook_sink, django_
 
     unit.refresh_from_db()
     assert unit.status == "completed"
+
+
+def test_the_journey_list_shows_the_criteria_status_at_a_glance(staff):
+    from stages.services.journeys import measurements_record
+
+    criteria_pipeline()
+    journey = start("client-1")
+    measurements_record(
+        journey=journey, values={"search_quality": 0.9, "connectors_syncing": 1.0}, actor="eval"
+    )
+
+    page = staff.get("/admin/stages/stagedjourney/").content.decode()
+    assert "client-1" in page and "3 / 5 pass" in page
