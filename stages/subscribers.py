@@ -19,8 +19,9 @@ from journeys.models import Event
 from stages.criteria import event_type_matches
 from stages.models import ExitCriterion, Measurement, StagedJourney
 from stages.models.stages import ACTIVE_STAGES, PREVIOUS_STAGE
-from stages.services import journeys as journey_services
+from stages.services import measurements as measurement_services
 from stages.services.events import EVENT_SOURCE
+from stages.services.rollback import staged_journey_check_rollback_triggers
 
 logger = logging.getLogger(__name__)
 
@@ -47,7 +48,7 @@ def measurement_event_handle(event: Event) -> None:
         logger.warning("event %s: measurement payload needs numeric values: %r", event.pk, payload)
         return
     try:
-        journey_services.measurements_record(
+        measurement_services.measurements_record(
             journey=journey, values=values, actor=event.source, source="bus", event_id=event.pk
         )
     except DomainError as exc:
@@ -61,7 +62,7 @@ def approval_event_handle(event: Event) -> None:
         return
     payload = event.payload or {}
     try:
-        journey_services.approval_record(
+        measurement_services.approval_record(
             journey=journey,
             key=str(payload.get("key", "")),
             approved=bool(payload.get("approved", True)),
@@ -83,7 +84,7 @@ def watched_event_handle(event: Event) -> None:
         participant_id=event.participant_id, stage__in=list(PREVIOUS_STAGE)
     ).first()
     if journey is not None:
-        journey_services.staged_journey_check_rollback_triggers(journey_pk=journey.pk)
+        staged_journey_check_rollback_triggers(journey_pk=journey.pk)
 
 
 def watched_patterns() -> tuple[str, ...]:

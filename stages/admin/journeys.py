@@ -13,6 +13,7 @@ from stages.criteria import exit_criteria_evaluate
 from stages.models import Measurement, Snapshot, StagedJourney, StageTransition, UnitOfWork
 from stages.models.stages import PIPELINE_STAGES
 from stages.services import journeys as journey_services
+from stages.services.rollback import staged_journey_rollback
 
 PROMOTIONS = {"promote_to_pilot", "promote_to_production", "complete"}
 
@@ -187,7 +188,7 @@ class StagedJourneyAdmin(FSMAdminMixin, admin.ModelAdmin):
             if transition_name in PROMOTIONS:
                 journey_services.staged_journey_promote(journey=obj, actor=actor)
             elif transition_name == "initiate_rollback":
-                journey_services.staged_journey_rollback(journey=obj, reason=reason, actor=actor)
+                staged_journey_rollback(journey=obj, reason=reason, actor=actor)
             elif transition_name == "cancel":
                 journey_services.staged_journey_cancel(journey=obj, reason=reason, actor=actor)
             else:

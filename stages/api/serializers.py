@@ -4,7 +4,7 @@ from rest_framework import serializers
 
 from stages.models import Measurement, Pipeline, StagedJourney, StageTransition, UnitOfWork, WorkTask
 from stages.models.pipelines import KEY_VALIDATOR
-from stages.services.journeys import CLIENT_ID_MAX, REASON_MAX
+from stages.services.common import CLIENT_ID_MAX, REASON_MAX
 
 
 # --- input ------------------------------------------------------------------------------------

@@ -29,7 +29,9 @@ from stages.api.serializers import (
 )
 from stages.models import StagedJourney, UnitOfWork, WorkTask
 from stages.services import journeys as journey_services
+from stages.services import measurements as measurement_services
 from stages.services import work as work_services
+from stages.services.rollback import staged_journey_rollback
 
 # --- examples ---------------------------------------------------------------------------------
 CHECKS_EXAMPLE = [
@@ -317,7 +319,7 @@ class StagedJourneyRollbackView(JourneyActionView):
     def post(self, request, client_id: str):
         serializer = ReasonSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        journey = journey_services.staged_journey_rollback(
+        journey = staged_journey_rollback(
             journey=self.journey(), reason=serializer.validated_data["reason"], actor=self.actor()
         )
         return self.detail(journey)
@@ -384,7 +386,7 @@ class StagedJourneyMeasurementsView(JourneyActionView):
     def post(self, request, client_id: str):
         serializer = MeasurementsInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        journey, rows = journey_services.measurements_record(
+        journey, rows = measurement_services.measurements_record(
             journey=self.journey(), values=serializer.validated_data["values"], actor=self.actor()
         )
         journey.refresh_from_db()
@@ -417,7 +419,7 @@ class StagedJourneyApprovalsView(JourneyActionView):
         serializer = ApprovalInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        journey, row = journey_services.approval_record(
+        journey, row = measurement_services.approval_record(
             journey=self.journey(),
             key=data["key"],
             approved=data["approved"],

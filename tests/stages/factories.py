@@ -12,7 +12,8 @@ from typing import Any
 from django.utils import timezone
 
 from stages.models import Agent, Pipeline, StagedJourney
-from stages.services.journeys import approval_record, measurements_record, staged_journey_start
+from stages.services.journeys import staged_journey_start
+from stages.services.measurements import approval_record, measurements_record
 from stages.services.pipelines import DEFAULT_PIPELINE, pipeline_create
 
 PASSING_METRICS: dict[str, dict[str, float]] = {

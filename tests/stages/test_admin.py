@@ -220,7 +220,7 @@ def test_failed_units_can_be_retried_from_the_admin(staff, webhook_sink, django_
 
 
 def test_the_journey_list_shows_the_criteria_status_at_a_glance(staff):
-    from stages.services.journeys import measurements_record
+    from stages.services.measurements import measurements_record
 
     criteria_pipeline()
     journey = start("client-1")

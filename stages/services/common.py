@@ -1,0 +1,82 @@
+"""What the journey services share: the row lock, history rows, validation memory, refusals."""
+
+import logging
+
+from django.utils import timezone
+
+from journeys.errors import Conflict, ValidationFailed
+from stages.criteria import ValidationResult
+from stages.models import StagedJourney, StageTransition, UnitOfWork
+
+logger = logging.getLogger(__name__)
+
+SYSTEM = "system"
+CLIENT_ID_MAX = 255
+REASON_MAX = 2000
+OPEN_UNIT_STATUSES = (UnitOfWork.Status.PENDING, UnitOfWork.Status.RUNNING, UnitOfWork.Status.FAILED)
+
+
+def journey_lock(journey_pk: int) -> StagedJourney:
+    return StagedJourney.objects.select_for_update().get(pk=journey_pk)
+
+
+def validation_remember(
+    journey: StagedJourney, validation: ValidationResult, *, only_if_changed: bool = False
+) -> None:
+    new = validation.as_dict()
+    if only_if_changed and journey.last_validation.get("checks") == new["checks"]:
+        return
+    journey.last_validation = new
+    journey.last_validated_at = validation.evaluated_at
+    journey.save(update_fields=["last_validation", "last_validated_at", "updated_at"])
+
+
+def history_write(
+    journey: StagedJourney,
+    *,
+    kind: str,
+    from_stage: str,
+    to_stage: str,
+    actor: str = SYSTEM,
+    automatic: bool = False,
+    reason: str = "",
+    validation: ValidationResult | None = None,
+) -> StageTransition:
+    return StageTransition.objects.create(
+        journey=journey,
+        kind=kind,
+        from_stage=from_stage,
+        to_stage=to_stage,
+        actor=actor or SYSTEM,
+        automatic=automatic,
+        reason=reason,
+        exit_criteria_results=[c.as_dict() for c in validation.checks] if validation else [],
+        transitioned_at=timezone.now(),
+    )
+
+
+def reason_clean(reason: str) -> str:
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed({"reason": ["Say why (it is kept in the journey's history)."]})
+    if len(reason) > REASON_MAX:
+        raise ValidationFailed({"reason": [f"At most {REASON_MAX} characters."]})
+    return reason
+
+
+def invalid_transition(journey: StagedJourney, action: str, reason: str) -> Conflict:
+    return Conflict(
+        f"Cannot {action} a journey in {journey.stage}: {reason}",
+        code="invalid_transition",
+        current_stage=journey.stage,
+        reason=reason,
+    )
+
+
+def enqueue(task, *args) -> None:
+    try:
+        task.delay(*args)
+    except Exception:  # broker down: the beat sweep checks every journey again
+        logger.warning(
+            "could not enqueue %s%s; the periodic check will catch up", task.name, args, exc_info=True
+        )
