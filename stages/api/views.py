@@ -11,6 +11,14 @@ from rest_framework.response import Response
 from journeys.api.permissions import ModelPermissions
 from journeys.api.serializers import EventSerializer
 from stages import selectors
+from stages.api.examples import (
+    CRITERIA_CONFLICT,
+    HISTORY_EXAMPLE,
+    JOURNEY_DETAIL_EXAMPLE,
+    JOURNEY_EXAMPLE,
+    VALIDATION_EXAMPLE,
+    invalid_transition,
+)
 from stages.api.serializers import (
     ApprovalInSerializer,
     ConflictSerializer,
@@ -32,112 +40,6 @@ from stages.services import journeys as journey_services
 from stages.services import measurements as measurement_services
 from stages.services import work as work_services
 from stages.services.rollback import staged_journey_rollback
-
-# --- examples ---------------------------------------------------------------------------------
-CHECKS_EXAMPLE = [
-    {
-        "key": "unit_of_work_completed",
-        "label": "Stage tasks completed",
-        "kind": "unit_of_work",
-        "measured": "completed",
-        "expected": "completed",
-        "passed": True,
-        "detail": "every task succeeded",
-    },
-    {
-        "key": "search_quality",
-        "label": "Search quality > 80%",
-        "kind": "metric",
-        "measured": 0.74,
-        "expected": "search_quality > 0.8",
-        "passed": False,
-        "detail": "0.74 misses search_quality > 0.8",
-    },
-    {
-        "key": "demo_approved",
-        "label": "Demo approved by client",
-        "kind": "approval",
-        "measured": True,
-        "expected": "demo_approved approved",
-        "passed": True,
-        "detail": "approved by client-lead",
-    },
-]
-VALIDATION_EXAMPLE = {
-    "client_id": "client-123",
-    "stage": "sandbox",
-    "passed": False,
-    "checks": CHECKS_EXAMPLE,
-    "evaluated_at": "2026-01-20T09:00:00Z",
-}
-JOURNEY_EXAMPLE = {
-    "client_id": "client-123",
-    "pipeline": "default",
-    "stage": "pilot",
-    "rollback_from": "",
-    "started_at": "2026-01-15T10:00:00Z",
-    "stage_entered_at": "2026-01-20T09:00:00Z",
-    "seconds_in_stage": 691200.0,
-    "ended_at": None,
-    "end_reason": "",
-    "started_by": "ada",
-}
-HISTORY_EXAMPLE = [
-    {
-        "kind": "started",
-        "from_stage": "",
-        "to_stage": "sandbox",
-        "reason": "",
-        "exit_criteria_results": [],
-        "actor": "ada",
-        "automatic": False,
-        "transitioned_at": "2026-01-15T10:00:00Z",
-    },
-    {
-        "kind": "promoted",
-        "from_stage": "sandbox",
-        "to_stage": "pilot",
-        "reason": "all 5 exit criteria pass",
-        "exit_criteria_results": CHECKS_EXAMPLE[:1],
-        "actor": "system",
-        "automatic": True,
-        "transitioned_at": "2026-01-20T09:00:00Z",
-    },
-]
-JOURNEY_DETAIL_EXAMPLE = {
-    **JOURNEY_EXAMPLE,
-    "last_validation": {},
-    "last_validated_at": "2026-01-20T09:00:00Z",
-    "history": HISTORY_EXAMPLE,
-}
-CRITERIA_CONFLICT = OpenApiExample(
-    "Exit criteria not met",
-    status_codes=["409"],
-    response_only=True,
-    value={
-        "detail": "The journey stays in sandbox: 1 of 3 exit criteria fail: search_quality (0.74 misses "
-        "search_quality > 0.8).",
-        "code": "exit_criteria_not_met",
-        "current_stage": "sandbox",
-        "reason": "1 of 3 exit criteria fail: search_quality (0.74 misses search_quality > 0.8)",
-        "checks": CHECKS_EXAMPLE,
-    },
-)
-
-
-def invalid_transition(action: str, stage: str, reason: str) -> OpenApiExample:
-    return OpenApiExample(
-        f"Cannot {action} from {stage}",
-        status_codes=["409"],
-        response_only=True,
-        value={
-            "detail": f"Cannot {action} a journey in {stage}: {reason}",
-            "code": "invalid_transition",
-            "current_stage": stage,
-            "reason": reason,
-        },
-    )
-
 
 CONFLICT = OpenApiResponse(ConflictSerializer, description="Not allowed in the current stage (or status).")
 JOURNEY_PERMISSIONS = [ModelPermissions]
