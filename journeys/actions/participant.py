@@ -35,6 +35,13 @@ def _validate_tags(config: dict[str, Any]) -> FieldErrors:
     return errors
 
 
+def _mirror(action: ActionContext, *, add: list[str] = (), remove: list[str] = ()) -> None:
+    """Apply the change to the participant the journey holds too, so the next steps' conditions
+    see the tags as they now are (``participant_tag`` works on its own locked copy)."""
+    kept = [t for t in action.participant.tags if t not in set(remove)]
+    action.participant.tags = list(dict.fromkeys([*kept, *add]))
+
+
 class ApplyTag:
     """Add a tag (``tag``) or tags (``tags``) to the participant."""
 
@@ -51,6 +58,7 @@ class ApplyTag:
     def execute(self, action: ActionContext) -> dict[str, Any]:
         tags = _tags(action.config)
         changed = participant_tag(participant=action.participant, add=tags)
+        _mirror(action, add=tags)
         return {"applied": tags, "changed": changed}
 
 
@@ -70,6 +78,7 @@ class RemoveTag:
     def execute(self, action: ActionContext) -> dict[str, Any]:
         tags = _tags(action.config)
         changed = participant_tag(participant=action.participant, remove=tags)
+        _mirror(action, remove=tags)
         return {"removed": tags, "changed": changed}
 
 

@@ -109,12 +109,19 @@ class Walker:
         "updated_at",
     ]
 
-    def __init__(self, user_journey: UserJourney, *, now: datetime | None = None) -> None:
+    def __init__(
+        self, user_journey: UserJourney, *, now: datetime | None = None, deferred: bool = False
+    ) -> None:
         self.uj = user_journey
         self.participant = user_journey.participant
         self.definition: Definition = definition_for(user_journey.version)
         self.now = now or timezone.now()
         self.kick: list[int] = []
+        # Set-based callers (enrolment of a batch) write the run a walk ends on, and the journey
+        # itself, in bulk afterwards: see ``flush``.
+        self.deferred = deferred
+        self.unsaved: list[StepRun] = []
+        self.kick_unsaved: list[StepRun] = []
 
     # ------------------------------------------------------------------------------------------
     # Context
@@ -133,7 +140,37 @@ class Walker:
         )
 
     def save(self) -> None:
+        if self.deferred:
+            self.uj.updated_at = self.now
+            return
         self.uj.save(update_fields=self.UJ_FIELDS)
+
+    def _park(self, run: StepRun, *, kick: bool = False) -> None:
+        """Write the run the walk stops on (now, or in bulk later for a deferred walker)."""
+        if self.deferred and run.pk is None:
+            self.unsaved.append(run)
+            if kick:
+                self.kick_unsaved.append(run)
+            return
+        run.save()
+        if kick:
+            self.kick.append(run.pk)
+
+    @classmethod
+    def flush(cls, walkers: list["Walker"]) -> list[int]:
+        """Write what deferred walkers parked: their runs in one insert, their journeys in one
+        update. Returns the run ids to kick."""
+        runs = [run for walker in walkers for run in walker.unsaved]
+        if runs:
+            StepRun.objects.bulk_create(runs)
+        journeys = [walker.uj for walker in walkers]
+        if journeys:
+            UserJourney.objects.bulk_update(journeys, cls.UJ_FIELDS)
+        kick = [pk for walker in walkers for pk in walker.kick]
+        kick += [run.pk for walker in walkers for run in walker.kick_unsaved]
+        for walker in walkers:
+            walker.unsaved, walker.kick_unsaved, walker.kick = [], [], []
+        return kick
 
     # ------------------------------------------------------------------------------------------
     # Walking
@@ -180,7 +217,7 @@ class Walker:
             due_at=self.now + (delay or timedelta()),
         )
         if not entered_now:
-            run.save()
+            self._park(run)
         return run
 
     def enter(self, run: StepRun) -> Next | None:
@@ -205,8 +242,7 @@ class Walker:
                 return self.execute_inline(run, action)
             run.status = StepRun.Status.PENDING
             run.due_at = self.now
-            run.save()
-            self.kick.append(run.pk)
+            self._park(run, kick=True)
             return None
         if step.kind == "wait":
             return self._wait(run, self._wait_until(step))
@@ -228,7 +264,7 @@ class Walker:
     def _wait(self, run: StepRun, until: datetime | None) -> None:
         run.status = StepRun.Status.SCHEDULED
         run.due_at = until
-        run.save()
+        self._park(run)
         return None
 
     def _wait_until(self, step: StepDef) -> datetime:

@@ -127,15 +127,14 @@ def user_journeys_enrol(*, enrolments: Sequence[Enrolment], now: datetime | None
     ]
     participants = {e.participant.pk: e.participant for e in enrolments}
     created.sort(key=lambda uj: (-uj.journey.priority, uj.journey_id, uj.pk))
-    kick: list[int] = []
+    walkers = []
     for uj in created:
-        uj.participant = participants[
-            uj.participant_id
-        ]  # one instance: tags applied by one run are seen by the next
-        walker = Walker(uj, now=now)
+        # One participant instance: tags applied by one journey's first steps are seen by the next.
+        uj.participant = participants[uj.participant_id]
+        walker = Walker(uj, now=now, deferred=True)
         walker.start()
-        kick.extend(walker.kick)
-    dispatch_on_commit(kick)
+        walkers.append(walker)
+    dispatch_on_commit(Walker.flush(walkers))
     return created
 
 

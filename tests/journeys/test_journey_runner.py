@@ -513,3 +513,19 @@ def test_journey_type_and_manual_only_journeys_are_not_triggered(emit):
     emit("signup")
     assert not UserJourney.objects.exists()
     assert Journey.objects.get().journey_type == "content_migration"
+
+
+def test_a_later_step_sees_the_tags_an_earlier_step_applied(emit):
+    make_journey(
+        [
+            tag_step("mark", "vip"),
+            tag_step(
+                "vip_welcome",
+                "vip-welcomed",
+                order=1,
+                condition={"field": "tags", "op": "contains", "value": "vip"},
+            ),
+        ]
+    )
+    emit("signup")
+    assert tags() == ["vip", "vip-welcomed"]
