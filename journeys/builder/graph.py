@@ -217,6 +217,16 @@ def _node_shape(kind: str, x: float, y: float, w: float, h: float, style: str) -
     return f'<rect x="{x}" y="{y}" width="{w}" height="{h}" rx="6" {style}/>'
 
 
+def _on_curve(a: tuple[float, float], b: tuple[float, float], t: float) -> tuple[float, float]:
+    """The point at ``t`` of the curve drawn from ``a`` down to ``b`` (vertical tangents at both ends)."""
+    (ax, ay), (bx, by) = a, b
+    dy = max((by - ay) / 2, 30)
+    u = 1 - t
+    x = u**3 * ax + 3 * u**2 * t * ax + 3 * u * t**2 * bx + t**3 * bx
+    y = u**3 * ay + 3 * u**2 * t * (ay + dy) + 3 * u * t**2 * (by - dy) + t**3 * by
+    return x, y
+
+
 def _label(x: float, y: float, text: str, title: str) -> str:
     if not text:
         return ""
@@ -326,8 +336,10 @@ def render_svg(definition: Definition, *, highlight: dict[str, str] | None = Non
                 f'data-to="{escape(edge.target)}" d="{d}" fill="none" stroke="#78909c" '
                 f'stroke-width="1.5"{dash} marker-end="url(#arrow-{uid})"/>'
             )
-            (bx, by) = points[1]
-            labels.append(_label((x1 + bx) / 2, (y1 + by) / 2, edge.label, edge.title))
+            # Labels of one step's edges sit at staggered heights along their curves, so they
+            # do not cover one another where the edges leave the step side by side.
+            t = 0.5 if len(routes) == 1 else 0.3 + 0.4 * (i % 2)
+            labels.append(_label(*_on_curve((x1, y1), points[1], t), edge.label, edge.title))
     left_x = left - H_GAP / 2
     right_x = left + content_w + H_GAP / 2
     for edge in lanes:

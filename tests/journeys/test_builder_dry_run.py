@@ -264,11 +264,6 @@ def test_a_tag_applied_earlier_is_seen_by_a_later_condition_in_the_dry_run():
     assert result.steps[1].trace["condition"]["actual"] == ["started"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine gap: apply_tag saves a fresh row (participant_tag), so the walker's participant keeps "
-    "its old tags and a later condition in the same walk does not see the tag",
-)
 def test_the_engine_agrees_a_tag_applied_earlier_is_seen_in_the_same_walk(django_capture_on_commit_callbacks):
     journey = make_journey(TAG_THEN_CHECK)
     predicted = journey_dry_run(journey=journey, user_id="ada")
