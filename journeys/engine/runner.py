@@ -319,8 +319,9 @@ class Walker:
     def execute_inline(self, run: StepRun, action) -> Next | None:
         """Run a database-only action in a savepoint: its writes and the run's record commit together."""
         step = self.definition[run.step_key]
-        run.status = StepRun.Status.RUNNING
-        run.save()  # the ledger and emitted events reference the run by id
+        if run.pk is None or run.status != StepRun.Status.RUNNING:  # a claimed run is already running
+            run.status = StepRun.Status.RUNNING
+            run.save()  # the ledger and emitted events reference the run by id
         try:
             with transaction.atomic():
                 result = action.execute(self.action_context(run, step))
