@@ -14,7 +14,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ('journeys', '0002_journey_journeyversion_journey_live_version_step_and_more'),
+        ('journeys', '0001_initial'),
     ]
 
     operations = [
