@@ -24,10 +24,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 
-# Playwright's sync API runs an event loop in this thread; the test's ORM calls are still
-# synchronous and sequential, so Django's guard against async-unsafe calls does not apply.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator:
@@ -44,7 +40,10 @@ def browser() -> Iterator:
 
 
 @pytest.fixture
-def page(browser) -> Iterator:
+def page(browser, monkeypatch) -> Iterator:
+    # Playwright's sync API runs an event loop in this thread; the test's ORM calls are still
+    # synchronous and sequential, so Django's guard against async-unsafe calls does not apply.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     page = context.new_page()
     page.set_default_timeout(15_000)
