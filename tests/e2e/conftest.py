@@ -25,25 +25,36 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator:
+    """Chromium for one test module.
+
+    Playwright's sync API keeps an event loop running in this thread while it is open; the
+    tests' ORM calls stay synchronous and sequential, so Django's guard against async-unsafe
+    calls is lifted for exactly that long (module scope: it ends before other modules run).
+    """
     if not CHROMIUM:
         if IN_CI:
             pytest.fail("Chromium is missing: .ci/run installs Debian's chromium package")
         pytest.skip("needs Chromium (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            yield browser
+            browser.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture
-def page(browser, monkeypatch) -> Iterator:
-    # Playwright's sync API runs an event loop in this thread; the test's ORM calls are still
-    # synchronous and sequential, so Django's guard against async-unsafe calls does not apply.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+def page(browser) -> Iterator:
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     page = context.new_page()
     page.set_default_timeout(15_000)
