@@ -192,6 +192,14 @@ EVENT_SWEEP_BATCH = 1000  # events re-dispatched per sweep
 EVENT_SUBSCRIBERS = env.list("EVENT_SUBSCRIBERS", default=[])
 
 # --------------------------------------------------------------------------------------------
+# Staged lifecycles
+# --------------------------------------------------------------------------------------------
+STAGES_TASK_LEASE_SECONDS = env.int("STAGES_TASK_LEASE_SECONDS", default=300)
+STAGES_TASK_SWEEP_AFTER_SECONDS = env.int("STAGES_TASK_SWEEP_AFTER_SECONDS", default=30)
+STAGES_HISTORY_RETENTION_DAYS = env.int("STAGES_HISTORY_RETENTION_DAYS", default=730)  # seed: 2 years
+STAGES_MAX_RETRY_DELAY_SECONDS = env.int("STAGES_MAX_RETRY_DELAY_SECONDS", default=3600)
+
+# --------------------------------------------------------------------------------------------
 # Outbound HTTP (webhooks, providers, agent endpoints)
 # --------------------------------------------------------------------------------------------
 # Internal addresses are refused unless listed here: hosts or CIDRs, comma-separated.
