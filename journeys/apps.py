@@ -27,6 +27,7 @@ class JourneysConfig(AppConfig):
         """Built-in action types, the journeys' bus subscriber, roles and templates."""
         from journeys import bootstrap, bus
         from journeys.actions import register_builtin_actions
+        from journeys.services.demo import demo_load
         from journeys.services.enrolment import journeys_handle_event
         from journeys.services.roles import staff_roles_load
         from journeys.services.templates import journey_templates_load
@@ -35,3 +36,4 @@ class JourneysConfig(AppConfig):
         bus.subscribe("*", journeys_handle_event, name="journeys.journey_runner")
         bootstrap.register("staff roles", staff_roles_load)
         bootstrap.register("journey templates", journey_templates_load)
+        bootstrap.register("demo", demo_load, demo=True)

@@ -23,4 +23,6 @@ def register(name: str, load: Callable[[], str], *, demo: bool = False) -> None:
 
 
 def steps(*, include_demo: bool = True) -> list[BootstrapStep]:
-    return [s for s in _steps.values() if include_demo or not s.demo]
+    """Defaults first, in registration order, then the demo steps (which build on the defaults)."""
+    ordered = sorted(_steps.values(), key=lambda s: s.demo)
+    return [s for s in ordered if include_demo or not s.demo]

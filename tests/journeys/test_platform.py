@@ -133,3 +133,27 @@ def test_production_refuses_to_start_without_a_secret_key():
     )
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
+
+
+@pytest.mark.django_db
+def test_the_demo_publishes_a_journey_that_runs_and_sends_its_first_email(
+    django_capture_on_commit_callbacks, mailoutbox, admin_api
+):
+    from journeys.models import Event, Journey, UserJourney
+
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("bootstrap", "--no-admin", stdout=StringIO())
+
+    demo = Journey.objects.get(name="Demo: welcome tour")
+    assert demo.state == Journey.State.PUBLISHED
+    assert UserJourney.objects.filter(journey=demo).count() == 3
+    assert sorted(m.subject for m in mailoutbox) == ["Welcome, Ada!", "Welcome, Grace!", "Welcome, Linus!"]
+    assert not Event.objects.exclude(status=Event.Status.PROCESSED).exists()
+    flags = admin_api.get("/api/v1/journey/flags/demo-ada").json()["flags"]
+    assert [f["flag"] for f in flags if f["value"] is True] == ["mentor_ready"]
+
+    events_before = Event.objects.count()
+    with django_capture_on_commit_callbacks(execute=True):
+        call_command("bootstrap", "--no-admin", stdout=StringIO())
+    assert Event.objects.count() == events_before
+    assert UserJourney.objects.filter(journey=demo).count() == 3
