@@ -36,13 +36,18 @@ class Subscriber:
     name: str
     pattern: str
     handler: Handler
+    priority: int = 0
 
 
 _subscribers: dict[str, Subscriber] = {}
 
 
-def subscribe(pattern: str, handler: Handler, *, name: str | None = None) -> Subscriber:
+def subscribe(pattern: str, handler: Handler, *, name: str | None = None, priority: int = 0) -> Subscriber:
     """Register ``handler`` for event types matching ``pattern`` (``*`` for all, ``buddy.*``…).
+
+    Subscribers of one event run in order of ``priority`` (higher first), then of name: a
+    subscriber whose results others read (rules setting flags that journey conditions test) takes
+    a higher priority.
 
     ``name`` is the key under which results are remembered; it defaults to the handler's dotted
     path and must stay stable across releases. Handlers must be idempotent: a retried event runs a
@@ -50,7 +55,7 @@ def subscribe(pattern: str, handler: Handler, *, name: str | None = None) -> Sub
     may run twice.
     """
     name = name or f"{handler.__module__}.{handler.__qualname__}"
-    subscriber = Subscriber(name=name, pattern=pattern, handler=handler)
+    subscriber = Subscriber(name=name, pattern=pattern, handler=handler, priority=priority)
     existing = _subscribers.get(name)
     if existing and existing != subscriber:
         raise ValueError(f"subscriber {name!r} is already registered for {existing.pattern!r}")

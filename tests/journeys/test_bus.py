@@ -174,3 +174,15 @@ def test_an_emitted_event_goes_through_the_same_path_and_is_idempotent(
     assert again.duplicate and again.id == first.id
     assert seen == [{"a": 1}]
     assert Event.objects.get().source == "internal"
+
+
+def test_subscribers_run_by_priority_then_name(subscribers):
+    order = []
+    subscribers("*", lambda e: order.append("b-low"), "tests.b")
+    subscribers("*", lambda e: order.append("a-low"), "tests.a")
+    bus.subscribe("*", lambda e: order.append("z-high"), name="tests.z", priority=10)
+    try:
+        bus.event_process(event_id=EventFactory().pk)
+    finally:
+        bus.unsubscribe("tests.z")
+    assert order == ["z-high", "a-low", "b-low"]
