@@ -82,7 +82,7 @@ def unsubscribe(name: str) -> None:
 def _subscribers_for(event_type: str) -> tuple[Subscriber, ...]:
     return tuple(
         s
-        for s in sorted(_subscribers.values(), key=lambda s: s.name)
+        for s in sorted(_subscribers.values(), key=lambda s: (-s.priority, s.name))
         if fnmatch.fnmatchcase(event_type, s.pattern)
     )
 
