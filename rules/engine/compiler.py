@@ -21,6 +21,7 @@ from rules.engine.values import (
     OPERATOR_FUNCTIONS,
     ParticipantContext,
     Record,
+    comparison,
     entity_value_reader,
     parse_duration,
     path_getter,
@@ -29,6 +30,7 @@ from rules.engine.values import (
 
 NO_RECORDS: list[Record] = []
 TIME_COMPARISONS = {">=": op.ge, ">": op.gt, "<": op.lt, "<=": op.le}
+COUNT_COMPARISONS = {**TIME_COMPARISONS, "=": op.eq, "!=": op.ne}
 
 
 @dataclass(slots=True)
@@ -94,10 +96,10 @@ def _record_filter(spec: dict[str, Any]) -> tuple[Callable[[dict], bool] | None,
     get = path_getter(spec["field"])
     if "value" not in spec:
         return (lambda data: get(data) is not None), f" where {spec['field']} is present"
-    compare = OPERATOR_FUNCTIONS[spec.get("operator", "=")]
+    compare = comparison(spec.get("operator", "=") or "=", spec["value"])
     expected = spec["value"]
     return (
-        lambda data: compare(get(data), expected),
+        lambda data: compare(get(data)),
         f" where {spec['field']} {spec.get('operator', '=')} {_text(expected)}",
     )
 
@@ -121,7 +123,7 @@ def _matching_count(spec: dict[str, Any]) -> tuple[Callable[[EvalState], int], s
 
 def _count(spec: dict[str, Any]) -> Node:
     count, subject = _matching_count(spec)
-    compare = OPERATOR_FUNCTIONS[spec["count"]]
+    compare = COUNT_COMPARISONS[spec["count"]]  # counts are whole numbers: plain comparisons
     expected = spec["count_value"]
     description = f"count({subject}) {spec['count']} {expected}"
 
@@ -162,7 +164,7 @@ def _exists(spec: dict[str, Any]) -> Node:
 def _value(spec: dict[str, Any]) -> Node:
     entity, name = spec["entity"], spec["field"]
     read = entity_value_reader(name)
-    compare = OPERATOR_FUNCTIONS[spec["operator"]]
+    check = comparison(spec["operator"], spec["value"])
     expected = spec["value"]
     memo_key = ("v", entity, name)
     description = f"{entity}.{name} {spec['operator']} {_text(expected)}"
@@ -176,7 +178,7 @@ def _value(spec: dict[str, Any]) -> Node:
         return value
 
     def test(state: EvalState) -> bool:
-        return compare(actual_of(state), expected)
+        return check(actual_of(state))
 
     def explain(state: EvalState) -> dict[str, Any]:
         actual = actual_of(state)
@@ -184,7 +186,7 @@ def _value(spec: dict[str, Any]) -> Node:
             "type": "value",
             "description": description,
             "actual": _show(actual),
-            "holds": compare(actual, expected),
+            "holds": check(actual),
         }
 
     return Node(test, explain)

@@ -75,6 +75,8 @@ class Ruleset:
     rules: tuple[CompiledRule, ...]
     reads_flags: bool
     windows: tuple[TimeWindow, ...]
+    # (rule, its test, its actions, its otherwise actions): what the hot loop needs, unpacked once
+    plan: tuple[tuple[CompiledRule, Any, tuple["FlagAction", ...], tuple["FlagAction", ...]], ...] = ()
 
     @property
     def rule_ids(self) -> list[str]:
@@ -187,6 +189,7 @@ def ruleset_build(rules: list[CompiledRule], *, token: str) -> Ruleset:
         rules=ordered,
         reads_flags=any(r.node.reads_flags for r in ordered),
         windows=tuple(windows.values()),
+        plan=tuple((r, r.node.test, r.then.flag_actions, r.otherwise.flag_actions) for r in ordered),
     )
 
 
@@ -231,17 +234,20 @@ def evaluate(
         state.flags = decided
 
     changes = _changes(decisions, stored, now)
-    fired = {c.rule.rule_id for c in changes if c.rule is not None}
+    changes_of: dict[str, list[FlagChange]] = {}
+    for change in changes:
+        if change.rule is not None:
+            changes_of.setdefault(change.rule.rule_id, []).append(change)
     emits: list[tuple[CompiledRule, EmitAction]] = []
     milestones: list[tuple[CompiledRule, str, dict[str, Any]]] = []
     seen_milestones = set(reached_milestones)
     for rule in ruleset.rules:
-        if rule.rule_id not in fired:
+        own = changes_of.get(rule.rule_id)
+        if not own:
             continue
-        holds = any(c.holds for c in changes if c.rule is rule)
-        branch = rule.then if holds else rule.otherwise
+        branch = rule.then if own[0].holds else rule.otherwise
         emits.extend((rule, emit) for emit in branch.emits)
-        became_true = any(c.rule is rule and c.value is True for c in changes)
+        became_true = any(c.value is True for c in own)
         if branch.milestone and became_true and branch.milestone[0] not in seen_milestones:
             seen_milestones.add(branch.milestone[0])
             milestones.append((rule, *branch.milestone))
@@ -267,11 +273,11 @@ def evaluate(
 def _pass(ruleset: Ruleset, state: EvalState) -> tuple[list[CompiledRule], dict[str, Decision]]:
     matched: list[CompiledRule] = []
     decisions: dict[str, Decision] = {}
-    for rule in ruleset.rules:
-        holds = rule.node.test(state)
+    for rule, test, then_actions, otherwise_actions in ruleset.plan:
+        holds = test(state)
         if holds:
             matched.append(rule)
-        for action in (rule.then if holds else rule.otherwise).flag_actions:
+        for action in then_actions if holds else otherwise_actions:
             if action.flag not in decisions:  # a higher-priority rule already decided it
                 decisions[action.flag] = Decision(rule, action, holds)
     return matched, decisions

@@ -27,6 +27,7 @@ decimals allowed); a month is 30 days.
 """
 
 import math
+import operator as op
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -147,6 +148,24 @@ OPERATOR_FUNCTIONS: dict[str, Callable[[Any, Any], bool]] = {
     "in": _in,
     "contains": _contains,
 }
+
+
+_NUMERIC = {"=": op.eq, ">": op.gt, ">=": op.ge, "<": op.lt, "<=": op.le}
+
+
+def comparison(operator: str, expected: Any) -> Callable[[Any], bool]:
+    """``actual → bool`` for one operator and a constant, with the same meaning as
+    ``OPERATOR_FUNCTIONS`` but specialised when the constant is a number (the common case)."""
+    numeric = _NUMERIC.get(operator) if _is_number(expected) else None
+    if numeric is not None:
+
+        def compare_number(actual: Any) -> bool:
+            kind = type(actual)
+            return (kind is int or kind is float) and numeric(actual, expected)
+
+        return compare_number
+    general = OPERATOR_FUNCTIONS[operator]
+    return lambda actual: general(actual, expected)
 
 
 # ----------------------------------------------------------------------------------------------
