@@ -18,7 +18,7 @@ from functools import lru_cache
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -28,7 +28,8 @@ from journeys.models import Event
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[Event], None]
-EVENT_DISPATCH_CHUNK = 50  # event ids per Celery message; small enough to spread over workers
+BatchHandler = Callable[[list[Event]], None]
+EVENT_DISPATCH_CHUNK = 100  # event ids per Celery message: one claim, one outcome write, per chunk
 
 
 @dataclass(frozen=True)
@@ -37,17 +38,29 @@ class Subscriber:
     pattern: str
     handler: Handler
     priority: int = 0
+    batch_handler: BatchHandler | None = None
 
 
 _subscribers: dict[str, Subscriber] = {}
 
 
-def subscribe(pattern: str, handler: Handler, *, name: str | None = None, priority: int = 0) -> Subscriber:
+def subscribe(
+    pattern: str,
+    handler: Handler,
+    *,
+    name: str | None = None,
+    priority: int = 0,
+    batch_handler: BatchHandler | None = None,
+) -> Subscriber:
     """Register ``handler`` for event types matching ``pattern`` (``*`` for all, ``buddy.*``…).
 
     Subscribers of one event run in order of ``priority`` (higher first), then of name: a
     subscriber whose results others read (rules setting flags that journey conditions test) takes
     a higher priority.
+
+    ``batch_handler``, when given, receives all the matching events of one worker message at once
+    (in one transaction) so a subscriber can work set-based; it must have the same effect as
+    calling ``handler`` on each event in order.
 
     ``name`` is the key under which results are remembered; it defaults to the handler's dotted
     path and must stay stable across releases. Handlers must be idempotent: a retried event runs a
@@ -55,7 +68,9 @@ def subscribe(pattern: str, handler: Handler, *, name: str | None = None, priori
     may run twice.
     """
     name = name or f"{handler.__module__}.{handler.__qualname__}"
-    subscriber = Subscriber(name=name, pattern=pattern, handler=handler, priority=priority)
+    subscriber = Subscriber(
+        name=name, pattern=pattern, handler=handler, priority=priority, batch_handler=batch_handler
+    )
     existing = _subscribers.get(name)
     if existing and existing != subscriber:
         raise ValueError(f"subscriber {name!r} is already registered for {existing.pattern!r}")
@@ -91,6 +106,10 @@ def subscribers_for(event_type: str) -> tuple[Subscriber, ...]:
     return _subscribers_for(event_type)
 
 
+def _subscribers_in_order() -> list[Subscriber]:
+    return sorted(_subscribers.values(), key=lambda s: (-s.priority, s.name))
+
+
 def dispatch_on_commit(event_ids: Iterable[int]) -> None:
     """Enqueue processing of these events once the surrounding transaction commits."""
     ids = list(event_ids)
@@ -110,17 +129,26 @@ def dispatch_on_commit(event_ids: Iterable[int]) -> None:
     transaction.on_commit(send)
 
 
-def _claim(event_id: int) -> bool:
-    """Take the event for this worker (compare-and-swap on its status)."""
+def _claim(event_ids: list[int]) -> list[int]:
+    """Take the claimable ones of these events for this worker; returns their ids.
+
+    Pending events, and events whose worker's lease ran out. On Postgres, rows another worker is
+    claiming right now are skipped (``SKIP LOCKED``); SQLite serialises writers anyway.
+    """
     now = timezone.now()
     claimable = Q(status=Event.Status.PENDING) | Q(status=Event.Status.PROCESSING, lease_until__lt=now)
-    return bool(
-        Event.objects.filter(claimable, pk=event_id).update(
-            status=Event.Status.PROCESSING,
-            lease_until=now + timedelta(seconds=settings.EVENT_LEASE_SECONDS),
-            attempts=F("attempts") + 1,
-        )
-    )
+    with transaction.atomic():
+        candidates = Event.objects.filter(claimable, pk__in=event_ids)
+        if connection.features.has_select_for_update_skip_locked:
+            candidates = candidates.select_for_update(skip_locked=True)
+        claimed = list(candidates.values_list("pk", flat=True))
+        if claimed:
+            Event.objects.filter(pk__in=claimed).update(
+                status=Event.Status.PROCESSING,
+                lease_until=now + timedelta(seconds=settings.EVENT_LEASE_SECONDS),
+                attempts=F("attempts") + 1,
+            )
+    return claimed
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -130,61 +158,96 @@ def retry_delay(attempts: int) -> timedelta:
 
 
 def event_process(*, event_id: int) -> Event | None:
-    """Run every matching subscriber that has not yet succeeded for this event.
+    """Process one event; returns it as left, or ``None`` when another worker holds it or it is done."""
+    processed = events_process(event_ids=[event_id])
+    return processed[0] if processed else None
 
-    Returns the event as left, or ``None`` when another worker holds it or it is already done.
+
+def events_process(*, event_ids: list[int]) -> list[Event]:
+    """Run every matching subscriber that has not yet succeeded for these events.
+
+    1. Claim the events (one statement); events held by another worker or already done drop out.
+    2. For each subscriber, by priority: hand it the events it has not yet handled, all at once
+       if it has a ``batch_handler`` (in one transaction), else one by one (each in its own). A
+       failing batch is retried event by event, so one bad event fails alone.
+    3. Record every event's outcome in one statement: processed, pending again after a backoff,
+       or failed once ``EVENT_MAX_ATTEMPTS`` is spent.
+
+    A handler's effects commit before the outcome is recorded; a worker dying in between leaves
+    the event to the sweeper, which runs the handler again — one reason handlers are idempotent.
     """
-    if not _claim(event_id):
-        return None
-    event = Event.objects.select_related("participant").get(pk=event_id)
-    results = dict(event.subscriber_results)
-    errors: list[str] = []
-    for subscriber in subscribers_for(event.type):
-        if results.get(subscriber.name, {}).get("status") == "ok":
+    claimed = _claim(event_ids)
+    if not claimed:
+        return []
+    events = list(Event.objects.select_related("participant").filter(pk__in=claimed).order_by("pk"))
+    results = {event.pk: dict(event.subscriber_results) for event in events}
+    errors: dict[int, list[str]] = {event.pk: [] for event in events}
+
+    def succeeded(subscriber: Subscriber, event: Event) -> None:
+        attempts = results[event.pk].get(subscriber.name, {}).get("attempts", 0) + 1
+        results[event.pk][subscriber.name] = {"status": "ok", "attempts": attempts}
+
+    def failed(subscriber: Subscriber, event: Event, exc: Exception) -> None:
+        logger.exception("subscriber %s failed on event %s", subscriber.name, event.pk)
+        attempts = results[event.pk].get(subscriber.name, {}).get("attempts", 0) + 1
+        message = f"{type(exc).__name__}: {exc}"
+        results[event.pk][subscriber.name] = {
+            "status": "failed",
+            "attempts": attempts,
+            "error": message[:2000],
+        }
+        errors[event.pk].append(f"{subscriber.name}: {message}")
+
+    for subscriber in _subscribers_in_order():
+        pending = [
+            event
+            for event in events
+            if subscriber in subscribers_for(event.type)
+            and results[event.pk].get(subscriber.name, {}).get("status") != "ok"
+        ]
+        if not pending:
             continue
-        previous_attempts = results.get(subscriber.name, {}).get("attempts", 0)
-        try:
-            with transaction.atomic():
-                subscriber.handler(event)
-                results[subscriber.name] = {"status": "ok", "attempts": previous_attempts + 1}
-                # Recorded in the handler's own transaction: its effects and "done" stand or fall together.
-                Event.objects.filter(pk=event.pk).update(subscriber_results=results)
-        except Exception as exc:
-            logger.exception("subscriber %s failed on event %s", subscriber.name, event.pk)
-            results[subscriber.name] = {
-                "status": "failed",
-                "attempts": previous_attempts + 1,
-                "error": f"{type(exc).__name__}: {exc}"[:2000],
-            }
-            errors.append(f"{subscriber.name}: {type(exc).__name__}: {exc}")
+        if subscriber.batch_handler is not None and len(pending) > 1:
+            try:
+                with transaction.atomic():
+                    subscriber.batch_handler(pending)
+            except Exception:
+                logger.warning("batch of %s failed; handling its events one by one", subscriber.name)
+            else:
+                for event in pending:
+                    succeeded(subscriber, event)
+                continue
+        for event in pending:
+            try:
+                with transaction.atomic():
+                    subscriber.handler(event)
+            except Exception as exc:
+                failed(subscriber, event, exc)
+            else:
+                succeeded(subscriber, event)
 
     now = timezone.now()
-    event.subscriber_results = results
-    event.lease_until = None
-    if not errors:
-        event.status = Event.Status.PROCESSED
-        event.processed_at = now
-        event.error = ""
-        event.next_attempt_at = None
-    elif event.attempts >= settings.EVENT_MAX_ATTEMPTS:
-        event.status = Event.Status.FAILED
-        event.error = "\n".join(errors)[:10_000]
-        event.next_attempt_at = None
-    else:
-        event.status = Event.Status.PENDING
-        event.error = "\n".join(errors)[:10_000]
-        event.next_attempt_at = now + retry_delay(event.attempts)
-    event.save(
-        update_fields=[
-            "subscriber_results",
-            "lease_until",
-            "status",
-            "processed_at",
-            "error",
-            "next_attempt_at",
-        ]
+    for event in events:
+        event.subscriber_results = results[event.pk]
+        event.lease_until = None
+        if not errors[event.pk]:
+            event.status = Event.Status.PROCESSED
+            event.processed_at = now
+            event.error = ""
+            event.next_attempt_at = None
+        elif event.attempts >= settings.EVENT_MAX_ATTEMPTS:
+            event.status = Event.Status.FAILED
+            event.error = "\n".join(errors[event.pk])[:10_000]
+            event.next_attempt_at = None
+        else:
+            event.status = Event.Status.PENDING
+            event.error = "\n".join(errors[event.pk])[:10_000]
+            event.next_attempt_at = now + retry_delay(event.attempts)
+    Event.objects.bulk_update(
+        events,
+        ["subscriber_results", "lease_until", "status", "processed_at", "error", "next_attempt_at"],
     )
-    return event
+    return events
 
 
 def events_due_for_dispatch(*, limit: int) -> list[int]:

@@ -8,8 +8,7 @@ from journeys import bus
 @shared_task(name="journeys.events_process")
 def events_process_task(event_ids: list[int]) -> None:
     """Process events; an event another worker holds or already finished is skipped."""
-    for event_id in event_ids:
-        bus.event_process(event_id=event_id)
+    bus.events_process(event_ids=event_ids)
 
 
 @shared_task(name="journeys.events_sweep", ignore_result=True)

@@ -6,7 +6,7 @@ from django.utils import timezone
 from journeys import bus
 from journeys.models import Event
 from journeys.services.events import EventInput, event_emit, events_ingest
-from tests.journeys.factories import EventFactory
+from tests.journeys.factories import EventFactory, ParticipantFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -186,3 +186,52 @@ def test_subscribers_run_by_priority_then_name(subscribers):
     finally:
         bus.unsubscribe("tests.z")
     assert order == ["z-high", "a-low", "b-low"]
+
+
+def test_a_batch_subscriber_gets_a_messages_events_at_once():
+    batches, singles = [], []
+    bus.subscribe(
+        "*",
+        singles.append,
+        name="tests.batch",
+        batch_handler=lambda events: batches.append([e.pk for e in events]),
+    )
+    try:
+        events = EventFactory.create_batch(4)
+        bus.events_process(event_ids=[e.pk for e in events])
+    finally:
+        bus.unsubscribe("tests.batch")
+    assert batches == [[e.pk for e in events]]
+    assert singles == []
+    assert set(Event.objects.values_list("status", flat=True)) == {"processed"}
+
+
+def test_a_failing_batch_is_retried_event_by_event_so_only_the_bad_event_fails():
+    from journeys.models import Participant
+    from tests.journeys.subscribers import mark_participant_seen
+
+    def one(event):
+        if event.payload.get("bad"):
+            raise ValueError("bad payload")
+        mark_participant_seen(event)
+
+    def batch(events):
+        for event in events:
+            one(event)
+
+    bus.subscribe("*", one, name="tests.batch", batch_handler=batch)
+    try:
+        participant = ParticipantFactory()
+        good, bad, other = (
+            EventFactory(participant=participant),
+            EventFactory(participant=participant, payload={"bad": True}),
+            EventFactory(participant=participant),
+        )
+        bus.events_process(event_ids=[good.pk, bad.pk, other.pk])
+    finally:
+        bus.unsubscribe("tests.batch")
+    statuses = dict(Event.objects.values_list("pk", "status"))
+    assert statuses == {good.pk: "processed", bad.pk: "pending", other.pk: "processed"}
+    # The failed batch's writes were rolled back; then each good event was handled exactly once.
+    assert Participant.objects.get(pk=participant.pk).attributes["seen_events"] == [good.pk, other.pk]
+    assert "bad payload" in Event.objects.get(pk=bad.pk).error
