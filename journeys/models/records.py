@@ -54,6 +54,7 @@ class EntityRecord(models.Model):
     entity = models.CharField(max_length=100)
     key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001  (NULL: unkeyed)
     data = models.JSONField(default=dict)
+    event_type = models.CharField(max_length=200, blank=True, help_text="The newest event's type.")
     occurred_at = models.DateTimeField(help_text="When the newest event behind this record happened.")
     last_event = models.ForeignKey(
         "journeys.Event", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

@@ -109,6 +109,7 @@ def records_project(*, events: Sequence[Event]) -> int:
                         participant_id=event.participant_id,
                         entity=mapping.entity,
                         data=event.payload,
+                        event_type=event.type,
                         occurred_at=event.occurred_at,
                         last_event=event,
                     )
@@ -122,6 +123,7 @@ def records_project(*, events: Sequence[Event]) -> int:
                         participant_id=event.participant_id,
                         entity=mapping.entity,
                         data=event.payload,
+                        event_type=event.type,
                         occurred_at=event.occurred_at,
                         last_event=event,
                     )
@@ -160,6 +162,7 @@ def _upsert_keyed(keyed: dict[tuple[int, str, str], Event]) -> int:
                     entity=ident[1],
                     key=ident[2],
                     data=event.payload,
+                    event_type=event.type,
                     occurred_at=event.occurred_at,
                     last_event=event,
                 )
@@ -167,6 +170,7 @@ def _upsert_keyed(keyed: dict[tuple[int, str, str], Event]) -> int:
         elif record.occurred_at <= event.occurred_at:
             record.data = {**record.data, **event.payload}
             record.occurred_at = event.occurred_at
+            record.event_type = event.type
             record.last_event = event
             record.updated_at = now
             updates.append(record)
@@ -178,7 +182,9 @@ def _upsert_keyed(keyed: dict[tuple[int, str, str], Event]) -> int:
     if creates:
         EntityRecord.objects.bulk_create(creates)
     if updates:
-        EntityRecord.objects.bulk_update(updates, ["data", "occurred_at", "last_event", "updated_at"])
+        EntityRecord.objects.bulk_update(
+            updates, ["data", "event_type", "occurred_at", "last_event", "updated_at"]
+        )
     return len(creates) + len(updates)
 
 

@@ -25,6 +25,7 @@ def test_an_event_is_projected_into_every_entity_its_type_matches(default_mappin
     [match] = records("u", "buddy_matches")
     [activity] = records("u", "buddy_events")
     assert match.data == activity.data == {"buddy": "b-1"}
+    assert match.event_type == activity.event_type == "buddy.match.created"
 
 
 def test_unkeyed_records_accumulate(default_mappings):
