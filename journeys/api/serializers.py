@@ -156,7 +156,17 @@ class EntityRecordSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = EntityRecord
-        fields = ["id", "entity", "key", "data", "occurred_at", "last_event_id", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "entity",
+            "key",
+            "data",
+            "event_type",
+            "occurred_at",
+            "last_event_id",
+            "created_at",
+            "updated_at",
+        ]
         read_only_fields = fields
 
 

@@ -176,4 +176,5 @@ def test_a_participants_records_are_listed_by_entity(admin_api, default_mappings
     response = admin_api.get("/api/v1/participants/u/records", {"entity": "learning_progress"})
     assert response.status_code == 200
     assert [r["data"] for r in response.json()["results"]] == [{"course": "c1"}]
+    assert response.json()["results"][0]["event_type"] == "upskilling.course.completed"
     assert admin_api.get("/api/v1/participants/nobody/records").status_code == 404
