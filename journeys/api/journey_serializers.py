@@ -10,6 +10,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from journeys.engine.definition import STEP_FIELDS
 from journeys.journey_selectors import user_journey_progress
 from journeys.models import Journey, JourneyVersion, Step, StepRun, UserJourney, UserJourneyLog
 from journeys.services.journeys import has_unpublished_changes
@@ -100,21 +101,7 @@ class StepOutSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Step
-        fields = [
-            "key",
-            "name",
-            "order",
-            "kind",
-            "action_type",
-            "config",
-            "condition",
-            "next_steps",
-            "delay_minutes",
-            "is_milestone",
-            "completion",
-            "max_attempts",
-            "on_failure",
-        ]
+        fields = list(STEP_FIELDS)
 
 
 class JourneySerializer(serializers.ModelSerializer):

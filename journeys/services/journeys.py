@@ -5,7 +5,7 @@ from typing import Any
 
 from django.db import transaction
 
-from journeys.engine.definition import build_definition, step_as_dict
+from journeys.engine.definition import STEP_FIELDS, build_definition, step_as_dict
 from journeys.engine.validation import validate_definition
 from journeys.errors import Conflict, ValidationFailed
 from journeys.models import Journey, JourneyVersion, Step, UserJourney
@@ -25,21 +25,7 @@ JOURNEY_FIELDS = (
     "quiet_hours_end",
     "cap_policy",
 )
-STEP_ROW_FIELDS = (
-    "key",
-    "name",
-    "order",
-    "kind",
-    "action_type",
-    "config",
-    "condition",
-    "next_steps",
-    "delay_minutes",
-    "is_milestone",
-    "completion",
-    "max_attempts",
-    "on_failure",
-)
+STEP_ROW_FIELDS = STEP_FIELDS  # the draft Step row holds exactly a step's definition
 
 
 def _prepared(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
