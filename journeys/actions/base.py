@@ -8,7 +8,10 @@ Besides the ``ActionType`` protocol (``journeys.registries``), an action type ma
 * ``concurrent = True``: it touches no database (HTTP, SMTP), so a batch may run it in threads;
 * ``channel = "email"``: it messages the participant, so quiet hours and frequency caps apply;
 * ``prepare_config(config) -> config``: fills in defaults when a journey is saved (a webhook's
-  signing secret).
+  signing secret);
+* ``execute_locked(context) -> result``: what ``execute`` does, for a caller that already holds
+  the participant's row lock and writes ``context.participant`` itself (a batch of runs writes
+  each participant's tags once); it must not touch the database.
 
 ``execute`` may raise ``ActionSkipped`` (nothing to do: no address, capped…) to end the step as
 skipped; a ``journeys.errors.DomainError`` is a permanent failure (no retry); any other exception

@@ -1,4 +1,8 @@
-"""Actions on the participant record: tags and rewards. Database-only, so transactional."""
+"""Actions on the participant record: tags and rewards. Database-only, so transactional.
+
+The tag actions also have ``execute_locked``: a batch that holds the participant's row changes
+the tags in memory and writes them once for the batch (``journeys.engine.batch``).
+"""
 
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -35,11 +39,15 @@ def _validate_tags(config: dict[str, Any]) -> FieldErrors:
     return errors
 
 
-def _mirror(action: ActionContext, *, add: list[str] = (), remove: list[str] = ()) -> None:
+def _mirror(action: ActionContext, *, add: list[str] = (), remove: list[str] = ()) -> bool:
     """Apply the change to the participant the journey holds too, so the next steps' conditions
-    see the tags as they now are (``participant_tag`` works on its own locked copy)."""
+    see the tags as they now are (``participant_tag`` works on its own locked copy). Returns
+    whether the tags changed, as ``participant_tag`` does."""
     kept = [t for t in action.participant.tags if t not in set(remove)]
-    action.participant.tags = list(dict.fromkeys([*kept, *add]))
+    tags = list(dict.fromkeys([*kept, *add]))
+    changed = tags != action.participant.tags
+    action.participant.tags = tags
+    return changed
 
 
 class ApplyTag:
@@ -61,6 +69,10 @@ class ApplyTag:
         _mirror(action, add=tags)
         return {"applied": tags, "changed": changed}
 
+    def execute_locked(self, action: ActionContext) -> dict[str, Any]:
+        tags = _tags(action.config)
+        return {"applied": tags, "changed": _mirror(action, add=tags)}
+
 
 class RemoveTag:
     """Remove a tag (``tag``) or tags (``tags``) from the participant."""
@@ -80,6 +92,10 @@ class RemoveTag:
         changed = participant_tag(participant=action.participant, remove=tags)
         _mirror(action, remove=tags)
         return {"removed": tags, "changed": changed}
+
+    def execute_locked(self, action: ActionContext) -> dict[str, Any]:
+        tags = _tags(action.config)
+        return {"removed": tags, "changed": _mirror(action, remove=tags)}
 
 
 class GrantReward:

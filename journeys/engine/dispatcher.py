@@ -9,9 +9,16 @@ is executed in three phases, each for a whole batch:
    two dispatchers never take the same run; on SQLite the database's single writer does it);
 2. **side effects** (email, webhooks, push, Telegram) run outside any transaction, in threads
    when the action touches no database, after quiet hours and frequency caps are checked;
-3. **record**: one transaction for the batch (a savepoint per run) locks each user journey,
-   checks the run is still ours (status ``running`` and the attempt we claimed), records the
-   outcome and walks on.
+3. **record**, set-based: one transaction locks the batch's user journeys and participants in
+   one statement each (``SKIP LOCKED``), re-reads the runs under those locks and keeps those
+   still ours (status ``running`` and the attempt we claimed); walkers record the outcomes and
+   walk on in memory (tags included), and the batch is written in a few statements
+   (``journeys.engine.batch``). A run whose user journey or participant another transaction
+   holds (a wake-up, staff pausing it) is recorded afterwards the row-by-row way: its own
+   savepoint, waiting for the lock. So is the whole batch if the set-based write fails.
+
+Either way the user journey's row lock is held while a run is recorded, so waking and timing
+out stay serialised, and the attempt check keeps each try recorded once.
 
 A worker killed between 2 and 3 leaves its runs ``running``; when their lease runs out the
 dispatcher claims them again and the action runs again with the same step run id as its
@@ -25,7 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -33,11 +40,13 @@ from django.db.models import F
 from django.utils import timezone
 
 from journeys.actions.base import ActionSkipped
+from journeys.engine.batch import Writes, participants_lock, versions_load
 from journeys.engine.definition import definition_for
 from journeys.engine.runner import ActionOutcome, Walker, action_of, lock_user_journey
 from journeys.engine.timing import parse_duration, participant_zone, quiet_until
 from journeys.errors import DomainError
 from journeys.models import StepRun, UserJourney
+from journeys.registries import action_types
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +61,15 @@ class DispatchStats:
     stale: int = 0
     batches: int = 0
     lags: list[float] = field(default_factory=list)  # seconds between due_at and the claim
+    one_by_one: int = 0  # runs recorded row by row (their rows were locked, or the batch failed)
+
+    def add(self, other: "DispatchStats") -> None:
+        self.claimed += other.claimed
+        self.executed += other.executed
+        self.stale += other.stale
+        self.batches += other.batches
+        self.one_by_one += other.one_by_one
+        self.lags.extend(other.lags)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -68,7 +86,7 @@ WHERE id IN (
     LIMIT %(limit)s
     FOR UPDATE OF sr SKIP LOCKED
 )
-RETURNING id, attempts, due_at
+RETURNING id, attempts, due_at, user_journey_id, entered, step_kind, action_type
 """
 _CLAIM_EXPIRED_SQL = """
 UPDATE journeys_steprun SET lease_until = %(lease)s, attempts = attempts + 1, executed_at = %(now)s
@@ -79,7 +97,7 @@ WHERE id IN (
     LIMIT %(limit)s
     FOR UPDATE OF sr SKIP LOCKED
 )
-RETURNING id, attempts, due_at
+RETURNING id, attempts, due_at, user_journey_id, entered, step_kind, action_type
 """
 _CLAIM_IDS_SQL = """
 UPDATE journeys_steprun SET status = 'running', lease_until = %(lease)s, attempts = attempts + 1,
@@ -91,31 +109,42 @@ WHERE id IN (
       AND uj.state = 'active'
     FOR UPDATE OF sr SKIP LOCKED
 )
-RETURNING id, attempts, due_at
+RETURNING id, attempts, due_at, user_journey_id, entered, step_kind, action_type
 """
 
-Claim = tuple[int, int, datetime | None]  # run id, the attempt we hold, when it was due
+
+class Claim(NamedTuple):
+    """A claimed run, with what the batch needs to know before loading it."""
+
+    id: int
+    attempts: int  # the attempt we hold: the run is still ours while it has this count
+    due_at: datetime | None
+    user_journey_id: int
+    entered: bool
+    step_kind: str
+    action_type: str
+
+
+_CLAIM_FIELDS = ("id", "attempts", "due_at", "user_journey_id", "entered", "step_kind", "action_type")
 
 
 def _claim_sql(sql: str, params: dict[str, Any]) -> list[Claim]:
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(sql, params)
-        return [tuple(row) for row in cursor.fetchall()]
+        return [Claim(*row) for row in cursor.fetchall()]
 
 
 def _claim_orm(queryset, *, now: datetime, lease: datetime, limit: int | None) -> list[Claim]:
     """SQLite: one writer at a time (IMMEDIATE transactions), so read-then-update is safe."""
     with transaction.atomic():
         rows = list(
-            queryset.values_list("id", "attempts", "due_at")[:limit]
-            if limit
-            else queryset.values_list("id", "attempts", "due_at")
+            queryset.values_list(*_CLAIM_FIELDS)[:limit] if limit else queryset.values_list(*_CLAIM_FIELDS)
         )
         if rows:
             StepRun.objects.filter(pk__in=[r[0] for r in rows]).update(
                 status=StepRun.Status.RUNNING, lease_until=lease, attempts=F("attempts") + 1, executed_at=now
             )
-    return [(pk, attempts + 1, due) for pk, attempts, due in rows]
+    return [Claim(row[0], row[1] + 1, *row[2:]) for row in rows]
 
 
 def step_runs_claim_due(*, limit: int, now: datetime | None = None) -> list[Claim]:
@@ -272,23 +301,16 @@ def _side_effects(runs: list[StepRun], now: datetime) -> dict[int, ActionOutcome
     return outcomes
 
 
-Item = tuple[int, int, int, ActionOutcome | None]  # run id, user journey id, attempt held, outcome
+class Item(NamedTuple):
+    run_id: int
+    user_journey_id: int
+    attempts: int  # the attempt we hold
+    outcome: ActionOutcome | None  # the side effect's, when one was attempted
 
 
-def _record(item: Item, stats: DispatchStats, kick: list[int]) -> None:
-    """Phase 3 for one run, in the caller's transaction (a savepoint).
-
-    Locks in the order every writer uses: the user journey, then the run.
-    """
-    run_id, user_journey_id, token, outcome = item
-    uj = lock_user_journey(user_journey_id)
-    run = StepRun.objects.select_for_update().filter(pk=run_id).first()
-    if uj is None or run is None or run.status != StepRun.Status.RUNNING or run.attempts != token:
-        stats.stale += 1  # re-claimed after our lease ran out, or finished by someone else
-        return
-    run.user_journey = uj
-    run.participant = uj.participant
-    walker = Walker(uj)
+def _apply(walker: Walker, run: StepRun, outcome: ActionOutcome | None) -> None:
+    """Record one run that is still ours, with its user journey locked, and walk on."""
+    uj = walker.uj
     if outcome is not None:  # the side effect was attempted
         if uj.is_live:
             walker.complete_action(run, outcome)
@@ -299,26 +321,134 @@ def _record(item: Item, stats: DispatchStats, kick: list[int]) -> None:
     elif uj.state == UserJourney.State.ACTIVE:
         walker.run_due(run)
     elif uj.is_live:  # paused since the claim: give the run back untouched
-        StepRun.objects.filter(pk=run.pk).update(
-            status=StepRun.Status.SCHEDULED if run.entered else StepRun.Status.PENDING,
-            attempts=max(run.attempts - 1, 0),
-            lease_until=None,
-        )
+        run.status = StepRun.Status.SCHEDULED if run.entered else StepRun.Status.PENDING
+        run.attempts = max(run.attempts - 1, 0)
+        run.lease_until = None
+        walker._save_run(run, fields=["status", "attempts", "lease_until"])
     else:
         walker._record(run, StepRun.Status.CANCELLED, {"cancelled": f"user journey {uj.state}"})
+
+
+def _still_ours(run: StepRun | None, item: Item) -> bool:
+    """Not re-claimed after our lease ran out, nor finished by someone else."""
+    return run is not None and run.status == StepRun.Status.RUNNING and run.attempts == item.attempts
+
+
+def _record_batch(items: list[Item], now: datetime) -> tuple[DispatchStats, list[Item], list[int]]:
+    """Phase 3, set-based, in one transaction. Returns the stats, the items left for the
+    row-by-row path (their user journey or participant is locked elsewhere) and the runs to kick.
+
+    Locks in the order every writer uses: user journeys, participants, runs.
+    """
+    stats = DispatchStats()
+    with transaction.atomic():
+        journeys = {
+            uj.pk: uj
+            for uj in UserJourney.objects.select_for_update(skip_locked=True)
+            .filter(pk__in={item.user_journey_id for item in items})
+            .order_by("pk")
+        }
+        participants = participants_lock(uj.participant_id for uj in journeys.values())
+        mine, left = [], []
+        for item in items:
+            uj = journeys.get(item.user_journey_id)
+            if uj is not None and uj.participant_id in participants:
+                mine.append(item)
+            else:
+                left.append(item)
+        if not mine:
+            return stats, left, []
+        versions_load(journeys.values())
+        runs = {
+            run.pk: run
+            for run in StepRun.objects.select_for_update().filter(pk__in=[item.run_id for item in mine])
+        }
+        writes = Writes(now=now, participants=participants)
+        for item in mine:
+            run = runs.get(item.run_id)
+            if not _still_ours(run, item):
+                stats.stale += 1
+                continue
+            uj = journeys[item.user_journey_id]
+            uj.participant = participants[uj.participant_id]
+            run.user_journey = uj
+            run.participant = uj.participant
+            _apply(Walker(uj, now=now, writes=writes), run, item.outcome)
+            stats.executed += 1
+        kick = writes.flush()
+    return stats, left, kick
+
+
+def _record_one(item: Item, stats: DispatchStats, kick: list[int]) -> None:
+    """Phase 3 for one run, in the caller's transaction (a savepoint); waits for the row locks."""
+    uj = lock_user_journey(item.user_journey_id)
+    run = StepRun.objects.select_for_update().filter(pk=item.run_id).first()
+    if uj is None or not _still_ours(run, item):
+        stats.stale += 1
+        return
+    run.user_journey = uj
+    run.participant = uj.participant
+    walker = Walker(uj)
+    _apply(walker, run, item.outcome)
     stats.executed += 1
+    stats.one_by_one += 1
     kick.extend(walker.kick)
 
 
-def _record_all(items: list[Item], stats: DispatchStats, kick: list[int]) -> None:
+def _record_one_by_one(items: list[Item], stats: DispatchStats, kick: list[int]) -> None:
     for item in items:
         try:
             with transaction.atomic():
-                _record(item, stats, kick)
+                _record_one(item, stats, kick)
         except Exception:
             # A bug or a lost race in one run must not lose the batch; the run keeps its lease and
             # is claimed again when it runs out (counting an attempt, so it cannot loop for ever).
-            logger.exception("recording step run %s failed", item[0])
+            logger.exception("recording step run %s failed", item.run_id)
+
+
+def _record_rows(items: list[Item]) -> tuple[DispatchStats, list[int]]:
+    """The row-by-row path: one transaction, a savepoint per run; if the transaction itself
+    fails, each run in its own."""
+    stats, kick = DispatchStats(), []
+    try:
+        with transaction.atomic():
+            _record_one_by_one(items, stats, kick)
+    except Exception:
+        logger.exception("recording a batch failed; recording its runs one by one")
+        stats, kick = DispatchStats(), []
+        _record_one_by_one(items, stats, kick)
+    return stats, kick
+
+
+def _has_side_effect(claim: Claim) -> bool:
+    """An entered action step whose action runs outside the transaction (HTTP, SMTP…)."""
+    if not claim.entered or claim.step_kind != "action":
+        return False
+    action = action_types.get(claim.action_type)
+    return action is not None and not getattr(action, "transactional", False)
+
+
+def _side_effects_of(claims: list[Claim], now: datetime) -> dict[int, ActionOutcome]:
+    """Phase 2 for the claimed runs whose action has side effects."""
+    tokens = {claim.id: claim.attempts for claim in claims}
+    runs = [
+        run
+        for run in StepRun.objects.filter(pk__in=tokens, status=StepRun.Status.RUNNING)
+        .select_related("participant", "user_journey")
+        .order_by("user_journey_id", "seq")
+        if run.attempts == tokens[run.pk]
+    ]
+    versions_load(run.user_journey for run in runs)
+    for run in runs:
+        run.user_journey.participant = run.participant
+    # A run claimed again and again (its workers keep dying mid-step) stops being tried.
+    exhausted = {run.pk for run in runs if run.attempts > run.max_attempts}
+    outcomes = _side_effects([run for run in runs if run.pk not in exhausted], now)
+    for pk in exhausted:
+        outcomes[pk] = ActionOutcome(
+            error="Abandoned by its worker more often than max attempts.", permanent=True
+        )
+    return outcomes
 
 
 def step_runs_execute(*, claims: list[Claim]) -> tuple[DispatchStats, list[int]]:
@@ -327,46 +457,25 @@ def step_runs_execute(*, claims: list[Claim]) -> tuple[DispatchStats, list[int]]
     if not claims:
         return stats, []
     now = timezone.now()
-    tokens = {pk: attempts for pk, attempts, _ in claims}
-    runs = list(
-        StepRun.objects.filter(pk__in=tokens, status=StepRun.Status.RUNNING)
-        .select_related("participant", "user_journey__version", "user_journey__participant")
-        .order_by("user_journey_id", "seq")
-    )
-    side_effect_runs = []
-    for run in runs:
-        if run.attempts != tokens[run.pk]:
-            continue
-        step = definition_for(run.user_journey.version).steps.get(run.step_key)
-        action = action_of(step) if step else None
-        if run.entered and action is not None and not getattr(action, "transactional", False):
-            side_effect_runs.append(run)
-    # A run claimed again and again (its workers keep dying mid-step) stops being tried.
-    exhausted = {run.pk for run in side_effect_runs if run.attempts > run.max_attempts}
-    outcomes = _side_effects([run for run in side_effect_runs if run.pk not in exhausted], now)
-    for pk in exhausted:
-        outcomes[pk] = ActionOutcome(
-            error="Abandoned by its worker more often than max attempts.", permanent=True
-        )
-
+    outcomes = _side_effects_of([claim for claim in claims if _has_side_effect(claim)], now)
     items = [
-        (run.pk, run.user_journey_id, tokens[run.pk], outcomes.get(run.pk))
-        for run in runs
-        if run.attempts == tokens[run.pk]
+        Item(claim.id, claim.user_journey_id, claim.attempts, outcomes.get(claim.id))
+        for claim in sorted(claims, key=lambda claim: (claim.user_journey_id, claim.id))
     ]
-    stats.stale += len(runs) - len(items) + len(tokens) - len(runs)
-    kick: list[int] = []
+    record_now = timezone.now()
     try:
-        with transaction.atomic():  # one commit for the batch; a savepoint per run
-            _record_all(items, stats, kick)
+        recorded, left, kick = _record_batch(items, record_now)
     except Exception:
-        logger.exception("recording a batch failed; recording its runs one by one")
-        stats.executed = 0
-        kick.clear()
-        _record_all(items, stats, kick)
-    for _pk, _attempts, due_at in claims:
-        if due_at is not None:
-            stats.lags.append(max((now - due_at).total_seconds(), 0.0))
+        logger.exception("recording a batch set-based failed; recording its runs row by row")
+        recorded, left, kick = DispatchStats(), items, []
+    stats.add(recorded)
+    if left:
+        one_by_one, more = _record_rows(left)
+        stats.add(one_by_one)
+        kick += more
+    for claim in claims:
+        if claim.due_at is not None:
+            stats.lags.append(max((now - claim.due_at).total_seconds(), 0.0))
     return stats, kick
 
 
@@ -383,11 +492,7 @@ def step_runs_dispatch(
         if not claims:
             break
         stats, _ = step_runs_execute(claims=claims)  # runs its walks made pending are due: claimed next
-        total.claimed += stats.claimed
-        total.executed += stats.executed
-        total.stale += stats.stale
-        total.batches += 1
-        total.lags.extend(stats.lags)
+        total.add(stats)
         if time.monotonic() >= deadline:
             break
     return total
@@ -401,9 +506,7 @@ def step_runs_execute_now(*, run_ids: list[int]) -> DispatchStats:
         if not claims:
             break
         stats, run_ids = step_runs_execute(claims=claims)
-        total.claimed += stats.claimed
-        total.executed += stats.executed
-        total.stale += stats.stale
+        total.add(stats)
         if not run_ids:
             break
     else:

@@ -26,10 +26,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from journeys.actions.base import ActionSkipped
+from journeys.engine.batch import USER_JOURNEY_FIELDS, Writes
 from journeys.engine.conditions import EvaluationContext, evaluate
 from journeys.engine.definition import Definition, StepDef, definition_for
 from journeys.engine.timing import next_local_time, parse_duration, parse_time_of_day, participant_zone
@@ -92,36 +93,24 @@ def log(
 
 
 class Walker:
-    """Moves one locked user journey forward. Collects pending runs to dispatch in ``kick``."""
+    """Moves one locked user journey forward. Collects pending runs to dispatch in ``kick``.
 
-    UJ_FIELDS = [
-        "state",
-        "current_step",
-        "last_seq",
-        "context",
-        "variant",
-        "converted",
-        "converted_at",
-        "end_reason",
-        "failure_reason",
-        "paused_at",
-        "ended_at",
-        "updated_at",
-    ]
+    With ``writes`` (set-based callers: the dispatcher's batches, the enrolment of a batch), the
+    walker changes rows in memory and ``writes.flush()`` writes the whole batch at once; a run
+    an action needs by id is inserted at once.
+    """
+
+    UJ_FIELDS = USER_JOURNEY_FIELDS
 
     def __init__(
-        self, user_journey: UserJourney, *, now: datetime | None = None, deferred: bool = False
+        self, user_journey: UserJourney, *, now: datetime | None = None, writes: Writes | None = None
     ) -> None:
         self.uj = user_journey
         self.participant = user_journey.participant
         self.definition: Definition = definition_for(user_journey.version)
         self.now = now or timezone.now()
         self.kick: list[int] = []
-        # Set-based callers (enrolment of a batch) write the run a walk ends on, and the journey
-        # itself, in bulk afterwards: see ``flush``.
-        self.deferred = deferred
-        self.unsaved: list[StepRun] = []
-        self.kick_unsaved: list[StepRun] = []
+        self.writes = writes
 
     # ------------------------------------------------------------------------------------------
     # Context
@@ -140,35 +129,42 @@ class Walker:
         )
 
     def save(self) -> None:
-        if self.deferred:
+        if self.writes is not None:
             self.uj.updated_at = self.now
+            self.writes.journey(self.uj)
             return
         self.uj.save(update_fields=self.UJ_FIELDS)
 
-    def _park(self, run: StepRun, *, kick: bool = False) -> None:
-        """Write the run the walk stops on (now, or in bulk later for a deferred walker)."""
-        if self.deferred and run.pk is None:
-            self.unsaved.append(run)
-            if kick:
-                self.kick_unsaved.append(run)
-            return
-        run.save()
-        if kick:
-            self.kick.append(run.pk)
+    def _save_run(self, run: StepRun, *, fields: list[str] | None = None) -> None:
+        if self.writes is not None:
+            self.writes.run(run)
+        else:
+            run.save(update_fields=fields)
 
-    @classmethod
-    def flush(cls, walkers: list["Walker"]) -> list[int]:
-        """Write what deferred walkers parked: their runs in one insert, their journeys in one
-        update. Returns the run ids to kick."""
-        runs = [run for walker in walkers for run in walker.unsaved]
-        if runs:
-            StepRun.objects.bulk_create(runs)
-        _bulk_update_journeys([walker.uj for walker in walkers], cls.UJ_FIELDS)
-        kick = [pk for walker in walkers for pk in walker.kick]
-        kick += [run.pk for walker in walkers for run in walker.kick_unsaved]
-        for walker in walkers:
-            walker.unsaved, walker.kick_unsaved, walker.kick = [], [], []
-        return kick
+    def _log(self, action: str, *, from_state: str = "", **detail: Any) -> None:
+        if self.writes is None:
+            log(self.uj, action, at=self.now, from_state=from_state, **detail)
+            return
+        self.writes.log(
+            UserJourneyLog(
+                user_journey=self.uj,
+                at=self.now,
+                action=action,
+                from_state=from_state,
+                to_state=self.uj.state,
+                step_key=detail.pop("step_key", self.uj.current_step),
+                detail=detail,
+            )
+        )
+
+    def _park(self, run: StepRun, *, kick: bool = False) -> None:
+        """Write the run the walk stops on (now, or with the batch's writes)."""
+        self._save_run(run)
+        if kick:
+            if self.writes is not None:
+                self.writes.kick.append(run)
+            else:
+                self.kick.append(run.pk)
 
     # ------------------------------------------------------------------------------------------
     # Walking
@@ -315,14 +311,27 @@ class Walker:
         )
 
     def execute_inline(self, run: StepRun, action) -> Next | None:
-        """Run a database-only action in a savepoint: its writes and the run's record commit together."""
+        """Run a database-only action in a savepoint: its writes and the run's record commit together.
+
+        In a batch that holds the participant's row, an action with ``execute_locked`` (tags)
+        changes the participant in memory instead; the batch writes it once.
+        """
         step = self.definition[run.step_key]
+        in_memory = (
+            self.writes is not None
+            and hasattr(action, "execute_locked")
+            and self.writes.holds(self.participant)
+        )
         if run.pk is None or run.status != StepRun.Status.RUNNING:  # a claimed run is already running
             run.status = StepRun.Status.RUNNING
-            run.save()  # the ledger and emitted events reference the run by id
+            if not in_memory:
+                run.save()  # the ledger and emitted events reference the run by id
         try:
-            with transaction.atomic():
-                result = action.execute(self.action_context(run, step))
+            if in_memory:
+                result = action.execute_locked(self.action_context(run, step))
+            else:
+                with transaction.atomic():
+                    result = action.execute(self.action_context(run, step))
         except ActionSkipped as skip:
             return self.finish(run, {"skipped": skip.reason}, status=StepRun.Status.SKIPPED)
         except DomainError as exc:
@@ -340,7 +349,7 @@ class Walker:
             run.attempts = max(run.attempts - 1, 0)  # waiting for a window is not a failed try
             run.lease_until = None
             run.trace = {**run.trace, "deferred": [*run.trace.get("deferred", []), outcome.trace]}
-            run.save()
+            self._save_run(run)
             return
         if outcome.skipped is not None:
             if outcome.trace:
@@ -365,7 +374,7 @@ class Walker:
         run.lease_until = None
         if run.due_at is None:
             run.due_at = self.now
-        run.save()
+        self._save_run(run)
 
     def finish(
         self,
@@ -423,14 +432,14 @@ class Walker:
         if not permanent and run.attempts < run.max_attempts:
             run.status = StepRun.Status.SCHEDULED
             run.due_at = self.now + retry_delay(run.attempts)
-            run.save()
+            self._save_run(run)
             return None
         run.status = StepRun.Status.FAILED
         run.finished_at = self.now
         run.dead_lettered_at = self.now
         if run.due_at is None:
             run.due_at = self.now
-        run.save()
+        self._save_run(run)
         if step.on_failure == "continue":
             return self.resolve_next(run, step)
         if self.uj.is_live:
@@ -439,7 +448,9 @@ class Walker:
                 at=self.now,
                 reason=f"Step {step.key!r} failed after {run.attempts} attempt(s): {error}"[:2000],
             )
-            log(self.uj, "failed", at=self.now, from_state=before, step_key=step.key, step_run=run.pk)
+            if run.pk is None:
+                run.save()  # the log names the run
+            self._log("failed", from_state=before, step_key=step.key, step_run=run.pk)
         return None
 
     # ------------------------------------------------------------------------------------------
@@ -456,7 +467,7 @@ class Walker:
                     **run.trace,
                     "ignored": [*run.trace.get("ignored", [])[-9:], {"event": event.pk, "condition": trace}],
                 }
-                run.save(update_fields=["trace"])
+                self._save_run(run, fields=["trace"])
                 return False
         result = {
             "event_id": event.pk,
@@ -523,60 +534,7 @@ class Walker:
             return
         before = self.uj.state
         self.uj.complete(at=self.now, reason=reason, converted=converted)
-        log(self.uj, "converted" if converted else "completed", at=self.now, from_state=before, reason=reason)
-
-
-_PG_CASTS = {
-    "state": "text",
-    "current_step": "text",
-    "last_seq": "integer",
-    "context": "jsonb",
-    "variant": "text",
-    "converted": "boolean",
-    "converted_at": "timestamptz",
-    "end_reason": "text",
-    "failure_reason": "text",
-    "paused_at": "timestamptz",
-    "ended_at": "timestamptz",
-    "updated_at": "timestamptz",
-}
-BULK_UPDATE_CHUNK = 1000  # user journeys per UPDATE … FROM (VALUES …) statement
-
-
-def _bulk_update_journeys(journeys: list[UserJourney], fields: list[str]) -> None:
-    """Write many user journeys' changed fields at once.
-
-    On Postgres one ``UPDATE … FROM (VALUES …)`` per chunk: Django's ``bulk_update`` builds a
-    ``CASE`` per field and row, which costs seconds for a thousand rows.
-    """
-    if not journeys:
-        return
-    if connection.vendor != "postgresql":
-        UserJourney.objects.bulk_update(journeys, fields, batch_size=100)
-        return
-    from django.db.models import JSONField
-
-    json_field = UserJourney._meta.get_field("context")
-    assert isinstance(json_field, JSONField)
-    columns = ", ".join(f"{name} = v.{name}" for name in fields)
-    row = "(%s::bigint, " + ", ".join(f"%s::{_PG_CASTS[name]}" for name in fields) + ")"
-    with connection.cursor() as cursor:
-        for start in range(0, len(journeys), BULK_UPDATE_CHUNK):
-            chunk = journeys[start : start + BULK_UPDATE_CHUNK]
-            params: list[Any] = []
-            for uj in chunk:
-                params.append(uj.pk)
-                for name in fields:
-                    value = getattr(uj, name)
-                    params.append(
-                        json_field.get_db_prep_value(value, connection) if name == "context" else value
-                    )
-            values = ", ".join([row] * len(chunk))  # column names are ours; every value is a parameter
-            cursor.execute(
-                f"UPDATE journeys_userjourney AS uj SET {columns} "
-                f"FROM (VALUES {values}) AS v(id, {', '.join(fields)}) WHERE uj.id = v.id",
-                params,
-            )
+        self._log("converted" if converted else "completed", from_state=before, reason=reason)
 
 
 @dataclass

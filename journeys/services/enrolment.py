@@ -23,6 +23,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from journeys.engine.batch import Writes, participants_lock
 from journeys.engine.conditions import EvaluationContext, evaluate
 from journeys.engine.dispatcher import dispatch_on_commit
 from journeys.engine.runner import Walker, cancel_live_runs, lock_user_journey, log
@@ -127,15 +128,22 @@ def user_journeys_enrol(*, enrolments: Sequence[Enrolment], now: datetime | None
     ]
     participants = {e.participant.pk: e.participant for e in enrolments}
     created.sort(key=lambda uj: (-uj.journey.priority, uj.journey_id, uj.pk))
-    walkers = []
+    writes = Writes(now=now, participants=_lock_participants(participants))
     for uj in created:
         # One participant instance: tags applied by one journey's first steps are seen by the next.
         uj.participant = participants[uj.participant_id]
-        walker = Walker(uj, now=now, deferred=True)
-        walker.start()
-        walkers.append(walker)
-    dispatch_on_commit(Walker.flush(walkers))
+        Walker(uj, now=now, writes=writes).start()
+    dispatch_on_commit(writes.flush())
     return created
+
+
+def _lock_participants(participants: dict[int, Participant]) -> dict[int, Participant]:
+    """Lock the participants' rows (skipping those another transaction holds) and bring the
+    caller's instances up to date, so the walks change their tags in memory."""
+    locked = participants_lock(participants)
+    for pk, row in locked.items():
+        participants[pk].tags = row.tags
+    return {pk: participants[pk] for pk in locked}
 
 
 def user_journey_enrol(
