@@ -185,8 +185,11 @@ def on_event(event: Event) -> None:
     participant_evaluate(participant=event.participant)
 
 
+RULES_PRIORITY = 100  # before journeys (priority 0): a trigger condition on a flag sees this event's value
+
+
 def subscribe() -> None:
-    bus.subscribe("*", on_event, name="rules.evaluate")
+    bus.subscribe("*", on_event, name="rules.evaluate", priority=RULES_PRIORITY)
 
 
 def participants_evaluate_due(*, now: datetime | None = None, limit: int = DUE_BATCH) -> list[int]:
