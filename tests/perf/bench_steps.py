@@ -1,21 +1,31 @@
-"""Journey engine throughput: steps/s, dispatch lag, enrolments/s (Postgres + Redis, one worker).
+"""Journey engine throughput: steps/s, dispatch lag, enrolments/s, claim cost, worker memory.
 
     DATABASE_URL=postgres://… REDIS_URL=redis://… .venv/bin/python -m tests.perf.bench_steps [--n 20000]
+        [--completed 1000000] [--memory 10000,100000]
 
 What it does, on a scratch database:
 
 1. **enrolments**: N participants enter three journeys at once through the set-based enrolment
-   (one insert for the batch), then N events go through the bus path one by one (in-process);
+   (one insert for the batch); then events through the bus: the journeys' subscriber one event
+   at a time, and the bus processing a worker message's worth of events at once (every
+   subscriber, set-based where the subscriber can be);
 2. **tag steps**: N user journeys of a 3-step journey (tag, tag after a delay, tag) whose second
    step is made due at once; one Celery worker (solo pool) executes them, beat's tick is played
    by this process (one dispatch message a second). Steps/s = 2N / time to finish;
-3. **webhooks**: the same with a webhook to a local HTTP sink as the second step;
+3. **webhooks**: the same with a webhook to a local HTTP sink as the second step (the sink runs
+   in a process of its own: ``tests/perf/sink.py``), N/4 journeys;
 4. **lag at steady load**: runs falling due at half the measured tag rate for ~10 s; lag is
-   ``executed_at - due_at`` (p50/p99).
+   ``executed_at - due_at`` (p50/p99);
+5. **claim cost**: the dispatcher's claim statement (500 of 5,000 due runs, rolled back) on the
+   table as it is, then after ``--completed`` finished runs are added (one ``INSERT … SELECT
+   generate_series``);
+6. **memory**: the worker's resident set size after executing each of the ``--memory`` sizes
+   of the tag scenario in turn (same worker process).
 """
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -28,6 +38,9 @@ from tests.perf.harness import Stopwatch, percentile, scratch_database, setup_dj
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 ENROL_BATCH = 1000  # participants per set-based enrolment call
+CLAIM_DUE_RUNS = 5000  # due runs on the table while the claim is timed
+CLAIM_SAMPLES = 15
+COMPLETED_PER_JOURNEY = 1000  # finished runs per (finished) user journey in the claim scenario
 
 
 def start_worker(queue: str, database_name: str) -> subprocess.Popen:
@@ -69,6 +82,22 @@ def start_worker(queue: str, database_name: str) -> subprocess.Popen:
     return worker
 
 
+def rss_mb(pid: int) -> float:
+    """Resident set size of a process, from /proc (Linux)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def purge(queue: str) -> None:
+    """Drop the messages waiting on our queue (events this process already handled in-process)."""
+    from config.celery import app as celery_app
+
+    with celery_app.connection_for_write() as conn:
+        conn.default_channel.queue_purge(queue)
+
+
 def participants(prefix: str, n: int):
     from journeys.models import Participant
 
@@ -91,7 +120,10 @@ def enrol_all(journeys, people) -> float:
     return watch.seconds
 
 
-def bench_enrolments(n: int) -> None:
+def bench_enrolments(n: int, queue: str) -> None:
+    from django.db import transaction
+
+    from journeys import bus
     from journeys.models import Event, UserJourney
     from journeys.services.enrolment import journeys_handle_event
     from journeys.services.events import EventInput, events_ingest
@@ -117,19 +149,34 @@ def bench_enrolments(n: int) -> None:
     before = UserJourney.objects.count()
     with Stopwatch() as watch:
         for event in events:
-            from django.db import transaction
-
             with transaction.atomic():
                 journeys_handle_event(event)
     made = UserJourney.objects.count() - before
     print(
-        f"bus path (one event at a time, in-process): {made} user journeys from {m} events in "
+        f"journeys' subscriber, one event at a time (in-process): {made} user journeys from {m} events in "
         f"{watch.seconds:.2f} s = {made / watch.seconds:,.0f} enrolments/s"
     )
 
+    events_ingest(events=[EventInput(type="bench.signup", user_id=f"bus-batch-{i}") for i in range(m)])
+    ids = list(
+        Event.objects.filter(participant__user_id__startswith="bus-batch-")
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+    before = UserJourney.objects.count()
+    with Stopwatch() as watch:
+        for start in range(0, len(ids), bus.EVENT_DISPATCH_CHUNK):
+            bus.events_process(event_ids=ids[start : start + bus.EVENT_DISPATCH_CHUNK])
+    made = UserJourney.objects.count() - before
+    print(
+        f"bus, {bus.EVENT_DISPATCH_CHUNK} events per worker message (every subscriber, in-process): {made} "
+        f"user journeys from {m} events in {watch.seconds:.2f} s = {made / watch.seconds:,.0f} enrolments/s"
+    )
+    purge(queue)  # their processing messages: this process has done that work
+
 
 def run_due(label: str, journey, n: int, queue: str) -> float:
-    from django.db.models import Max, Min
+    from django.db.models import Max
     from django.utils import timezone
 
     from journeys.models import StepRun, UserJourney
@@ -137,7 +184,11 @@ def run_due(label: str, journey, n: int, queue: str) -> float:
 
     people = participants(label, n)
     seconds = enrol_all([journey], people)
-    print(f"{label}: enrolled {n} in {seconds:.2f} s; making their second step due…", flush=True)
+    print(
+        f"{label}: enrolled {n} in {seconds:.2f} s ({n / seconds:,.0f}/s, first step included); "
+        "making their second step due…",
+        flush=True,
+    )
     runs = StepRun.objects.filter(user_journey__journey=journey, step_key="second")
     due = timezone.now()
     runs.update(due_at=due)
@@ -153,16 +204,17 @@ def run_due(label: str, journey, n: int, queue: str) -> float:
         if time.perf_counter() - started > 600:
             print(f"{label}: gave up after 600 s with {completed}/{n} completed")
             break
-    span = StepRun.objects.filter(user_journey__journey=journey, step_key__in=["second", "third"]).aggregate(
-        first=Min("executed_at"), last=Max("finished_at")
-    )
-    elapsed = (span["last"] - due).total_seconds()
+    last = StepRun.objects.filter(user_journey__journey=journey, step_key__in=["second", "third"]).aggregate(
+        last=Max("finished_at")
+    )["last"]
+    elapsed = (last - due).total_seconds()
     lags = [(r.executed_at - r.due_at).total_seconds() * 1000 for r in runs.only("executed_at", "due_at")]
     rate = 2 * completed / elapsed
     print(
         f"{label}: {2 * completed} steps in {elapsed:.2f} s = {rate:,.0f} steps/s "
         f"(lag of the due step p50 {percentile(lags, 50):.0f} ms, p99 {percentile(lags, 99):.0f} ms, under a "
-        f"backlog of {n})"
+        f"backlog of {n})",
+        flush=True,
     )
     return rate
 
@@ -207,8 +259,125 @@ def steady_lag(journey, rate: float, queue: str, seconds: float = 10.0) -> None:
     ]
     print(
         f"steady: dispatch lag p50 {percentile(lags, 50):.0f} ms, p99 {percentile(lags, 99):.0f} ms "
-        f"over {len(lags)} runs"
+        f"over {len(lags)} runs",
+        flush=True,
     )
+
+
+def time_claim(label: str) -> float:
+    """Median milliseconds of one claim statement (a full batch), each rolled back."""
+    from django.conf import settings
+    from django.db import connection, transaction
+
+    from journeys.engine.dispatcher import step_runs_claim_due
+
+    samples = []
+    for _ in range(CLAIM_SAMPLES):
+        with transaction.atomic():
+            with Stopwatch() as watch:
+                claims = step_runs_claim_due(limit=settings.STEP_DISPATCH_BATCH)
+            transaction.set_rollback(True)
+        samples.append(watch.seconds * 1000)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*), pg_total_relation_size('journeys_steprun') FROM journeys_steprun")
+        rows, size = cursor.fetchone()
+    median = statistics.median(samples)
+    print(
+        f"claim ({label}): {len(claims)} runs claimed in {median:.1f} ms (median of {CLAIM_SAMPLES}, "
+        f"p90 {percentile(samples, 90):.1f} ms); the table holds {rows:,} runs, {size / 2**20:,.0f} MB",
+        flush=True,
+    )
+    return median
+
+
+def bench_claim(completed: int) -> None:
+    from django.db import connection
+    from django.utils import timezone
+
+    from journeys.models import Participant, StepRun
+    from journeys.services.journeys import journey_create
+
+    journey = journey_create(
+        data={"name": "Bench claim"},
+        steps=[
+            {
+                "key": "later",
+                "name": "Later",
+                "action_type": "apply_tag",
+                "config": {"tag": "x"},
+                "delay_minutes": 60,
+            }
+        ],
+        publish=True,
+    )
+    enrol_all([journey], participants("claim", CLAIM_DUE_RUNS))
+    StepRun.objects.filter(user_journey__journey=journey).update(due_at=timezone.now() - timedelta(seconds=1))
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE journeys_steprun")
+    fresh = time_claim("as the benchmark left the table")
+
+    holder = Participant.objects.create(user_id="claim-history")
+    journeys = -(-completed // COMPLETED_PER_JOURNEY)
+    with Stopwatch() as watch, connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO journeys_userjourney (journey_id, version_id, participant_id, state, enrolment_key,
+                exclusive, current_step, last_seq, context, variant, converted, end_reason, failure_reason,
+                started_at, ended_at, updated_at)
+            SELECT %(journey)s, %(version)s, %(participant)s, 'completed', 'history:' || g, false, 'later',
+                   %(per)s, '{}'::jsonb, '', false, 'completed', '', now() - interval '30 days',
+                   now() - interval '29 days', now()
+            FROM generate_series(1, %(journeys)s) g
+            """,
+            {
+                "journey": journey.pk,
+                "version": journey.live_version_id,
+                "participant": holder.pk,
+                "per": COMPLETED_PER_JOURNEY,
+                "journeys": journeys,
+            },
+        )
+        cursor.execute(
+            """
+            INSERT INTO journeys_steprun (user_journey_id, participant_id, seq, step_key, step_kind,
+                action_type, channel, status, entered, due_at, waiting_for, attempts, max_attempts,
+                executed_at, finished_at, result, error, trace, rolled_back, created_at)
+            SELECT uj.id, %(participant)s, s.seq, 'later', 'action', 'apply_tag', '', 'succeeded', true,
+                   uj.started_at + s.seq * interval '1 second', '', 1, 3,
+                   uj.started_at + s.seq * interval '1 second', uj.started_at + s.seq * interval '1 second',
+                   '{"applied": ["x"], "changed": true}'::jsonb, '', '{}'::jsonb, false, uj.started_at
+            FROM journeys_userjourney uj
+            CROSS JOIN generate_series(1, %(per)s) AS s(seq)
+            WHERE uj.participant_id = %(participant)s
+            LIMIT %(completed)s
+            """,
+            {"participant": holder.pk, "per": COMPLETED_PER_JOURNEY, "completed": completed},
+        )
+        cursor.execute("VACUUM ANALYZE journeys_steprun")
+        cursor.execute("VACUUM ANALYZE journeys_userjourney")
+    print(f"claim: added {completed:,} completed runs in {watch.seconds:.1f} s", flush=True)
+    after = time_claim(f"after {completed:,} completed runs")
+    print(
+        f"claim: {after / fresh:.2f} times the time on the table as the benchmark left it (aim: at most 2)",
+        flush=True,
+    )
+
+
+def bench_memory(
+    tags_journey_steps: list[dict], sizes: list[int], queue: str, worker: subprocess.Popen
+) -> None:
+    from journeys.services.journeys import journey_create
+
+    print(f"memory: worker RSS {rss_mb(worker.pid):,.0f} MB before", flush=True)
+    for size in sizes:
+        journey = journey_create(
+            data={"name": f"Bench memory {size}"}, steps=tags_journey_steps, publish=True
+        )
+        run_due(f"memory-{size}", journey, size, queue)
+        print(
+            f"memory: worker RSS {rss_mb(worker.pid):,.0f} MB after {size:,} journeys ({2 * size:,} steps)",
+            flush=True,
+        )
 
 
 def main() -> None:
@@ -216,7 +385,14 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--n", type=int, default=20_000, help="user journeys per scenario")
+    parser.add_argument(
+        "--completed", type=int, default=1_000_000, help="finished runs added for the claim (0: skip)"
+    )
+    parser.add_argument(
+        "--memory", default="10000,100000", help="tag scenario sizes for the worker's memory (empty: skip)"
+    )
     args = parser.parse_args()
+    memory_sizes = [int(size) for size in args.memory.split(",") if size.strip()]
     setup_django()
     from django.conf import settings
     from django.db import connection
@@ -229,11 +405,11 @@ def main() -> None:
     celery_app.conf.task_default_queue = queue
     with scratch_database():
         from journeys.services.journeys import journey_create
-        from tests.conftest import WebhookSink
+        from tests.perf.sink import FastSink
 
-        bench_enrolments(args.n)
+        bench_enrolments(args.n, queue)
         worker = start_worker(queue, connection.settings_dict["NAME"])
-        sink = WebhookSink()
+        sink = FastSink()
         try:
             three = [
                 {"key": "first", "name": "First", "action_type": "apply_tag", "config": {"tag": "one"}},
@@ -266,17 +442,22 @@ def main() -> None:
                 publish=True,
             )
             run_due("webhooks", hooks, args.n // 4, queue)
-            print(f"the sink received {len(sink.requests)} webhooks")
+            total, distinct = sink.counts()
+            print(f"the sink received {total} webhooks with {distinct} distinct webhook-ids", flush=True)
 
             steady = journey_create(data={"name": "Bench steady"}, steps=three, publish=True)
             steady_lag(steady, rate / 2, queue)
+            if memory_sizes:
+                bench_memory(three, memory_sizes, queue, worker)
         finally:
             worker.terminate()
             worker.wait(20)
             sink.close()
-            from django.db import connections
+        if args.completed:
+            bench_claim(args.completed)
+        from django.db import connections
 
-            connections.close_all()
+        connections.close_all()
 
 
 if __name__ == "__main__":
