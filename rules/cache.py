@@ -13,10 +13,13 @@ once per version, whichever worker runs it.
 import json
 import uuid
 from collections import defaultdict
+from datetime import datetime
 from typing import Any
 
 from django.core.cache import cache
 from django.db import transaction
+from django.db.models import F, Window
+from django.db.models.functions import RowNumber
 
 from journeys.models import EntityRecord, Participant
 from rules.engine.evaluator import CompiledRule, Ruleset, compile_rule, ruleset_build
@@ -26,7 +29,7 @@ from rules.models import Rule
 RULES_KEY = "rules:active:v1"
 RULES_GEN_KEY = "rules:active:gen"
 RULES_CACHE_SECONDS = 60  # the seed's one minute; changes invalidate at once anyway
-CONTEXT_KEY = "rules:context:v1:{}"
+CONTEXT_KEY = "rules:context:v2:{}"  # v2: records carry their event type
 CONTEXT_GEN_KEY = "rules:context:gen:{}"
 CONTEXT_CACHE_SECONDS = 300  # the seed's five minutes; a new event invalidates at once
 # A generation must outlive every entry stored under it, or a lost token would match old entries.
@@ -87,9 +90,17 @@ def rules_invalidate() -> None:
 # ----------------------------------------------------------------------------------------------
 # Participant contexts
 # ----------------------------------------------------------------------------------------------
+RecordRow = tuple[datetime, dict[str, Any], str]  # (occurred_at, data, event_type), as cached
+
+
 def context_get(participant: Participant) -> ParticipantContext:
     """The participant's context: cached records, with attributes and tags from the row given
-    (callers pass a freshly locked row, so attributes are never stale)."""
+    (callers pass a freshly locked row, so attributes are never stale).
+
+    For reads that may repeat without new events (the API's evaluate, previews, beat). The event
+    path does not come here: an event has just made the cached entry stale, so it loads the
+    records straight from the database (``context_records_load``) and caches nothing.
+    """
     key = CONTEXT_KEY.format(participant.pk)
     entities, generation = _cached(key, CONTEXT_GEN_KEY.format(participant.pk))
     if entities is None:
@@ -98,34 +109,54 @@ def context_get(participant: Participant) -> ParticipantContext:
     return context_build(participant, entities)
 
 
-def context_build(participant: Participant, entities: dict[str, list[tuple]]) -> ParticipantContext:
+def context_build(participant: Participant, entities: dict[str, list[RecordRow]]) -> ParticipantContext:
     return ParticipantContext(
         participant_id=participant.pk,
         user_id=participant.user_id,
         attributes=participant.attributes or {},
         tags=participant.tags or [],
-        entities={
-            name: [Record(occurred_at, data) for occurred_at, data in rows] for name, rows in entities.items()
-        },
+        entities={name: [Record(*row) for row in rows] for name, rows in entities.items()},
     )
 
 
-def context_records_load(*, participant_ids: list[int]) -> dict[int, dict[str, list[tuple]]]:
-    """Records of these participants as ``{participant: {entity: [(occurred_at, data)…]}}``,
-    newest first (at most ``CONTEXT_MAX_RECORDS`` each when loading one participant)."""
-    records = EntityRecord.objects.filter(participant_id__in=participant_ids).order_by(
-        "participant_id", "-occurred_at", "-id"
-    )
+def context_records_load(*, participant_ids: list[int]) -> dict[int, dict[str, list[RecordRow]]]:
+    """Records of these participants as ``{participant: {entity: [(occurred_at, data, event_type)…]}}``,
+    newest first, at most ``CONTEXT_MAX_RECORDS`` per participant, in one query.
+
+    The limit per participant is a window (``row_number() over (partition by participant)``)
+    when several are loaded, so a batch sees exactly what loading each alone would.
+    """
+    records = EntityRecord.objects.filter(participant_id__in=participant_ids)
     if len(participant_ids) == 1:
-        records = records[:CONTEXT_MAX_RECORDS]
-    loaded: dict[int, dict[str, list[tuple]]] = defaultdict(lambda: defaultdict(list))
-    for participant_id, entity, occurred_at, data in records.values_list(
-        "participant_id", "entity", "occurred_at", "data"
+        records = records.order_by("-occurred_at", "-id")[:CONTEXT_MAX_RECORDS]
+    else:
+        records = (
+            records.annotate(
+                rank=Window(
+                    RowNumber(),
+                    partition_by=[F("participant_id")],
+                    order_by=[F("occurred_at").desc(), F("id").desc()],
+                )
+            )
+            .filter(rank__lte=CONTEXT_MAX_RECORDS)
+            .order_by("participant_id", "-occurred_at", "-id")
+        )
+    loaded: dict[int, dict[str, list[RecordRow]]] = defaultdict(lambda: defaultdict(list))
+    for participant_id, entity, occurred_at, data, event_type in records.values_list(
+        "participant_id", "entity", "occurred_at", "data", "event_type"
     ):
-        loaded[participant_id][entity].append((occurred_at, data))
+        loaded[participant_id][entity].append((occurred_at, data, event_type or None))
     return {pid: dict(entities) for pid, entities in loaded.items()}
 
 
 def context_invalidate(participant_id: int) -> None:
     """A new event arrived for this participant: its cached context is stale from now on."""
-    cache.set(CONTEXT_GEN_KEY.format(participant_id), uuid.uuid4().hex, CONTEXT_GEN_SECONDS)
+    contexts_invalidate([participant_id])
+
+
+def contexts_invalidate(participant_ids: list[int]) -> None:
+    """Mark these participants' cached contexts stale, in one round trip."""
+    if participant_ids:
+        cache.set_many(
+            {CONTEXT_GEN_KEY.format(pid): uuid.uuid4().hex for pid in participant_ids}, CONTEXT_GEN_SECONDS
+        )

@@ -32,7 +32,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -45,10 +45,12 @@ DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(hour|day|week|month)s?\s*$", r
 FIELD_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
 
-@dataclass(frozen=True, slots=True)
-class Record:
+class Record(NamedTuple):
+    """One entity record as conditions see it (a tuple: thousands are built per batch)."""
+
     occurred_at: datetime
     data: dict[str, Any]
+    event_type: str | None = None  # the type of the newest event behind the record
 
 
 @dataclass(slots=True)

@@ -1,17 +1,21 @@
 """Evaluating a participant's rules and writing what changed.
 
-Triggered by every event of the participant (``on_event``, subscribed to the bus), by the API
-(``POST /api/v1/journey/flags/{user_id}/evaluate``), and by beat for participants whose
-``time_since`` windows or flag expiries have come due (``participants_evaluate_due``).
+Triggered by every event of the participant (``on_events``, the bus's batch subscriber, with
+``on_event`` for one event), by the API (``POST /api/v1/journey/flags/{user_id}/evaluate``), and
+by beat for participants whose ``time_since`` windows or flag expiries have come due
+(``participants_evaluate_due``). On the bus, rules run before the journeys subscriber
+(``RULES_PRIORITY``), so a journey condition on a flag sees what the same event decided.
 
-Concurrent evaluations of one participant are serialised by a row lock on the participant; the
-decision itself is the pure ``rules.engine.evaluator.evaluate``. Only changes write — a flag
-row, a history row, an event — so evaluating the same context twice writes nothing the second
-time, and the events evaluation emits come back through the bus without causing more.
+Evaluation is set-based (``participants_evaluate_locked``): a worker message's participants are
+locked, loaded, evaluated and written in a fixed number of statements, whether it holds one or a
+hundred. Concurrent evaluations of one participant are serialised by a row lock on the
+participant; the decision itself is the pure ``rules.engine.evaluator.evaluate``. Only changes
+write — a flag row, a history row, an event — so evaluating the same context twice writes
+nothing the second time, and the events evaluation emits come back through the bus without
+causing more.
 """
 
 import logging
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,14 +27,16 @@ from journeys import bus
 from journeys.models import Event, Participant
 from journeys.services.events import EventInput, events_ingest
 from journeys.services.records import active_mappings
-from rules.cache import active_ruleset, context_get, context_invalidate
-from rules.engine.evaluator import Outcome, StoredFlag, evaluate
+from rules.cache import active_ruleset, context_build, context_get, context_records_load, contexts_invalidate
+from rules.engine.evaluator import Outcome, Ruleset, StoredFlag, evaluate
 from rules.models import EvaluationSchedule, Flag, Milestone
 from rules.services.flags import (
     EVALUATION_SOURCE,
+    FLAG_UPDATED,
+    MILESTONE_REACHED,
     FlagWrite,
-    flag_changes_write,
     flag_updated_event,
+    flags_changes_write,
     milestone_reached_event,
 )
 
@@ -63,33 +69,89 @@ def participant_evaluate(
 ) -> Evaluation:
     """Evaluate every active rule for the participant; write the changes unless ``dry_run``."""
     now = now or timezone.now()
-    with nullcontext() if dry_run else transaction.atomic():
-        # Fresh attributes and tags; the lock serialises evaluations of one participant.
-        fresh = Participant.objects if dry_run else Participant.objects.select_for_update()
-        participant = fresh.get(pk=participant.pk)
-        ruleset = active_ruleset()
-        context = context_get(participant)
-        rows = {f.flag: f for f in Flag.objects.filter(participant=participant)}
-        stored = {
-            name: StoredFlag(f.value, f.set_by_rule, f.set_at, f.expires_at) for name, f in rows.items()
-        }
-        outcome = evaluate(ruleset, context, stored, now=now, trace=trace)
-        if outcome.milestones:
-            reached = set(
-                Milestone.objects.filter(
-                    participant=participant, milestone__in=[name for _, name, _ in outcome.milestones]
-                ).values_list("milestone", flat=True)
-            )
-            outcome.milestones = [m for m in outcome.milestones if m[1] not in reached]
-        events: list[str] = []
-        if not dry_run:
-            events = _write(participant, outcome, rows, now)
-            _schedule(participant, outcome.next_check_at)
-        else:
-            events = [e.event for _, e in outcome.emits] + [
-                *(["orchestration.flag.updated"] * len(outcome.changes)),
-                *(["orchestration.milestone.reached"] * len(outcome.milestones)),
-            ]
+    if dry_run:
+        return _dry_run(participant, trace=trace, now=now)
+    with transaction.atomic():
+        evaluations = participants_evaluate_locked(
+            participant_ids=[participant.pk], now=now, trace=trace, cached_context=True
+        )
+    if not evaluations:
+        raise Participant.DoesNotExist(f"participant {participant.pk} no longer exists")
+    return evaluations[0]
+
+
+def participants_evaluate_locked(
+    *, participant_ids: list[int], now: datetime, trace: bool = False, cached_context: bool = False
+) -> list[Evaluation]:
+    """Evaluate these participants set-based and write what changed; one ``Evaluation`` each, by id.
+
+    Runs in the caller's transaction, in a fixed number of statements whatever the number of
+    participants:
+
+    1. lock the participants' rows, in id order (two batches sharing participants wait for each
+       other instead of deadlocking), reading their schedules with them;
+    2. load their records (one query; or the cached context for the API's one participant, with
+       ``cached_context``), their flags (one query), and the milestones they might reach (one);
+    3. evaluate each (pure, in memory), then write all changes: flags, history, milestones and
+       schedules in one statement each, and every event in one ingestion.
+
+    Missing participants are skipped.
+    """
+    participants = list(
+        Participant.objects.select_for_update(of=("self",))
+        .select_related("rule_schedule")
+        .filter(pk__in=participant_ids)
+        .order_by("pk")
+    )
+    if not participants:
+        return []
+    ruleset = active_ruleset()
+    if cached_context:
+        contexts = {p.pk: context_get(p) for p in participants}
+    else:
+        records = context_records_load(participant_ids=[p.pk for p in participants])
+        contexts = {p.pk: context_build(p, records.get(p.pk, {})) for p in participants}
+    rows: dict[int, dict[str, Flag]] = {p.pk: {} for p in participants}
+    for row in Flag.objects.filter(participant_id__in=list(rows)):
+        rows[row.participant_id][row.flag] = row
+    evaluated = [
+        (p, evaluate(ruleset, contexts[p.pk], _stored(rows[p.pk]), now=now, trace=trace))
+        for p in participants
+    ]
+    _drop_reached_milestones(evaluated)
+    events = _write(evaluated, rows, now)
+    _schedule(evaluated)
+    return [_evaluation(p, ruleset, outcome, events.get(p.pk, []), now) for p, outcome in evaluated]
+
+
+def _dry_run(participant: Participant, *, trace: bool, now: datetime) -> Evaluation:
+    """What an evaluation would change, written nowhere (no lock either: nothing is written)."""
+    participant = Participant.objects.get(pk=participant.pk)  # fresh attributes and tags
+    ruleset = active_ruleset()
+    context = context_get(participant)
+    stored = _stored({f.flag: f for f in Flag.objects.filter(participant=participant)})
+    outcome = evaluate(ruleset, context, stored, now=now, trace=trace)
+    _drop_reached_milestones([(participant, outcome)])
+    events = [e.event for _, e in outcome.emits] + [
+        *([FLAG_UPDATED] * len(outcome.changes)),
+        *([MILESTONE_REACHED] * len(outcome.milestones)),
+    ]
+    return _evaluation(participant, ruleset, outcome, events, now, dry_run=True)
+
+
+def _stored(rows: dict[str, Flag]) -> dict[str, StoredFlag]:
+    return {name: StoredFlag(f.value, f.set_by_rule, f.set_at, f.expires_at) for name, f in rows.items()}
+
+
+def _evaluation(
+    participant: Participant,
+    ruleset: Ruleset,
+    outcome: Outcome,
+    events: list[str],
+    now: datetime,
+    *,
+    dry_run: bool = False,
+) -> Evaluation:
     return Evaluation(
         user_id=participant.user_id,
         evaluated_rules=ruleset.rule_ids,
@@ -115,81 +177,141 @@ def participant_evaluate(
     )
 
 
-def _write(participant: Participant, outcome: Outcome, rows: dict[str, Flag], now: datetime) -> list[str]:
-    """Flags, history, milestones and their events, in the caller's transaction."""
-    if not outcome.changes:
-        return []
-    writes = [
-        FlagWrite(c.flag, c.previous, c.value, c.set_by_rule, c.reason, c.expires_at) for c in outcome.changes
+def _drop_reached_milestones(evaluated: list[tuple[Participant, Outcome]]) -> None:
+    """Milestones are reached once: drop those already recorded (one query for everyone)."""
+    wanted = [(p.pk, name) for p, outcome in evaluated for _, name, _ in outcome.milestones]
+    if not wanted:
+        return
+    reached = set(
+        Milestone.objects.filter(
+            participant_id__in={pk for pk, _ in wanted}, milestone__in={name for _, name in wanted}
+        ).values_list("participant_id", "milestone")
+    )
+    for participant, outcome in evaluated:
+        outcome.milestones = [m for m in outcome.milestones if (participant.pk, m[1]) not in reached]
+
+
+def _write(
+    evaluated: list[tuple[Participant, Outcome]], rows: dict[int, dict[str, Flag]], now: datetime
+) -> dict[int, list[str]]:
+    """Flags, history, milestones and their events of every participant, in the caller's
+    transaction; returns the types of the events emitted per participant, in emission order.
+
+    Per participant, the events are its flag updates (one per history row), then the events its
+    fired rules emit, then its milestones: the order, payloads and idempotency keys do not
+    depend on how many participants are written together.
+    """
+    changes = [
+        (p, FlagWrite(c.flag, c.previous, c.value, c.set_by_rule, c.reason, c.expires_at))
+        for p, outcome in evaluated
+        for c in outcome.changes
     ]
-    history = flag_changes_write(participant=participant, writes=writes, stored=rows, now=now)
-    events: list[EventInput] = [
-        flag_updated_event(participant=participant, history=h, source=EVALUATION_SOURCE) for h in history
+    if not changes:
+        return {}
+    stored = {(pk, name): row for pk, own in rows.items() for name, row in own.items()}
+    history = iter(flags_changes_write(changes=changes, stored=stored, now=now))
+    reached = [
+        Milestone(
+            participant=p, milestone=name, reached_at=now, triggered_by_rule=rule.rule_id, metadata=metadata
+        )
+        for p, outcome in evaluated
+        for rule, name, metadata in outcome.milestones
     ]
-    first_change_of: dict[str, int] = {}
-    for change, row in zip(outcome.changes, history, strict=True):
-        if change.rule is not None:
-            first_change_of.setdefault(change.rule.rule_id, row.pk)
-    for rule, emit in outcome.emits:
-        payload = dict(emit.payload)
-        payload.setdefault("triggered_by_rule", rule.rule_id)
-        events.append(
-            EventInput(
-                type=emit.event,
-                user_id=participant.user_id,
-                payload=payload,
-                occurred_at=now,
-                source=EVALUATION_SOURCE,
-                idempotency_key=f"rule-event:{first_change_of[rule.rule_id]}:{emit.index}",
+    milestones = iter(Milestone.objects.bulk_create(reached) if reached else [])
+    inputs: list[EventInput] = []
+    types: dict[int, list[str]] = {}
+    for participant, outcome in evaluated:
+        if not outcome.changes:
+            continue
+        own_history = [next(history) for _ in outcome.changes]
+        own = [
+            flag_updated_event(participant=participant, history=h, source=EVALUATION_SOURCE)
+            for h in own_history
+        ]
+        first_change_of: dict[str, int] = {}
+        for change, row in zip(outcome.changes, own_history, strict=True):
+            if change.rule is not None:
+                first_change_of.setdefault(change.rule.rule_id, row.pk)
+        for rule, emit in outcome.emits:
+            payload = dict(emit.payload)
+            payload.setdefault("triggered_by_rule", rule.rule_id)
+            own.append(
+                EventInput(
+                    type=emit.event,
+                    user_id=participant.user_id,
+                    payload=payload,
+                    occurred_at=now,
+                    source=EVALUATION_SOURCE,
+                    idempotency_key=f"rule-event:{first_change_of[rule.rule_id]}:{emit.index}",
+                )
             )
+        own.extend(
+            milestone_reached_event(
+                participant=participant, milestone=next(milestones), source=EVALUATION_SOURCE
+            )
+            for _ in outcome.milestones
         )
-    for rule, name, metadata in outcome.milestones:
-        milestone = Milestone.objects.create(
-            participant=participant,
-            milestone=name,
-            reached_at=now,
-            triggered_by_rule=rule.rule_id,
-            metadata=metadata,
-        )
-        events.append(
-            milestone_reached_event(participant=participant, milestone=milestone, source=EVALUATION_SOURCE)
-        )
-    events_ingest(events=events)
-    return [e.type for e in events]
+        inputs.extend(own)
+        types[participant.pk] = [e.type for e in own]
+    events_ingest(events=inputs)
+    return types
 
 
-def _schedule(participant: Participant, next_check_at: datetime | None) -> None:
-    """Remember when time alone can next change this participant's rules (written on change)."""
-    row = EvaluationSchedule.objects.filter(pk=participant.pk).first()
-    if row is None:
-        if next_check_at is not None:
-            EvaluationSchedule.objects.create(participant=participant, next_check_at=next_check_at)
-    elif row.next_check_at != next_check_at:
-        row.next_check_at = next_check_at
-        row.save(update_fields=["next_check_at"])
+def _schedule(evaluated: list[tuple[Participant, Outcome]]) -> None:
+    """Remember when time alone can next change each participant's rules (written on change,
+    one upsert for all)."""
+    upserts: list[EvaluationSchedule] = []
+    for participant, outcome in evaluated:
+        current = getattr(participant, "rule_schedule", None)  # read with the lock
+        if (current.next_check_at if current else None) != outcome.next_check_at:
+            upserts.append(EvaluationSchedule(participant=participant, next_check_at=outcome.next_check_at))
+    if upserts:
+        EvaluationSchedule.objects.bulk_create(
+            upserts, update_conflicts=True, unique_fields=["participant"], update_fields=["next_check_at"]
+        )
 
 
 # ----------------------------------------------------------------------------------------------
 # Triggers: the bus and beat
 # ----------------------------------------------------------------------------------------------
 def on_event(event: Event) -> None:
-    """Bus subscriber (every event type): the participant's context changed, evaluate.
+    """Bus subscriber (every event type): the participant's context changed, evaluate."""
+    on_events([event])
+
+
+def on_events(events: list[Event]) -> None:
+    """Bus batch subscriber: the events of one worker message, each participant evaluated once.
+
+    The events' records were projected when they were ingested, so one evaluation after all of
+    a participant's events sees what evaluating after each would, and (evaluation being
+    idempotent) writes what the last of those would have written: the same as ``on_event`` on
+    each in turn.
 
     Events this engine emitted while evaluating (``source == "rules"``) are skipped unless an
     entity mapping turns them into records: the evaluation that emitted them already settled
     every flag they announce, so evaluating again could only confirm it.
     """
-    if event.source == EVALUATION_SOURCE and not any(m.matches(event.type) for m in active_mappings()):
+    mappings = None
+    participant_ids: dict[int, None] = {}
+    for event in events:
+        if event.source == EVALUATION_SOURCE:
+            mappings = active_mappings() if mappings is None else mappings
+            if not any(m.matches(event.type) for m in mappings):
+                continue
+        participant_ids[event.participant_id] = None
+    if not participant_ids:
         return
-    context_invalidate(event.participant_id)
-    participant_evaluate(participant=event.participant)
+    ids = list(participant_ids)
+    contexts_invalidate(ids)  # other readers must not be served the context cached before these events
+    with transaction.atomic(savepoint=False):
+        participants_evaluate_locked(participant_ids=ids, now=timezone.now())
 
 
 RULES_PRIORITY = 100  # before journeys (priority 0): a trigger condition on a flag sees this event's value
 
 
 def subscribe() -> None:
-    bus.subscribe("*", on_event, name="rules.evaluate", priority=RULES_PRIORITY)
+    bus.subscribe("*", on_event, name="rules.evaluate", priority=RULES_PRIORITY, batch_handler=on_events)
 
 
 def participants_evaluate_due(*, now: datetime | None = None, limit: int = DUE_BATCH) -> list[int]:
@@ -210,13 +332,23 @@ def participants_evaluate_due(*, now: datetime | None = None, limit: int = DUE_B
 
 
 def participants_evaluate(*, participant_ids: list[int]) -> int:
-    """Evaluate these participants (beat's fan-out). Returns how many exist still."""
+    """Evaluate these participants (beat's fan-out), all in one transaction; if that fails, one
+    by one so a bad participant does not hold back the others (its schedule retries it later).
+    Returns how many exist still."""
+    try:
+        with transaction.atomic():
+            return len(participants_evaluate_locked(participant_ids=participant_ids, now=timezone.now()))
+    except Exception:
+        logger.exception(
+            "evaluation of %d participants failed; evaluating them one by one", len(participant_ids)
+        )
     done = 0
-    for participant in Participant.objects.filter(pk__in=participant_ids):
+    for participant_id in participant_ids:
         try:
-            participant_evaluate(participant=participant)
-            done += 1
+            with transaction.atomic():
+                done += len(
+                    participants_evaluate_locked(participant_ids=[participant_id], now=timezone.now())
+                )
         except Exception:
-            # One bad participant must not block the chunk; its schedule retries it later.
-            logger.exception("evaluation of participant %s failed", participant.pk)
+            logger.exception("evaluation of participant %s failed", participant_id)
     return done

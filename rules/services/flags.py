@@ -40,28 +40,48 @@ class FlagWrite:
 def flag_changes_write(
     *, participant: Participant, writes: list[FlagWrite], stored: dict[str, Flag], now: datetime
 ) -> list[FlagHistory]:
-    """Apply changes to ``journey_flags`` and append their history rows (returned with ids)."""
+    """Apply one participant's changes to ``journey_flags`` and append their history rows."""
+    return flags_changes_write(
+        changes=[(participant, write) for write in writes],
+        stored={(participant.pk, name): row for name, row in stored.items()},
+        now=now,
+    )
+
+
+def flags_changes_write(
+    *,
+    changes: list[tuple[Participant, FlagWrite]],
+    stored: dict[tuple[int, str], Flag],
+    now: datetime,
+) -> list[FlagHistory]:
+    """Apply changes of any number of participants in at most three statements; returns their
+    history rows (with ids), one per change, in order.
+
+    1. removed flags: one ``DELETE``;
+    2. set flags, new or changed: one ``INSERT … ON CONFLICT (participant, flag) DO UPDATE``;
+    3. history: one ``INSERT``.
+
+    Callers hold the participants' row locks, so ``stored`` is what the table holds.
+    """
+    removed: list[int] = []
+    upserts: list[Flag] = []
     history: list[FlagHistory] = []
-    for write in writes:
-        row = stored.get(write.flag)
+    for participant, write in changes:
+        row = stored.get((participant.pk, write.flag))
         if write.value is None:
             if row is not None:
-                row.delete()
-        elif row is None:
-            Flag.objects.create(
-                participant=participant,
-                flag=write.flag,
-                value=write.value,
-                set_by_rule=write.set_by_rule,
-                set_at=now,
-                expires_at=write.expires_at,
-            )
+                removed.append(row.pk)
         else:
-            row.value = write.value
-            row.set_by_rule = write.set_by_rule
-            row.set_at = now
-            row.expires_at = write.expires_at
-            row.save(update_fields=["value", "set_by_rule", "set_at", "expires_at"])
+            upserts.append(
+                Flag(
+                    participant=participant,
+                    flag=write.flag,
+                    value=write.value,
+                    set_by_rule=write.set_by_rule,
+                    set_at=now,
+                    expires_at=write.expires_at,
+                )
+            )
         history.append(
             FlagHistory(
                 participant=participant,
@@ -74,7 +94,16 @@ def flag_changes_write(
                 changed_at=now,
             )
         )
-    return FlagHistory.objects.bulk_create(history)
+    if removed:
+        Flag.objects.filter(pk__in=removed).delete()
+    if upserts:
+        Flag.objects.bulk_create(
+            upserts,
+            update_conflicts=True,
+            unique_fields=["participant", "flag"],
+            update_fields=["value", "set_by_rule", "set_at", "expires_at"],
+        )
+    return FlagHistory.objects.bulk_create(history) if history else []
 
 
 def flag_updated_event(*, participant: Participant, history: FlagHistory, source: str) -> EventInput:
