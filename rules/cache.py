@@ -27,6 +27,7 @@ from rules.engine.values import ParticipantContext, Record
 from rules.models import Rule
 
 RULES_KEY = "rules:active:v1"
+RULES_TOKEN_KEY = "rules:active:token:v1"  # the token alone: what a process checks on every call
 RULES_GEN_KEY = "rules:active:gen"
 RULES_CACHE_SECONDS = 60  # the seed's one minute; changes invalidate at once anyway
 CONTEXT_KEY = "rules:context:v2:{}"  # v2: records carry their event type
@@ -56,13 +57,23 @@ def _cached(key: str, gen_key: str) -> tuple[Any, Any]:
 # Rules
 # ----------------------------------------------------------------------------------------------
 def active_ruleset() -> Ruleset:
-    """The active rules, compiled, in evaluation order."""
+    """The active rules, compiled, in evaluation order.
+
+    While nothing changes, one small read: the token of the cached rule set, which names the rule
+    set this process has compiled already. The definitions are read (and unpickled) only when the
+    token is new to this process.
+    """
     global _ruleset
+    token, _ = _cached(RULES_TOKEN_KEY, RULES_GEN_KEY)
+    if token is not None and _ruleset is not None and _ruleset.token == token:
+        return _ruleset
     entry, generation = _cached(RULES_KEY, RULES_GEN_KEY)
     if entry is None:
         rows = list(Rule.objects.filter(active=True).values_list("pk", "version", "rule_config"))
         entry = (uuid.uuid4().hex, rows)
-        cache.set(RULES_KEY, (generation, entry), RULES_CACHE_SECONDS)
+        cache.set_many(
+            {RULES_KEY: (generation, entry), RULES_TOKEN_KEY: (generation, entry[0])}, RULES_CACHE_SECONDS
+        )
     token, rows = entry
     if _ruleset is not None and _ruleset.token == token:
         return _ruleset

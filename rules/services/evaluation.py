@@ -111,15 +111,18 @@ def participants_evaluate_locked(
     else:
         records = context_records_load(participant_ids=[p.pk for p in participants])
         contexts = {p.pk: context_build(p, records.get(p.pk, {})) for p in participants}
-    rows: dict[int, dict[str, Flag]] = {p.pk: {} for p in participants}
-    for row in Flag.objects.filter(participant_id__in=list(rows)):
-        rows[row.participant_id][row.flag] = row
+    stored: dict[int, dict[str, StoredFlag]] = {p.pk: {} for p in participants}
+    row_ids: dict[tuple[int, str], int] = {}
+    for pk, participant_id, name, value, set_by_rule, set_at, expires_at in Flag.objects.filter(
+        participant_id__in=list(stored)
+    ).values_list("pk", "participant_id", "flag", "value", "set_by_rule", "set_at", "expires_at"):
+        stored[participant_id][name] = StoredFlag(value, set_by_rule, set_at, expires_at)
+        row_ids[(participant_id, name)] = pk
     evaluated = [
-        (p, evaluate(ruleset, contexts[p.pk], _stored(rows[p.pk]), now=now, trace=trace))
-        for p in participants
+        (p, evaluate(ruleset, contexts[p.pk], stored[p.pk], now=now, trace=trace)) for p in participants
     ]
     _drop_reached_milestones(evaluated)
-    events = _write(evaluated, rows, now)
+    events = _write(evaluated, row_ids, now)
     _schedule(evaluated)
     return [_evaluation(p, ruleset, outcome, events.get(p.pk, []), now) for p, outcome in evaluated]
 
@@ -129,7 +132,10 @@ def _dry_run(participant: Participant, *, trace: bool, now: datetime) -> Evaluat
     participant = Participant.objects.get(pk=participant.pk)  # fresh attributes and tags
     ruleset = active_ruleset()
     context = context_get(participant)
-    stored = _stored({f.flag: f for f in Flag.objects.filter(participant=participant)})
+    stored = {
+        f.flag: StoredFlag(f.value, f.set_by_rule, f.set_at, f.expires_at)
+        for f in Flag.objects.filter(participant=participant)
+    }
     outcome = evaluate(ruleset, context, stored, now=now, trace=trace)
     _drop_reached_milestones([(participant, outcome)])
     events = [e.event for _, e in outcome.emits] + [
@@ -137,10 +143,6 @@ def _dry_run(participant: Participant, *, trace: bool, now: datetime) -> Evaluat
         *([MILESTONE_REACHED] * len(outcome.milestones)),
     ]
     return _evaluation(participant, ruleset, outcome, events, now, dry_run=True)
-
-
-def _stored(rows: dict[str, Flag]) -> dict[str, StoredFlag]:
-    return {name: StoredFlag(f.value, f.set_by_rule, f.set_at, f.expires_at) for name, f in rows.items()}
 
 
 def _evaluation(
@@ -192,7 +194,7 @@ def _drop_reached_milestones(evaluated: list[tuple[Participant, Outcome]]) -> No
 
 
 def _write(
-    evaluated: list[tuple[Participant, Outcome]], rows: dict[int, dict[str, Flag]], now: datetime
+    evaluated: list[tuple[Participant, Outcome]], row_ids: dict[tuple[int, str], int], now: datetime
 ) -> dict[int, list[str]]:
     """Flags, history, milestones and their events of every participant, in the caller's
     transaction; returns the types of the events emitted per participant, in emission order.
@@ -208,8 +210,7 @@ def _write(
     ]
     if not changes:
         return {}
-    stored = {(pk, name): row for pk, own in rows.items() for name, row in own.items()}
-    history = iter(flags_changes_write(changes=changes, stored=stored, now=now))
+    history = iter(flags_changes_write(changes=changes, stored=row_ids, now=now))
     reached = [
         Milestone(
             participant=p, milestone=name, reached_at=now, triggered_by_rule=rule.rule_id, metadata=metadata

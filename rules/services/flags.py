@@ -43,7 +43,7 @@ def flag_changes_write(
     """Apply one participant's changes to ``journey_flags`` and append their history rows."""
     return flags_changes_write(
         changes=[(participant, write) for write in writes],
-        stored={(participant.pk, name): row for name, row in stored.items()},
+        stored={(participant.pk, name): row.pk for name, row in stored.items()},
         now=now,
     )
 
@@ -51,7 +51,7 @@ def flag_changes_write(
 def flags_changes_write(
     *,
     changes: list[tuple[Participant, FlagWrite]],
-    stored: dict[tuple[int, str], Flag],
+    stored: dict[tuple[int, str], int],
     now: datetime,
 ) -> list[FlagHistory]:
     """Apply changes of any number of participants in at most three statements; returns their
@@ -61,16 +61,17 @@ def flags_changes_write(
     2. set flags, new or changed: one ``INSERT … ON CONFLICT (participant, flag) DO UPDATE``;
     3. history: one ``INSERT``.
 
-    Callers hold the participants' row locks, so ``stored`` is what the table holds.
+    ``stored`` holds the ids of the flag rows there are, by ``(participant id, flag)``. Callers
+    hold the participants' row locks, so it is what the table holds.
     """
     removed: list[int] = []
     upserts: list[Flag] = []
     history: list[FlagHistory] = []
     for participant, write in changes:
-        row = stored.get((participant.pk, write.flag))
         if write.value is None:
-            if row is not None:
-                removed.append(row.pk)
+            row_id = stored.get((participant.pk, write.flag))
+            if row_id is not None:
+                removed.append(row_id)
         else:
             upserts.append(
                 Flag(

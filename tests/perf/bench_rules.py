@@ -6,7 +6,9 @@
     and the same rules and facts in json-rules-engine (Node) when ``node`` is on PATH (the package
     is installed into a temporary folder, never into the repository);
 (b) end to end on Postgres + Redis: events ingested → one real Celery worker → flags written,
-    in events per second; next to it, what one aggregate query per participant costs in Postgres.
+    in events per second; next to it, what one aggregate query per participant costs in Postgres;
+(c) the rules subscriber alone, per event: SQL statements, Redis round trips and time, for the
+    single handler and for the batch handler (a worker message's events at once).
 """
 
 import argparse
@@ -19,6 +21,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -396,17 +400,9 @@ def bench_json_rules_engine(raw_contexts: list, now: datetime, seconds: float) -
 # ----------------------------------------------------------------------------------------------
 # (b) end to end
 # ----------------------------------------------------------------------------------------------
-def bench_end_to_end(participants: int, events: int) -> None:
-    from django.conf import settings
-    from django.db import connection
-
-    if connection.vendor != "postgresql" or not settings.REDIS_URL:
-        print("(b) end to end: skipped (needs DATABASE_URL=postgres://… and REDIS_URL)")
-        return
-    from config.celery import app as celery_app
-    from journeys.models import EntityMapping, EntityRecord, Event, Participant
-    from journeys.services.events import EventInput, events_ingest
-    from rules.models import FlagHistory
+def load_rules_and_participants(participants: int, *, rng: random.Random, prefix: str, label: str) -> list:
+    """Mappings, the 100 rules, and participants ``<prefix>-<i>`` with their records."""
+    from journeys.models import EntityMapping, EntityRecord, Participant
     from rules.services.rules import rules_load
 
     for pattern, entity in [*ENTITY_MAPPINGS, ("program.enrollment.*", "program_enrollments")]:
@@ -416,10 +412,11 @@ def bench_end_to_end(participants: int, events: int) -> None:
             defaults={"key_field": "enrollment_id" if entity == "program_enrollments" else ""},
         )
     report = rules_load(definitions=[(d.get("rule_id", "rule"), d) for d in all_definitions()])
-    print(f"(b) rules: {report.summary()}")
-    rng = random.Random(2)
+    print(f"{label} rules: {report.summary()}")
     now = datetime.now(UTC)
-    people = Participant.objects.bulk_create([Participant(user_id=f"bench-{i}") for i in range(participants)])
+    people = Participant.objects.bulk_create(
+        [Participant(user_id=f"{prefix}-{i}") for i in range(participants)]
+    )
     EntityRecord.objects.bulk_create(
         [
             EntityRecord(participant=p, entity=entity, data=data, occurred_at=at)
@@ -428,7 +425,24 @@ def bench_end_to_end(participants: int, events: int) -> None:
         ],
         batch_size=5000,
     )
-    print(f"(b) {participants} participants with {RECORDS_PER_PARTICIPANT} records each")
+    print(f"{label} {participants} participants with {RECORDS_PER_PARTICIPANT} records each")
+    return people
+
+
+def bench_end_to_end(participants: int, events: int) -> None:
+    from django.conf import settings
+    from django.db import connection
+
+    if connection.vendor != "postgresql" or not settings.REDIS_URL:
+        print("(b) end to end: skipped (needs DATABASE_URL=postgres://… and REDIS_URL)")
+        return
+    from config.celery import app as celery_app
+    from journeys.models import Event, Participant
+    from journeys.services.events import EventInput, events_ingest
+    from rules.models import FlagHistory
+
+    rng = random.Random(2)
+    load_rules_and_participants(participants, rng=rng, prefix="bench", label="(b)")
 
     # One queue for what the benchmark sends and what the worker itself emits (rule events).
     queue = celery_app.conf.task_default_queue
@@ -545,20 +559,114 @@ def bench_end_to_end(participants: int, events: int) -> None:
     print(f"(b) one aggregate query per participant: {describe(samples)} = {per_second:,.0f}/s")
 
 
+# ----------------------------------------------------------------------------------------------
+# (c) what the rules subscriber costs per event
+# ----------------------------------------------------------------------------------------------
+@contextmanager
+def redis_round_trips() -> Iterator[list[int]]:
+    """Counts round trips to Redis (a pipeline is one) while the block runs: ``counter[0]``."""
+    from redis.connection import AbstractConnection
+
+    counter = [0]
+    send = AbstractConnection.send_packed_command
+
+    def counting(self, command, check_health=True):
+        counter[0] += 1
+        return send(self, command, check_health)
+
+    AbstractConnection.send_packed_command = counting
+    try:
+        yield counter
+    finally:
+        AbstractConnection.send_packed_command = send
+
+
+def bench_statements(participants: int) -> None:
+    """SQL statements, Redis round trips and time of the rules subscriber alone, per event:
+    the single handler event by event, and the batch handler on worker-message-sized batches.
+    Events are stored but not dispatched (no worker): each handler is called directly, in a
+    transaction as the bus does."""
+    from django.conf import settings
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+
+    from journeys import bus
+    from journeys.models import Event
+    from journeys.services.events import EventInput, events_ingest
+    from rules.services import evaluation
+
+    rng = random.Random(3)
+    people = load_rules_and_participants(participants, rng=rng, prefix="stmt", label="(c)")
+    if not settings.REDIS_URL:
+        print("(c) (no REDIS_URL: the cache is local, Redis round trips are not counted)")
+    on_events = getattr(evaluation, "on_events", None)
+    half = len(people) // 2
+    dispatch = bus.dispatch_on_commit
+    bus.dispatch_on_commit = lambda ids: None  # no worker here: the handlers are called directly
+    try:
+        for round_name in ("first evaluation (flags new)", "steady state (flags settled)"):
+            results = events_ingest(
+                events=[
+                    EventInput(
+                        type="kintell.session.completed",
+                        user_id=p.user_id,
+                        payload=record_data(rng, "kintell_sessions"),
+                        source="stmt",
+                    )
+                    for p in people
+                ]
+            )
+            events = list(Event.objects.filter(pk__in=[r.id for r in results]).order_by("pk"))
+            single, batched = events[:half], events[half:]
+            paths = [("single", [[e] for e in single], evaluation.on_event)]
+            if on_events is not None:
+                chunk = bus.EVENT_DISPATCH_CHUNK
+                paths.append(
+                    ("batch", [batched[i : i + chunk] for i in range(0, len(batched), chunk)], on_events)
+                )
+            for path, calls, handler in paths:
+                statements = round_trips = 0
+                with Stopwatch() as clock:
+                    for call in calls:
+                        with (
+                            CaptureQueriesContext(connection) as queries,
+                            redis_round_trips() as trips,
+                            transaction.atomic(),
+                        ):
+                            handler(call[0] if path == "single" else call)
+                        statements += len(queries.captured_queries)
+                        round_trips += trips[0]
+                n = sum(len(call) for call in calls)
+                print(
+                    f"(c) {round_name}, {path} handler ({n} events, {len(calls)} calls): "
+                    f"{statements / n:.2f} SQL statements, {round_trips / n:.2f} Redis round trips, "
+                    f"{clock.seconds / n * 1000:.2f} ms per event"
+                )
+    finally:
+        bus.dispatch_on_commit = dispatch
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=2000, help="events for (b); (a) uses n/10 contexts")
     parser.add_argument("--seconds", type=float, default=5.0, help="duration of each in-process run")
+    parser.add_argument("--parts", default="abc", help="which parts to run: any of a, b, c (default abc)")
     args = parser.parse_args()
     # A terminated benchmark still stops its worker and drops its scratch database.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     setup_django()
-    rate, raw_contexts, now = bench_in_process(max(args.n // 10, 50), args.seconds)
-    jre = bench_json_rules_engine(raw_contexts, now, args.seconds)
-    if jre:
-        print(f"(a) compiled evaluator vs json-rules-engine: {rate / jre:.1f} times")
-    with scratch_database():
-        bench_end_to_end(participants=max(args.n // 10, 50), events=args.n)
+    participants = max(args.n // 10, 50)
+    if "a" in args.parts:
+        rate, raw_contexts, now = bench_in_process(participants, args.seconds)
+        jre = bench_json_rules_engine(raw_contexts, now, args.seconds)
+        if jre:
+            print(f"(a) compiled evaluator vs json-rules-engine: {rate / jre:.1f} times")
+    if "c" in args.parts:
+        with scratch_database():
+            bench_statements(participants=2 * participants)
+    if "b" in args.parts:
+        with scratch_database():
+            bench_end_to_end(participants=participants, events=args.n)
 
 
 if __name__ == "__main__":
