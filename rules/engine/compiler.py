@@ -6,10 +6,15 @@ Each condition becomes a ``Node`` with two closures over pre-parsed operands:
 * ``explain(state) → dict``: the same decision plus the actual value seen, for traces (every
   child is explained, so a trace shows why each part held or not).
 
-Values read from the context (counts, aggregates) are memoised per evaluation in
-``state.memo``, so a hundred rules reading ``avg_rating`` compute it once.
+Values derived from the records alone (counts, aggregates, newest values, reference times) are
+memoised in ``context.facts`` under a small integer key per distinct value (``fact_key``): a
+hundred rules reading ``avg_rating`` compute it once, and a context evaluated again (a cached or
+warm context; the fixpoint's second pass) computes nothing again. A context is a snapshot that
+is never changed once built, so its facts stay true. ``explain`` never reads the memo: a trace
+recomputes what it shows, so it can be checked against the fast path.
 """
 
+import itertools
 import json
 import operator as op
 from collections.abc import Callable
@@ -19,12 +24,17 @@ from typing import Any
 
 from rules.engine.values import (
     OPERATOR_FUNCTIONS,
+    REDUCERS,
     ParticipantContext,
     Record,
     comparison,
     entity_value_reader,
+    numbers_reader,
     parse_duration,
     path_getter,
+    record_getter,
+    record_matcher,
+    split_aggregate,
     time_reader,
 )
 
@@ -33,14 +43,34 @@ TIME_COMPARISONS = {">=": op.ge, ">": op.gt, "<": op.lt, "<=": op.le}
 COUNT_COMPARISONS = {**TIME_COMPARISONS, "=": op.eq, "!=": op.ne}
 
 
+MISSING = object()  # not computed yet (a fact may well be None)
+_fact_keys: dict[tuple, int] = {}
+_fact_numbers = itertools.count()
+
+
+def fact_key(description: tuple) -> int:
+    """The memo key of one derived value: equal descriptions share a key in this process, and
+    small ints hash and compare faster than the tuples they stand for."""
+    key = _fact_keys.get(description)
+    if key is None:
+        key = _fact_keys.setdefault(description, next(_fact_numbers))
+    return key
+
+
 @dataclass(slots=True)
 class EvalState:
-    """One evaluation: the context, the flag values conditions see, the clock, a memo."""
+    """One evaluation: the context, the flag values conditions see, the clock, and the
+    context's memo of derived values (``facts``)."""
 
     context: ParticipantContext
     flags: dict[str, bool]
     now: datetime
-    memo: dict[Any, Any] = field(default_factory=dict)
+    facts: dict[int, Any] = field(init=False)
+    entities: dict[str, list[Record]] = field(init=False)  # the context's, one attribute away
+
+    def __post_init__(self) -> None:
+        self.facts = self.context.facts
+        self.entities = self.context.entities
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,9 +81,13 @@ class TimeWindow:
     entity: str
     read: Callable[[list[Record]], datetime | None]
     duration: timedelta
+    fact: int  # the memo key of the reference time, shared with the conditions reading it
 
     def flips_at(self, context: ParticipantContext) -> datetime | None:
-        reference = self.read(context.entities.get(self.entity, NO_RECORDS))
+        facts = context.facts
+        reference = facts.get(self.fact, MISSING)
+        if reference is MISSING:
+            reference = facts[self.fact] = self.read(context.entities.get(self.entity, NO_RECORDS))
         return reference + self.duration if reference is not None else None
 
 
@@ -89,49 +123,74 @@ def _text(value: Any) -> str:
     return json.dumps(value, default=str)
 
 
-def _record_filter(spec: dict[str, Any]) -> tuple[Callable[[dict], bool] | None, str]:
-    """The optional filter of count/exists as a predicate on record data, and its description."""
+def _record_filter(spec: dict[str, Any]) -> tuple[Callable[[Record], bool] | None, str]:
+    """The optional filter of count/exists as a predicate on records, and its description."""
     if "field" not in spec:
         return None, ""
-    get = path_getter(spec["field"])
     if "value" not in spec:
-        return (lambda data: get(data) is not None), f" where {spec['field']} is present"
-    compare = comparison(spec.get("operator", "=") or "=", spec["value"])
-    expected = spec["value"]
+        get = record_getter(spec["field"])
+        return (lambda record: get(record) is not None), f" where {spec['field']} is present"
+    operator = spec.get("operator", "=") or "="
     return (
-        lambda data: compare(get(data)),
-        f" where {spec['field']} {spec.get('operator', '=')} {_text(expected)}",
+        record_matcher(spec["field"], operator, spec["value"]),
+        f" where {spec['field']} {spec.get('operator', '=')} {_text(spec['value'])}",
     )
 
 
-def _matching_count(spec: dict[str, Any]) -> tuple[Callable[[EvalState], int], str]:
+def _counter(spec: dict[str, Any]) -> tuple[str, Callable[[Record], bool] | None, int, str]:
+    """(entity, record filter or none, memo key, description) of a count/exists subject."""
     entity = spec["entity"]
     predicate, where = _record_filter(spec)
-    memo_key = ("n", entity, spec.get("field"), spec.get("operator"), _text(spec.get("value")))
+    key = fact_key(
+        ("n", entity, spec.get("field"), spec.get("operator"), "value" in spec, _text(spec.get("value")))
+    )
+    return entity, predicate, key, f"{entity}{where}"
+
+
+def _count_of(
+    entity: str, predicate: Callable[[Record], bool] | None, key: int
+) -> Callable[[EvalState], int]:
+    """``count(state)``: matching records, memoised in the context's facts."""
+    if predicate is None:
+
+        def count_all(state: EvalState) -> int:
+            records = state.entities.get(entity)
+            return len(records) if records else 0
+
+        return count_all
 
     def count(state: EvalState) -> int:
-        memo = state.memo
-        if memo_key in memo:
-            return memo[memo_key]
-        records = state.context.entities.get(entity, NO_RECORDS)
-        n = len(records) if predicate is None else sum(1 for r in records if predicate(r.data))
-        memo[memo_key] = n
+        facts = state.facts
+        n = facts.get(key)
+        if n is None:
+            # map/sum: the fastest way CPython has to count the records a predicate accepts.
+            n = facts[key] = sum(map(predicate, state.entities.get(entity, NO_RECORDS)))
         return n
 
-    return count, f"{entity}{where}"
+    return count
 
 
 def _count(spec: dict[str, Any]) -> Node:
-    count, subject = _matching_count(spec)
+    entity, predicate, key, subject = _counter(spec)
+    count = _count_of(entity, predicate, key)
     compare = COUNT_COMPARISONS[spec["count"]]  # counts are whole numbers: plain comparisons
     expected = spec["count_value"]
     description = f"count({subject}) {spec['count']} {expected}"
 
-    def test(state: EvalState) -> bool:
-        return compare(count(state), expected)
+    if predicate is None:
+
+        def test(state: EvalState) -> bool:
+            records = state.entities.get(entity)
+            return compare(len(records) if records else 0, expected)
+
+    else:
+
+        def test(state: EvalState) -> bool:
+            n = state.facts.get(key)
+            return compare(count(state) if n is None else n, expected)
 
     def explain(state: EvalState) -> dict[str, Any]:
-        actual = count(state)
+        actual = count(_unmemoised(state))
         return {
             "type": "count",
             "description": description,
@@ -143,14 +202,23 @@ def _count(spec: dict[str, Any]) -> Node:
 
 
 def _exists(spec: dict[str, Any]) -> Node:
-    count, subject = _matching_count(spec)
+    entity, predicate, key, subject = _counter(spec)
+    count = _count_of(entity, predicate, key)
     description = f"exists({subject})"
 
-    def test(state: EvalState) -> bool:
-        return count(state) > 0
+    if predicate is None:
+
+        def test(state: EvalState) -> bool:
+            return bool(state.entities.get(entity))
+
+    else:
+
+        def test(state: EvalState) -> bool:
+            n = state.facts.get(key)
+            return (count(state) if n is None else n) > 0
 
     def explain(state: EvalState) -> dict[str, Any]:
-        actual = count(state)
+        actual = count(_unmemoised(state))
         return {
             "type": "exists",
             "description": description,
@@ -161,27 +229,47 @@ def _exists(spec: dict[str, Any]) -> Node:
     return Node(test, explain)
 
 
+def _unmemoised(state: EvalState) -> EvalState:
+    """The same evaluation with an empty memo: traces recompute what they show."""
+    fresh = EvalState(state.context, state.flags, state.now)
+    fresh.facts = {}
+    return fresh
+
+
 def _value(spec: dict[str, Any]) -> Node:
     entity, name = spec["entity"], spec["field"]
     read = entity_value_reader(name)
     check = comparison(spec["operator"], spec["value"])
     expected = spec["value"]
-    memo_key = ("v", entity, name)
+    key = fact_key(("v", entity, name))
     description = f"{entity}.{name} {spec['operator']} {_text(expected)}"
+    aggregate = split_aggregate(name)
+    if aggregate is not None:
+        # avg_rating, max_rating… reduce one list of the entity's ratings, read once.
+        numbers, reduce = numbers_reader(aggregate[1]), REDUCERS[aggregate[0]]
+        numbers_key = fact_key(("numbers", entity, aggregate[1]))
 
-    def actual_of(state: EvalState) -> Any:
-        memo = state.memo
-        if memo_key in memo:
-            return memo[memo_key]
-        value = read(state.context.entities.get(entity, NO_RECORDS))
-        memo[memo_key] = value
-        return value
+        def compute(state: EvalState) -> Any:
+            facts = state.facts
+            values = facts.get(numbers_key, MISSING)
+            if values is MISSING:
+                values = facts[numbers_key] = numbers(state.entities.get(entity, NO_RECORDS))
+            return reduce(values)
+
+    else:
+
+        def compute(state: EvalState) -> Any:
+            return read(state.entities.get(entity, NO_RECORDS))
 
     def test(state: EvalState) -> bool:
-        return check(actual_of(state))
+        facts = state.facts
+        actual = facts.get(key, MISSING)
+        if actual is MISSING:
+            actual = facts[key] = compute(state)
+        return check(actual)
 
     def explain(state: EvalState) -> dict[str, Any]:
-        actual = actual_of(state)
+        actual = read(state.context.entities.get(entity, NO_RECORDS))
         return {
             "type": "value",
             "description": description,
@@ -200,28 +288,29 @@ def _time_since(spec: dict[str, Any]) -> Node:
     assert duration is not None  # validated
     read = time_reader(name)
     compare = TIME_COMPARISONS[operator]
-    window = TimeWindow((entity, name, duration.total_seconds()), entity, read, duration)
+    key = fact_key(("t", entity, name))
+    window = TimeWindow((entity, name, duration.total_seconds()), entity, read, duration, key)
     description = f"time since {entity}.{name} {operator} {spec['duration']}"
-
-    def elapsed(state: EvalState) -> tuple[datetime | None, timedelta | None]:
-        reference = read(state.context.entities.get(entity, NO_RECORDS))
-        return reference, (state.now - reference if reference is not None else None)
-
-    def decide(gap: timedelta | None) -> bool:
-        if gap is None:
-            return operator in (">=", ">")
-        return compare(gap, duration)
+    never = operator in (">=", ">")
 
     def test(state: EvalState) -> bool:
-        return decide(elapsed(state)[1])
+        facts = state.facts
+        reference = facts.get(key, MISSING)
+        if reference is MISSING:
+            reference = facts[key] = read(state.entities.get(entity, NO_RECORDS))
+        if reference is None:
+            return never
+        return compare(state.now - reference, duration)
 
     def explain(state: EvalState) -> dict[str, Any]:
-        reference, gap = elapsed(state)
-        if gap is None:
-            actual = "no activity recorded"
+        reference = read(state.context.entities.get(entity, NO_RECORDS))
+        if reference is None:
+            actual, holds = "no activity recorded", never
         else:
+            gap = state.now - reference
             actual = f"{gap.total_seconds() / 86_400:.2f} days since {reference.isoformat()}"
-        return {"type": "time_since", "description": description, "actual": actual, "holds": decide(gap)}
+            holds = compare(gap, duration)
+        return {"type": "time_since", "description": description, "actual": actual, "holds": holds}
 
     return Node(test, explain, windows=(window,))
 

@@ -75,8 +75,9 @@ class Ruleset:
     rules: tuple[CompiledRule, ...]
     reads_flags: bool
     windows: tuple[TimeWindow, ...]
-    # (rule, its test, its actions, its otherwise actions): what the hot loop needs, unpacked once
-    plan: tuple[tuple[CompiledRule, Any, tuple["FlagAction", ...], tuple["FlagAction", ...]], ...] = ()
+    # (rule, its test, its decisions when it holds, its decisions when not): what the hot loop
+    # needs, unpacked once; the decisions are built here, so evaluating allocates none
+    plan: tuple[tuple[CompiledRule, Any, "Decisions", "Decisions"], ...] = ()
 
     @property
     def rule_ids(self) -> list[str]:
@@ -101,7 +102,10 @@ class Decision:
     holds: bool
 
 
-@dataclass(frozen=True, slots=True)
+Decisions = tuple[tuple[str, Decision], ...]  # (flag, decision) per flag action of a branch
+
+
+@dataclass(slots=True)
 class FlagChange:
     flag: str
     previous: bool | None
@@ -189,7 +193,15 @@ def ruleset_build(rules: list[CompiledRule], *, token: str) -> Ruleset:
         rules=ordered,
         reads_flags=any(r.node.reads_flags for r in ordered),
         windows=tuple(windows.values()),
-        plan=tuple((r, r.node.test, r.then.flag_actions, r.otherwise.flag_actions) for r in ordered),
+        plan=tuple(
+            (
+                r,
+                r.node.test,
+                tuple((a.flag, Decision(r, a, True)) for a in r.then.flag_actions),
+                tuple((a.flag, Decision(r, a, False)) for a in r.otherwise.flag_actions),
+            )
+            for r in ordered
+        ),
     )
 
 
@@ -213,14 +225,16 @@ def evaluate(
     3. Compare the decisions with the stored flags: changes, then fired rules, their events and
        milestones, and when time alone can next change anything.
     """
-    live = {name: f.value for name, f in stored.items() if f.live(now)}
+    live = {name: f.value for name, f in stored.items() if f.expires_at is None or f.expires_at > now}
     state = EvalState(context=context, flags=live, now=now)
     passes, converged = 0, True
     while True:
         passes += 1
-        matched, decisions = _pass(ruleset, state)
+        matched, decisions = _pass(ruleset.plan, state)
+        if not ruleset.reads_flags:
+            break
         decided = _apply(live, decisions)
-        if not ruleset.reads_flags or decided == state.flags:
+        if decided == state.flags:
             break
         if passes >= MAX_PASSES:
             converged = False
@@ -241,7 +255,7 @@ def evaluate(
     emits: list[tuple[CompiledRule, EmitAction]] = []
     milestones: list[tuple[CompiledRule, str, dict[str, Any]]] = []
     seen_milestones = set(reached_milestones)
-    for rule in ruleset.rules:
+    for rule in ruleset.rules if changes_of else ():
         own = changes_of.get(rule.rule_id)
         if not own:
             continue
@@ -252,7 +266,7 @@ def evaluate(
             seen_milestones.add(branch.milestone[0])
             milestones.append((rule, *branch.milestone))
 
-    after = _apply(live, decisions)
+    after = decided if ruleset.reads_flags else _apply(live, decisions)
     traces = None
     if trace:
         state.flags = after if ruleset.reads_flags else state.flags
@@ -270,16 +284,22 @@ def evaluate(
     )
 
 
-def _pass(ruleset: Ruleset, state: EvalState) -> tuple[list[CompiledRule], dict[str, Decision]]:
+def _pass(
+    plan: tuple[tuple[CompiledRule, Any, Decisions, Decisions], ...], state: EvalState
+) -> tuple[list[CompiledRule], dict[str, Decision]]:
+    """One round over the rules, highest priority first: the rules that hold, and the first
+    decision on each flag (a lower-priority rule never overrides it)."""
     matched: list[CompiledRule] = []
     decisions: dict[str, Decision] = {}
-    for rule, test, then_actions, otherwise_actions in ruleset.plan:
-        holds = test(state)
-        if holds:
+    setdefault = decisions.setdefault
+    for rule, test, then_decisions, otherwise_decisions in plan:
+        if test(state):
             matched.append(rule)
-        for action in then_actions if holds else otherwise_actions:
-            if action.flag not in decisions:  # a higher-priority rule already decided it
-                decisions[action.flag] = Decision(rule, action, holds)
+            for flag, decision in then_decisions:
+                setdefault(flag, decision)
+        else:
+            for flag, decision in otherwise_decisions:
+                setdefault(flag, decision)
     return matched, decisions
 
 
@@ -296,13 +316,13 @@ def _apply(live: dict[str, bool], decisions: dict[str, Decision]) -> dict[str, b
 def _changes(
     decisions: dict[str, Decision], stored: dict[str, StoredFlag], now: datetime
 ) -> list[FlagChange]:
+    """The stored flags the decisions change, and the expired ones nobody set again, by name."""
     changes: list[FlagChange] = []
-    for name in sorted(set(decisions) | set(stored)):
+    for name, decision in decisions.items():
+        action = decision.action
         current = stored.get(name)
-        live = current is not None and current.live(now)
-        decision = decisions.get(name)
-        if decision is not None and not decision.action.clear:
-            action = decision.action
+        live = current is not None and (current.expires_at is None or current.expires_at > now)
+        if not action.clear:
             if live and current.value is action.value:
                 continue
             changes.append(
@@ -317,9 +337,7 @@ def _changes(
                     holds=decision.holds,
                 )
             )
-        elif current is not None and not live:
-            changes.append(FlagChange(name, current.value, None, "expired", current.set_by_rule, None, None))
-        elif current is not None and decision is not None:  # a live flag cleared
+        elif live:
             changes.append(
                 FlagChange(
                     name,
@@ -332,7 +350,18 @@ def _changes(
                     decision.holds,
                 )
             )
+        elif current is not None:
+            changes.append(FlagChange(name, current.value, None, "expired", current.set_by_rule, None, None))
+    for name, current in stored.items():
+        if current.expires_at is not None and current.expires_at <= now and name not in decisions:
+            changes.append(FlagChange(name, current.value, None, "expired", current.set_by_rule, None, None))
+    if len(changes) > 1:
+        changes.sort(key=_by_flag)
     return changes
+
+
+def _by_flag(change: FlagChange) -> str:
+    return change.flag
 
 
 def next_check_at(

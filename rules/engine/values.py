@@ -55,13 +55,19 @@ class Record(NamedTuple):
 
 @dataclass(slots=True)
 class ParticipantContext:
-    """What rules read. ``entities`` maps an entity name to its records, newest first."""
+    """What rules read. ``entities`` maps an entity name to its records, newest first.
+
+    A snapshot: never changed once built. ``facts`` memoises what conditions derive from it
+    (counts, aggregates, reference times; see ``rules.engine.compiler``), for as long as the
+    context object lives.
+    """
 
     participant_id: int
     user_id: str
     attributes: dict[str, Any] = field(default_factory=dict)
     tags: list[str] = field(default_factory=list)
     entities: dict[str, list[Record]] = field(default_factory=dict)
+    facts: dict[int, Any] = field(default_factory=dict, repr=False, compare=False)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -157,7 +163,8 @@ _NUMERIC = {"=": op.eq, ">": op.gt, ">=": op.ge, "<": op.lt, "<=": op.le}
 
 def comparison(operator: str, expected: Any) -> Callable[[Any], bool]:
     """``actual → bool`` for one operator and a constant, with the same meaning as
-    ``OPERATOR_FUNCTIONS`` but specialised when the constant is a number (the common case)."""
+    ``OPERATOR_FUNCTIONS`` but specialised when the constant is a number or a string (the
+    common cases)."""
     numeric = _NUMERIC.get(operator) if _is_number(expected) else None
     if numeric is not None:
 
@@ -166,6 +173,11 @@ def comparison(operator: str, expected: Any) -> Callable[[Any], bool]:
             return (kind is int or kind is float) and numeric(actual, expected)
 
         return compare_number
+    if isinstance(expected, str) and operator in ("=", "!="):
+        # Only an equal string equals a string: plain ``==`` has the JSON meaning here.
+        if operator == "=":
+            return lambda actual: actual == expected
+        return lambda actual: actual is not None and actual != expected
     general = OPERATOR_FUNCTIONS[operator]
     return lambda actual: general(actual, expected)
 
@@ -198,6 +210,76 @@ def split_aggregate(name: str) -> tuple[str, str] | None:
     return None
 
 
+def record_getter(path: str) -> Callable[[Record], Any]:
+    """A function reading a record field (``a`` or a dot path ``a.b.c`` into its data)."""
+    if "." not in path:
+
+        def get(record: Record) -> Any:
+            data = record.data
+            return data.get(path) if type(data) is dict else None
+
+        return get
+    dig = path_getter(path)
+    return lambda record: dig(record.data)
+
+
+def record_matcher(path: str, operator: str, expected: Any) -> Callable[[Record], bool]:
+    """``record → bool``: does the record's field compare so with the constant."""
+    if operator == "=" and isinstance(expected, str) and "." not in path:
+        # The common filter (``session_type = language``) in one call per record.
+        def equals(record: Record) -> bool:
+            data = record.data
+            return type(data) is dict and data.get(path) == expected
+
+        return equals
+    get = record_getter(path)
+    compare = comparison(operator, expected)
+    return lambda record: compare(get(record))
+
+
+def numbers_reader(source: str) -> Callable[[list[Record]], list[float] | None]:
+    """The numbers of a field over all records (booleans, strings and missing values skipped);
+    ``None`` when there are no records at all. What every aggregate of that field reduces."""
+    get = record_getter(source)
+
+    def numbers(records: list[Record]) -> list[float] | None:
+        if not records:
+            return None
+        values = []
+        for record in records:
+            value = get(record)
+            kind = type(value)
+            if kind is int or kind is float:
+                values.append(value)
+        return values
+
+    return numbers
+
+
+def _sum(values: list[float] | None) -> float:
+    return 0 if values is None else math.fsum(values)
+
+
+def _avg(values: list[float] | None) -> float | None:
+    return math.fsum(values) / len(values) if values else None
+
+
+def _min(values: list[float] | None) -> float | None:
+    return min(values) if values else None
+
+
+def _max(values: list[float] | None) -> float | None:
+    return max(values) if values else None
+
+
+REDUCERS: dict[str, Callable[[list[float] | None], Any]] = {
+    "sum": _sum,
+    "avg": _avg,
+    "min": _min,
+    "max": _max,
+}
+
+
 def entity_value_reader(name: str) -> Callable[[list[Record]], Any]:
     """Compile an entity field name (see the module docstring) into ``records → value``."""
     if name == "count":
@@ -208,27 +290,11 @@ def entity_value_reader(name: str) -> Callable[[list[Record]], Any]:
         return lambda records: records[-1].occurred_at if records else None
     aggregate = split_aggregate(name)
     if aggregate is None:
-        get = path_getter(name)
-        return lambda records: get(records[0].data) if records else None
+        get = record_getter(name)
+        return lambda records: get(records[0]) if records else None
     kind, source = aggregate
-    get = path_getter(source)
-
-    def numbers(records: list[Record]) -> list[float]:
-        return [v for v in (get(r.data) for r in records) if _is_number(v)]
-
-    if kind == "sum":
-        return lambda records: math.fsum(numbers(records)) if records else 0
-    reducer: Callable[[list[float]], float] = {
-        "avg": lambda values: math.fsum(values) / len(values),
-        "min": min,
-        "max": max,
-    }[kind]
-
-    def aggregate_of(records: list[Record]) -> Any:
-        values = numbers(records)
-        return reducer(values) if values else None
-
-    return aggregate_of
+    numbers, reduce = numbers_reader(source), REDUCERS[kind]
+    return lambda records: reduce(numbers(records))
 
 
 def time_reader(name: str) -> Callable[[list[Record]], datetime | None]:

@@ -525,3 +525,92 @@ def test_next_check_is_when_the_earliest_time_window_closes():
     ctx = context(buddy_events=[(3, {})], kintell_sessions=[(5, {})])
     # The 2-day window closed already (and was evaluated now); the 14-day one closes in 11 days.
     assert evaluate(rules, ctx, {}, now=NOW).next_check_at == NOW + timedelta(days=11)
+
+
+# ----------------------------------------------------------------------------------------------
+# What a context memoises
+# ----------------------------------------------------------------------------------------------
+def test_a_context_evaluated_again_decides_as_a_fresh_copy_does_at_any_clock():
+    """Counts, aggregates and reference times are memoised on the context; the clock is not."""
+    rules = ruleset(
+        setting(
+            "languages",
+            "polyglot",
+            True,
+            1,
+            {
+                "type": "count",
+                "entity": "kintell_sessions",
+                "field": "session_type",
+                "value": "language",
+                "count": ">=",
+                "count_value": 3,
+            },
+        ),
+        setting(
+            "rated",
+            "well_rated",
+            True,
+            2,
+            {
+                "type": "value",
+                "entity": "kintell_sessions",
+                "field": "avg_rating",
+                "operator": ">=",
+                "value": 4.5,
+            },
+        ),
+        setting(
+            "best",
+            "top_rated",
+            True,
+            3,
+            {
+                "type": "value",
+                "entity": "kintell_sessions",
+                "field": "max_rating",
+                "operator": "=",
+                "value": 5,
+            },
+        ),
+        setting(
+            "quiet",
+            "quiet",
+            True,
+            4,
+            {
+                "type": "time_since",
+                "entity": "kintell_sessions",
+                "field": "last_activity",
+                "duration": "10 days",
+            },
+        ),
+        setting(
+            "other",
+            "not_mentoring",
+            True,
+            5,
+            {
+                "type": "count",
+                "entity": "kintell_sessions",
+                "field": "session_type",
+                "operator": "!=",
+                "value": "mentoring",
+                "count": "=",
+                "count_value": 3,
+            },
+        ),
+    )
+
+    def fresh_copy() -> ParticipantContext:
+        return ParticipantContext(1, "ada", {}, [], {n: list(r) for n, r in SESSIONS.entities.items()})
+
+    def decided(ctx: ParticipantContext, now: datetime) -> list[tuple[str, bool | None]]:
+        return [(c.flag, c.value) for c in evaluate(rules, ctx, {}, now=now).changes]
+
+    warm = fresh_copy()
+    today = decided(warm, NOW)
+    assert today == decided(warm, NOW) == decided(fresh_copy(), NOW)
+    assert today == [("not_mentoring", True), ("polyglot", True), ("top_rated", True)]
+    later = NOW + timedelta(days=30)
+    assert decided(warm, later) == decided(fresh_copy(), later) == sorted([*today, ("quiet", True)])
