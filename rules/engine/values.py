@@ -13,6 +13,11 @@ the records projected from its events (``journeys.EntityRecord``), newest first 
   is none. A name with one of these prefixes is always an aggregate.
 * ``count``: how many records the entity has.
 * ``last_activity``: the newest record's ``occurred_at``; ``first_activity``: the oldest's.
+* ``event_type``: the type of the newest event behind a record (``kintell.session.completed``),
+  a field of the record itself like ``occurred_at``, not of its data: a payload key of that name
+  is shadowed. So ``count`` with ``field: event_type, value: kintell.session.completed`` counts
+  the records of completed sessions, and a ``value`` on ``event_type`` reads the newest record's.
+  Records projected before event types were kept have none.
 
 **Missing values.** A none (missing field, empty aggregate, unknown entity) satisfies no
 comparison, not even ``!=``: a rule never fires on data it has not seen.
@@ -38,6 +43,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 AGGREGATES = ("avg", "sum", "min", "max")
+RECORD_FIELDS = ("event_type",)  # read from the record, not its data
 SPECIAL_FIELDS = ("count", "last_activity", "first_activity")
 OPERATORS = ("=", "!=", ">", ">=", "<", "<=", "in", "contains")
 DURATION_UNITS = {"hour": 3600, "day": 86_400, "week": 7 * 86_400, "month": 30 * 86_400}  # seconds
@@ -211,7 +217,13 @@ def split_aggregate(name: str) -> tuple[str, str] | None:
 
 
 def record_getter(path: str) -> Callable[[Record], Any]:
-    """A function reading a record field (``a`` or a dot path ``a.b.c`` into its data)."""
+    """A function reading a record field: ``event_type`` (the record's own), else ``a`` or a dot
+    path ``a.b.c`` into its data."""
+    head, _, rest = path.partition(".")
+    if head in RECORD_FIELDS:
+        if rest:  # event_type is text: nothing lies below it
+            return lambda record: None
+        return lambda record: record.event_type
     if "." not in path:
 
         def get(record: Record) -> Any:
@@ -225,7 +237,7 @@ def record_getter(path: str) -> Callable[[Record], Any]:
 
 def record_matcher(path: str, operator: str, expected: Any) -> Callable[[Record], bool]:
     """``record → bool``: does the record's field compare so with the constant."""
-    if operator == "=" and isinstance(expected, str) and "." not in path:
+    if operator == "=" and isinstance(expected, str) and "." not in path and path not in RECORD_FIELDS:
         # The common filter (``session_type = language``) in one call per record.
         def equals(record: Record) -> bool:
             data = record.data

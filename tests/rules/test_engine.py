@@ -614,3 +614,70 @@ def test_a_context_evaluated_again_decides_as_a_fresh_copy_does_at_any_clock():
     assert today == [("not_mentoring", True), ("polyglot", True), ("top_rated", True)]
     later = NOW + timedelta(days=30)
     assert decided(warm, later) == decided(fresh_copy(), later) == sorted([*today, ("quiet", True)])
+
+
+# ----------------------------------------------------------------------------------------------
+# event_type: a field of the record itself
+# ----------------------------------------------------------------------------------------------
+SESSION_EVENTS = ParticipantContext(
+    participant_id=1,
+    user_id="ada",
+    entities={
+        "kintell_sessions": [
+            Record(NOW - timedelta(days=1), {"rating": 5}, "kintell.session.cancelled"),
+            Record(NOW - timedelta(days=2), {"rating": 4}, "kintell.session.completed"),
+            Record(NOW - timedelta(days=3), {"event_type": "spoofed"}, "kintell.session.completed"),
+            Record(NOW - timedelta(days=4), {"rating": 3}, None),  # projected before types were kept
+        ]
+    },
+)
+
+
+@pytest.mark.parametrize(
+    ("operator", "value", "count"),
+    [
+        ("=", "kintell.session.completed", 2),
+        ("!=", "kintell.session.completed", 1),  # a record without a type matches no comparison
+        ("in", ["kintell.session.completed", "kintell.session.cancelled"], 3),
+        ("contains", "cancel", 1),
+    ],
+)
+def test_count_filters_on_the_type_of_the_event_behind_each_record(operator, value, count):
+    spec = {
+        "type": "count",
+        "entity": "kintell_sessions",
+        "field": "event_type",
+        "operator": operator,
+        "value": value,
+        "count": "=",
+        "count_value": count,
+    }
+    assert holds(spec, SESSION_EVENTS)
+
+
+def test_event_type_is_the_records_own_and_shadows_a_payload_key_of_that_name():
+    spoofed = {
+        "type": "exists",
+        "entity": "kintell_sessions",
+        "field": "event_type",
+        "value": "spoofed",
+    }
+    assert not holds(spoofed, SESSION_EVENTS)
+    newest = {
+        "type": "value",
+        "entity": "kintell_sessions",
+        "field": "event_type",
+        "operator": "=",
+        "value": "kintell.session.cancelled",
+    }
+    assert holds(newest, SESSION_EVENTS)
+    present = {
+        "type": "count",
+        "entity": "kintell_sessions",
+        "field": "event_type",
+        "count": "=",
+        "count_value": 3,
+    }
+    assert holds(present, SESSION_EVENTS)
+    below = {"type": "exists", "entity": "kintell_sessions", "field": "event_type.name"}
+    assert not holds(below, SESSION_EVENTS)

@@ -259,3 +259,62 @@ def test_a_context_loaded_before_an_invalidation_is_never_served_after_it(mappin
     # A slow reader stores what it loaded under the generation it started with.
     cache.set(CONTEXT_KEY.format(participant.pk), (generation, {"kintell_sessions": []}), 300)
     assert len(context_get(participant).entities["kintell_sessions"]) == 1
+
+
+# ----------------------------------------------------------------------------------------------
+# Records know the type of their newest event
+# ----------------------------------------------------------------------------------------------
+def test_rules_read_the_event_type_of_records_from_ingested_events(
+    mappings, ingest, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        rule_create(
+            definition=definition(
+                rule_id="two_sessions_done",
+                flag="sessions_done",
+                conditions=[
+                    {
+                        "type": "count",
+                        "entity": "kintell_sessions",
+                        "field": "event_type",
+                        "value": "kintell.session.completed",
+                        "count": ">=",
+                        "count_value": 2,
+                    }
+                ],
+                actions=[{"type": "set_flag", "flag": "sessions_done"}],
+            )
+        )
+        rule_create(
+            definition=definition(
+                rule_id="graduated",
+                flag="graduated",
+                conditions=[
+                    {
+                        "type": "value",
+                        "entity": "program_enrollments",
+                        "field": "event_type",
+                        "operator": "=",
+                        "value": "program.enrollment.completed",
+                    }
+                ],
+                actions=[{"type": "set_flag", "flag": "graduated"}],
+            )
+        )
+
+    def sent(type_: str, **payload) -> None:
+        ingest({"type": type_, "user_id": "ada", "payload": payload})
+
+    sent("kintell.session.completed", rating=5)
+    sent("kintell.session.cancelled", rating=1)
+    sent("program.enrollment.started", enrollment_id="e-1", status="active")
+    assert not Flag.objects.exists()
+
+    sent("kintell.session.completed", rating=4)
+    # The enrollment's one (keyed) record now carries the type of its newest event.
+    sent("program.enrollment.completed", enrollment_id="e-1", status="done")
+
+    assert sorted(Flag.objects.values_list("flag", "set_by_rule")) == [
+        ("graduated", "graduated"),
+        ("sessions_done", "two_sessions_done"),
+    ]
