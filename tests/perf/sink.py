@@ -14,6 +14,7 @@ twice.
 
 import asyncio
 import multiprocessing
+import os
 from multiprocessing.connection import Connection
 
 RESPONSE = (
@@ -58,8 +59,7 @@ def _serve(pipe: Connection) -> None:
             if command == "counts":
                 pipe.send((total, len(ids)))
             else:
-                server.close()
-                return
+                os._exit(0)  # open keep-alive connections end with the process
 
     asyncio.run(main())
 
