@@ -107,36 +107,43 @@ def bulk_update(model: type[models.Model], objs: Sequence[models.Model], fields:
 
 
 def bulk_insert(
-    model: type[models.Model], objs: Sequence[models.Model], *, key: tuple[str, ...] = ()
+    model: type[models.Model],
+    objs: Sequence[models.Model],
+    *,
+    key: tuple[str, ...] = (),
+    ignore_conflicts: bool = False,
 ) -> None:
     """Insert many new rows of ``model`` in one statement per chunk and give them their ids.
 
     ``key`` names fields unique among ``objs`` (``("user_journey_id", "seq")``) by which the
-    returned ids are matched to the rows; without it the rows get no ids.
+    returned ids are matched to the rows; without it the rows get no ids. With
+    ``ignore_conflicts`` a row a unique constraint refuses is left out (``ON CONFLICT DO
+    NOTHING``) and keeps no id: on Postgres the ids say exactly which rows went in.
     """
     if not objs:
         return
     if connection.vendor != "postgresql":
-        model.objects.bulk_create(objs, batch_size=BULK_CHUNK)
+        model.objects.bulk_create(objs, batch_size=BULK_CHUNK, ignore_conflicts=ignore_conflicts)
         return
     meta = model._meta
     fields = [f for f in meta.concrete_fields if not f.primary_key]
     names = ", ".join(f'"{f.column}"' for f in fields)
     by_column = {f.attname: f.column for f in fields}
     returning = ", ".join(f'"{by_column[name]}"' for name in key)
+    conflicts = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
     with connection.cursor() as cursor:
         for start in range(0, len(objs), BULK_CHUNK):
             chunk = objs[start : start + BULK_CHUNK]
             source, param = _recordset(fields, chunk, add=True)
-            sql = f'INSERT INTO "{meta.db_table}" ({names}) SELECT {names} FROM {source}'
+            sql = f'INSERT INTO "{meta.db_table}" ({names}) SELECT {names} FROM {source}{conflicts}'
             if not key:
                 cursor.execute(sql, [param])
                 continue
             cursor.execute(f'{sql} RETURNING "{meta.pk.column}", {returning}', [param])
             ids = {tuple(row[1:]): row[0] for row in cursor.fetchall()}
             for obj in chunk:
-                obj.pk = ids[tuple(getattr(obj, name) for name in key)]
-                obj._state.adding = False
+                obj.pk = ids.get(tuple(getattr(obj, name) for name in key))
+                obj._state.adding = obj.pk is None
 
 
 def versions_load(user_journeys: Iterable[UserJourney]) -> None:

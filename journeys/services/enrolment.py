@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from journeys.engine.batch import Writes, participants_lock
+from journeys.engine.batch import Writes, bulk_insert, participants_lock, versions_load
 from journeys.engine.conditions import EvaluationContext, evaluate
 from journeys.engine.dispatcher import dispatch_on_commit
 from journeys.engine.runner import Walker, cancel_live_runs, lock_user_journey, log
@@ -40,6 +40,9 @@ class Enrolment:
     payload: dict[str, Any] = field(default_factory=dict)
     trigger_event_id: int | None = None
     key: str | None = None  # for manual enrolments; events use their id
+
+
+ENROLMENT_KEY = ("journey_id", "participant_id", "enrolment_key")  # unique: user_journey_unique_enrolment
 
 
 def enrolment_key(journey: Journey, *, event_id: int | None = None) -> str:
@@ -90,12 +93,14 @@ def user_journeys_enrol(*, enrolments: Sequence[Enrolment], now: datetime | None
     blocked = _blocked(enrolments, keys)
     rows: list[UserJourney] = []
     seen: set[tuple[int, int]] = set()
+    seen_keys: set[tuple[int, int, str]] = set()
     for enrolment, key in zip(enrolments, keys, strict=True):
         pair = (enrolment.journey.pk, enrolment.participant.pk)
         exclusive = enrolment.journey.re_entry != Journey.ReEntry.ALWAYS
-        if pair in blocked or (exclusive and pair in seen):
+        if pair in blocked or (exclusive and pair in seen) or (*pair, key) in seen_keys:
             continue
         seen.add(pair)
+        seen_keys.add((*pair, key))
         rows.append(
             UserJourney(
                 journey=enrolment.journey,
@@ -114,18 +119,8 @@ def user_journeys_enrol(*, enrolments: Sequence[Enrolment], now: datetime | None
         )
     if not rows:
         return []
-    UserJourney.objects.bulk_create(rows, ignore_conflicts=True)
-    triples = {(r.journey_id, r.participant_id, r.enrolment_key) for r in rows}
-    created = [
-        uj
-        for uj in UserJourney.objects.filter(
-            journey_id__in={r.journey_id for r in rows},
-            participant_id__in={r.participant_id for r in rows},
-            enrolment_key__in={r.enrolment_key for r in rows},
-            started_at=now,
-        ).select_related("version", "journey")
-        if (uj.journey_id, uj.participant_id, uj.enrolment_key) in triples
-    ]
+    created = _insert(rows)
+    versions_load(created)
     participants = {e.participant.pk: e.participant for e in enrolments}
     created.sort(key=lambda uj: (-uj.journey.priority, uj.journey_id, uj.pk))
     writes = Writes(now=now, participants=_lock_participants(participants))
@@ -134,6 +129,33 @@ def user_journeys_enrol(*, enrolments: Sequence[Enrolment], now: datetime | None
         uj.participant = participants[uj.participant_id]
         Walker(uj, now=now, writes=writes).start()
     dispatch_on_commit(writes.flush())
+    return created
+
+
+def _insert(rows: list[UserJourney]) -> list[UserJourney]:
+    """Insert the user journeys the constraints accept; returns those, with their ids.
+
+    On Postgres one ``INSERT … ON CONFLICT DO NOTHING RETURNING`` says exactly which went in; on
+    SQLite they are read back.
+    """
+    if connection.vendor == "postgresql":
+        bulk_insert(UserJourney, rows, key=ENROLMENT_KEY, ignore_conflicts=True)
+        return [uj for uj in rows if uj.pk is not None]
+    UserJourney.objects.bulk_create(rows, ignore_conflicts=True)
+    triples = {(r.journey_id, r.participant_id, r.enrolment_key) for r in rows}
+    journeys = {r.journey_id: r.journey for r in rows}
+    created = [
+        uj
+        for uj in UserJourney.objects.filter(
+            journey_id__in=journeys,
+            participant_id__in={r.participant_id for r in rows},
+            enrolment_key__in={r.enrolment_key for r in rows},
+            started_at=rows[0].started_at,
+        )
+        if (uj.journey_id, uj.participant_id, uj.enrolment_key) in triples
+    ]
+    for uj in created:
+        uj.journey = journeys[uj.journey_id]
     return created
 
 
