@@ -370,8 +370,21 @@ def _logical(kind: str, children: list[Node]) -> Node:
     reads_flags = any(child.reads_flags for child in children)
     combine = all if kind == "all_of" else any
 
-    # Plain loops: the fast path runs millions of times, and a generator per call costs.
-    if kind == "all_of":
+    # Plain loops: the fast path runs millions of times, and a generator per call costs. Two
+    # children (the usual pair) need no loop at all.
+    if len(tests) == 2:
+        first, second = tests
+        if kind == "all_of":
+
+            def test(state: EvalState) -> bool:
+                return first(state) and second(state)
+
+        else:
+
+            def test(state: EvalState) -> bool:
+                return first(state) or second(state)
+
+    elif kind == "all_of":
 
         def test(state: EvalState) -> bool:
             for child_test in tests:  # noqa: SIM110

@@ -252,6 +252,23 @@ def record_matcher(path: str, operator: str, expected: Any) -> Callable[[Record]
 def numbers_reader(source: str) -> Callable[[list[Record]], list[float] | None]:
     """The numbers of a field over all records (booleans, strings and missing values skipped);
     ``None`` when there are no records at all. What every aggregate of that field reduces."""
+    if "." not in source and source not in RECORD_FIELDS:
+
+        def numbers_of_field(records: list[Record]) -> list[float] | None:
+            # The common case (avg_rating), with the field read inline: one pass, no calls.
+            if not records:
+                return None
+            values = []
+            for record in records:
+                data = record.data
+                value = data.get(source) if type(data) is dict else None
+                kind = type(value)
+                if kind is int or kind is float:
+                    values.append(value)
+            return values
+
+        return numbers_of_field
+
     get = record_getter(source)
 
     def numbers(records: list[Record]) -> list[float] | None:
