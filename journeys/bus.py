@@ -9,8 +9,10 @@ dispatch of an event already handled a no-op.
 """
 
 import fnmatch
+import json
 import logging
 import random
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -243,11 +245,36 @@ def events_process(*, event_ids: list[int]) -> list[Event]:
             event.status = Event.Status.PENDING
             event.error = "\n".join(errors[event.pk])[:10_000]
             event.next_attempt_at = now + retry_delay(event.attempts)
-    Event.objects.bulk_update(
-        events,
-        ["subscriber_results", "lease_until", "status", "processed_at", "error", "next_attempt_at"],
-    )
+    _settle(events)
     return events
+
+
+def _settle(events: list[Event]) -> None:
+    """Write the events' outcomes: one UPDATE per distinct outcome.
+
+    The events of one message almost always end alike (processed, the same subscribers ok), so
+    grouping by outcome costs one or two statements where a row-by-row CASE update costs a
+    hundred-branch expression per column.
+    """
+    groups: dict[tuple, list[int]] = defaultdict(list)
+    for event in events:
+        outcome = (
+            json.dumps(event.subscriber_results, sort_keys=True),
+            event.status,
+            event.processed_at,
+            event.error,
+            event.next_attempt_at,
+        )
+        groups[outcome].append(event.pk)
+    for (results, status, processed_at, error, next_attempt_at), ids in groups.items():
+        Event.objects.filter(pk__in=ids).update(
+            subscriber_results=json.loads(results),
+            lease_until=None,
+            status=status,
+            processed_at=processed_at,
+            error=error,
+            next_attempt_at=next_attempt_at,
+        )
 
 
 def events_due_for_dispatch(*, limit: int) -> list[int]:

@@ -138,6 +138,8 @@ class WorkerProcess:
             "DATABASE_URL": _database_url_for_tests(),
             "CACHE_KEY_PREFIX": settings.CACHES["default"].get("KEY_PREFIX", ""),
             "CELERY_TASK_ALWAYS_EAGER": "false",
+            # Tasks the worker itself sends (events it emits) stay on the test queue too.
+            "CELERY_QUEUE": celery_app.conf.task_default_queue,
             **(extra_env or {}),
         }
         self._log = self.log_path.open("w")
