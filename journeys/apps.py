@@ -28,12 +28,14 @@ class JourneysConfig(AppConfig):
         from journeys import bootstrap, bus
         from journeys.actions import register_builtin_actions
         from journeys.services.demo import demo_load
-        from journeys.services.enrolment import journeys_handle_event
+        from journeys.services.enrolment import journeys_handle_event, journeys_handle_events
         from journeys.services.roles import staff_roles_load
         from journeys.services.templates import journey_templates_load
 
         register_builtin_actions()
-        bus.subscribe("*", journeys_handle_event, name="journeys.journey_runner")
+        bus.subscribe(
+            "*", journeys_handle_event, name="journeys.journey_runner", batch_handler=journeys_handle_events
+        )
         bootstrap.register("staff roles", staff_roles_load)
         bootstrap.register("journey templates", journey_templates_load)
         bootstrap.register("demo", demo_load, demo=True)

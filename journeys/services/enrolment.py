@@ -212,14 +212,23 @@ def journeys_trigger(
     )
 
 
-def _matching(
-    *, trigger_type: str, participant: Participant, payload: dict[str, Any], event_id: int | None
-) -> list[Enrolment]:
-    journeys = list(
+def _triggered_by(trigger_type: str) -> list[Journey]:
+    return list(
         Journey.objects.filter(state=Journey.State.PUBLISHED, trigger_type=trigger_type).order_by(
             "-priority", "id"
         )
     )
+
+
+def _matching(
+    *,
+    trigger_type: str,
+    participant: Participant,
+    payload: dict[str, Any],
+    event_id: int | None,
+    journeys: list[Journey] | None = None,
+) -> list[Enrolment]:
+    journeys = _triggered_by(trigger_type) if journeys is None else journeys
     if not journeys:
         return []
     ctx = EvaluationContext(
@@ -316,3 +325,55 @@ def journeys_handle_event(event: Event) -> None:
     )
     if enrolments:
         user_journeys_enrol(enrolments=enrolments, now=now)
+
+
+def journeys_handle_events(events: list[Event]) -> None:
+    """The subscriber's batch handler: the effect of ``journeys_handle_event`` on each event in
+    order, with the enrolments of many events in one set-based call.
+
+    1. Two queries find which (participant, event type) pairs end or wake anything live.
+    2. Events in order: the first event of a participant that ends or wakes nothing only adds its
+       enrolments to the pending set. Any later event of a participant already touched in this
+       batch first writes the pending enrolments, then goes the event-by-event way, so it sees
+       what the earlier events did (a journey they started may wait for this very event).
+    3. The pending enrolments are written together: one insert, one walk per batch.
+    """
+    now = timezone.now()
+    participants = {event.participant_id for event in events}
+    types = {event.type for event in events}
+    live = UserJourney.objects.filter(participant_id__in=participants, state__in=LIVE_STATES)
+    hits: set[tuple[int, str]] = set()
+    for participant_id, goal, exit_event in live.filter(
+        Q(version__goal_event__in=types) | Q(version__exit_event__in=types)
+    ).values_list("participant_id", "version__goal_event", "version__exit_event"):
+        hits.update({(participant_id, goal), (participant_id, exit_event)})
+    hits.update(
+        StepRun.objects.filter(
+            participant_id__in=participants, status=StepRun.Status.SCHEDULED, waiting_for__in=types
+        ).values_list("participant_id", "waiting_for")
+    )
+    triggered = {event_type: _triggered_by(event_type) for event_type in types}
+    pending: list[Enrolment] = []
+    touched: set[int] = set()
+    kick: list[int] = []
+    for event in events:
+        if event.participant_id in touched:
+            if pending:
+                user_journeys_enrol(enrolments=pending, now=now)
+                pending = []
+            _end_by_event(event, now)
+            _wake(event, now, kick)
+        elif (event.participant_id, event.type) in hits:
+            _end_by_event(event, now)
+            _wake(event, now, kick)
+        touched.add(event.participant_id)
+        pending += _matching(
+            trigger_type=event.type,
+            participant=event.participant,
+            payload=event.payload,
+            event_id=event.pk,
+            journeys=triggered[event.type],
+        )
+    dispatch_on_commit(kick)
+    if pending:
+        user_journeys_enrol(enrolments=pending, now=now)

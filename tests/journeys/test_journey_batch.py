@@ -434,3 +434,98 @@ def test_three_concurrent_set_based_dispatchers_execute_every_step_once():
     results_x = list(StepRun.objects.filter(user_journey__journey=other).values_list("result", flat=True))
     assert sorted(r["changed"] for r in results_x) == [False] * 29 + [True]  # applied once, seen by all
     assert batch.BULK_CHUNK >= 20
+
+
+# ------------------------------------------------------------------------------------------------
+# The bus: a worker message's events enrol set-based, with the effect of one at a time
+# ------------------------------------------------------------------------------------------------
+def bus_scenario(prefix: str) -> list[int]:
+    """Events whose order matters: a login right after the signup that starts a wait for it, a
+    goal right after the signup, a second signup that meets the re-entry policy."""
+    from journeys.services.events import EventInput, events_ingest
+
+    make_journey(
+        [
+            {
+                "key": "w",
+                "name": "W",
+                "kind": "wait_for_event",
+                "config": {"event": f"{prefix}.login", "timeout": "1 day", "timeout_step": "late"},
+                "next_steps": ["back"],
+            },
+            tag_step("back", "came-back", order=1, completion=True),
+            tag_step("late", "late", order=2),
+        ],
+        name=f"{prefix} wait",
+        trigger_type=f"{prefix}.signup",
+        re_entry="after_end",
+        priority=5,
+    )
+    make_journey(
+        [tag_step("t", "trial"), {"key": "hold", "name": "Hold", "kind": "manual", "order": 1}],
+        name=f"{prefix} goal",
+        trigger_type=f"{prefix}.signup",
+        goal_event=f"{prefix}.upgrade",
+    )
+    sequence = [("a", "signup"), ("a", "login"), ("b", "signup"), ("b", "upgrade"), ("c", "signup")]
+    sequence += [("c", "signup"), ("d", "login")] + [(f"m{i}", "signup") for i in range(20)]
+    results = events_ingest(
+        events=[EventInput(type=f"{prefix}.{kind}", user_id=f"{prefix}-{who}") for who, kind in sequence]
+    )
+    return [result.id for result in results]
+
+
+def bus_outcome(prefix: str) -> list:
+    seen = [
+        (p.user_id.removeprefix(prefix), p.tags)
+        for p in Participant.objects.filter(user_id__startswith=f"{prefix}-").order_by("user_id")
+    ]
+    for uj in UserJourney.objects.filter(journey__name__startswith=prefix).select_related(
+        "participant", "journey"
+    ):
+        seen.append(
+            (
+                uj.participant.user_id.removeprefix(prefix),
+                uj.journey.name.removeprefix(prefix),
+                uj.state,
+                uj.converted,
+                uj.end_reason.replace(prefix, ""),
+                [(r.step_key, r.status) for r in uj.step_runs.order_by("seq")],
+            )
+        )
+    return sorted(seen, key=str)
+
+
+@pytest.mark.django_db
+def test_a_message_of_events_has_the_effect_of_handling_them_one_by_one_with_one_enrolment(monkeypatch):
+    from journeys import bus
+    from journeys.services import enrolment
+
+    calls = []
+    original = enrolment.user_journeys_enrol
+
+    def counting(**kwargs):
+        calls.append(len(kwargs["enrolments"]))
+        return original(**kwargs)
+
+    monkeypatch.setattr(enrolment, "user_journeys_enrol", counting)
+
+    ids = bus_scenario("msg")
+    bus.events_process(event_ids=ids)
+    # a's, b's and c's are written before their second event; c's second and the 20 sign-ups
+    # that follow go together
+    assert calls == [2, 2, 2, 42]
+    batched = bus_outcome("msg")
+
+    calls.clear()
+    for event_id in bus_scenario("one"):
+        bus.events_process(event_ids=[event_id])
+    assert len(calls) == 24  # every sign-up on its own
+    assert batched == bus_outcome("one")
+
+    states = {(entry[0], entry[1]): (entry[2], entry[3]) for entry in batched if len(entry) == 6}
+    # the login was received before the wait began (both were ingested first): it does not count
+    assert states[("-a", " wait")] == ("active", False)
+    assert states[("-b", " goal")] == ("completed", True)  # converted by the upgrade right after
+    assert UserJourney.objects.filter(journey__name="msg wait", participant__user_id="msg-c").count() == 1
+    assert Participant.objects.get(user_id="msg-a").tags == ["trial"]
