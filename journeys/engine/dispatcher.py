@@ -129,9 +129,20 @@ _CLAIM_FIELDS = ("id", "attempts", "due_at", "user_journey_id", "entered", "step
 
 
 def _claim_sql(sql: str, params: dict[str, Any]) -> list[Claim]:
+    """Run a claim statement with bitmap scans off for its duration.
+
+    The due runs must be read in ``due_at`` order from the partial index, the scan stopping at
+    the limit. When many runs fall due at once (a campaign, a backlog after an outage), the
+    table's statistics still say few are due, and the planner would rather collect every due run
+    with a bitmap scan, join each to its user journey and sort them: 47 ms instead of 1 ms per
+    claim with 30,000 due, growing with the backlog.
+    """
     with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
         cursor.execute(sql, params)
-        return [Claim(*row) for row in cursor.fetchall()]
+        claims = [Claim(*row) for row in cursor.fetchall()]
+        cursor.execute("RESET enable_bitmapscan")  # also inside a caller's transaction
+    return claims
 
 
 def _claim_orm(queryset, *, now: datetime, lease: datetime, limit: int | None) -> list[Claim]:
