@@ -331,7 +331,7 @@ def test_a_batch_costs_the_same_statements_whatever_its_size(dispatch):
             stats = step_runs_dispatch(budget_seconds=10)
         assert stats.executed == size
         counts.append(len(queries))
-    assert counts[0] == counts[1] <= 30
+    assert counts[0] == counts[1] <= 40  # claims (a batch, then none left), record, write
 
 
 # ------------------------------------------------------------------------------------------------
