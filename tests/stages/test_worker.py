@@ -78,7 +78,13 @@ def test_uc2_a_failing_gate_keeps_the_journey_in_sandbox(celery_worker, webhook_
 
     unit = journey.units_of_work.get()
     wait_for(lambda: UnitOfWork.objects.get(pk=unit.pk).status == "completed", timeout=30)
-    wait_for(lambda: StagedJourney.objects.get(pk=journey.pk).last_validation.get("checks"), timeout=10)
+
+    def gate_checked_after_the_unit_completed() -> bool:
+        checks = StagedJourney.objects.get(pk=journey.pk).last_validation.get("checks") or []
+        return any(c["key"] == "unit_of_work_completed" and c["passed"] for c in checks)
+
+    # A gate check from before the unit completed may be stored first; wait for the one after.
+    wait_for(gate_checked_after_the_unit_completed, timeout=10)
     journey.refresh_from_db()
     assert journey.stage == "sandbox"
     failing = [c["key"] for c in journey.last_validation["checks"] if not c["passed"]]
