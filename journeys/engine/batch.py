@@ -22,8 +22,6 @@ tagged the ordinary way, row by row.
 
 import json
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime, time
-from decimal import Decimal
 from typing import Any
 
 from django.db import connection, models
@@ -64,23 +62,35 @@ USER_JOURNEY_FIELDS = [
 ]
 
 
-def _json_value(value: Any) -> Any:
-    if isinstance(value, datetime | date | time):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return str(value)
-    return value  # text, numbers, booleans, None, and JSON fields' own values
+def _isoformat(value: Any) -> Any:
+    return None if value is None else value.isoformat()
+
+
+def _text(value: Any) -> Any:
+    return None if value is None else str(value)
+
+
+def _encoder(field: models.Field):
+    """How a field's value goes into the JSON document (``None``: as it is)."""
+    if isinstance(field, models.DateField | models.TimeField):  # DateTimeField is a DateField
+        return _isoformat
+    if isinstance(field, models.DecimalField):
+        return _text
+    if getattr(field, "encoder", None) is not None:  # its values would need that encoder
+        raise ValueError(f"{field} has a custom JSON encoder; write it with Django's bulk methods")
+    return None
 
 
 def _recordset(fields: list[models.Field], objs: Sequence[models.Model], *, add: bool = False):
     """The SQL of ``jsonb_to_recordset(%s::jsonb) AS v(…)`` and its one parameter."""
-    for f in fields:
-        if getattr(f, "encoder", None) is not None:  # its values would need that encoder
-            raise ValueError(f"{f} has a custom JSON encoder; write it with Django's bulk methods")
-    rows = [
-        {f.column: _json_value(f.pre_save(obj, add) if add else getattr(obj, f.attname)) for f in fields}
-        for obj in objs
-    ]
+    plan = [(f, f.column, f.attname, _encoder(f)) for f in fields]
+    rows = []
+    for obj in objs:
+        row = {}
+        for field, column, attname, encode in plan:
+            value = field.pre_save(obj, add) if add else getattr(obj, attname)
+            row[column] = encode(value) if encode is not None else value
+        rows.append(row)
     columns = ", ".join(f'"{f.column}" {f.db_type(connection)}' for f in fields)
     return f"jsonb_to_recordset(%s::jsonb) AS v({columns})", json.dumps(rows)
 
