@@ -220,14 +220,18 @@ class UserJourneyMilestonesView(generics.GenericAPIView):
         examples=[OpenApiExample("Milestones", response_only=True, value=MILESTONES_EXAMPLE)],
     )
     def get(self, request, pk: int):
-        uj = _user_journey(pk)
-        milestones = selectors.user_journey_milestones(user_journey=uj)
-        progress = selectors.user_journey_progress(user_journey=uj, milestones=milestones)
-        return Response(
-            UserJourneyMilestonesSerializer(
-                {"user_journey_id": uj.pk, "progress": progress, "milestones": milestones}
-            ).data
-        )
+        return _milestones_response(pk)
+
+
+def _milestones_response(pk: int) -> Response:
+    uj = _user_journey(pk)
+    milestones = selectors.user_journey_milestones(user_journey=uj)
+    progress = selectors.user_journey_progress(user_journey=uj, milestones=milestones)
+    return Response(
+        UserJourneyMilestonesSerializer(
+            {"user_journey_id": uj.pk, "progress": progress, "milestones": milestones}
+        ).data
+    )
 
 
 def _milestone_view(name: str, service, summary: str, *, takes_result: bool = False):
@@ -263,7 +267,7 @@ def _milestone_view(name: str, service, summary: str, *, takes_result: bool = Fa
             serializer.is_valid(raise_exception=True)
             kwargs["result"] = serializer.validated_data["result"]
         service(user_journey=_user_journey(pk), key=key, actor=request.user, **kwargs)
-        return UserJourneyMilestonesView().get(request, pk)
+        return _milestones_response(pk)
 
     return type(
         f"Milestone{name.title()}View",
