@@ -5,7 +5,9 @@ Two kinds of plug-in exist:
 * **action types** (``send_email``, ``trigger_webhook``, … and ``set_flag``/``clear_flag`` from
   ``rules``): what a journey ``action`` step does;
 * **condition types** (``flag`` from ``rules``, …): extra leaves of the journey condition
-  language, next to the built-in comparisons on the payload, attributes, tags and step results.
+  language, next to the built-in comparisons on the payload, attributes, tags and step results;
+* **step statistics** (from ``analytics``): the per-step numbers the builder shows on a journey's
+  step graph (reached / waiting / completed / dropped), without journeys importing the read side.
 
 Apps register from their ``AppConfig.ready``; journeys looks entries up by name at run time, and
 validates a journey definition against what is registered when it is saved.
@@ -103,3 +105,28 @@ class ConditionType(Protocol):
 
 action_types: Registry[ActionType] = Registry("action type")
 condition_types: Registry[ConditionType] = Registry("condition type")
+
+
+@dataclass(frozen=True)
+class StepStats:
+    """How many runs of a journey reached a step, wait at it, completed it and dropped off there."""
+
+    reached: int = 0
+    waiting: int = 0
+    completed: int = 0
+    dropped: int = 0
+
+
+class StepStatsProvider(Protocol):
+    """Answers the per-step numbers of one journey, keyed by step key (all versions together)."""
+
+    def __call__(self, journey_id: int) -> dict[str, StepStats]: ...
+
+
+step_stats_providers: Registry[StepStatsProvider] = Registry("step statistics provider")
+
+
+def step_stats(journey_id: int) -> dict[str, StepStats]:
+    """The per-step numbers of a journey from the registered provider; empty when none is installed."""
+    provider = step_stats_providers.get("default")
+    return provider(journey_id) if provider is not None else {}
