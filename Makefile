@@ -13,5 +13,5 @@ lint:
 	.venv/bin/ruff check .
 	.venv/bin/python manage.py makemigrations --check --dry-run
 
-bench:  ## ingestion benchmark (set DATABASE_URL to Postgres)
-	.venv/bin/python manage.py bench_ingest
+bench:  ## ingestion benchmark against a scratch Postgres database (see README, Performance)
+	.venv/bin/python -m tests.perf.bench_ingest

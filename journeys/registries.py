@@ -13,7 +13,7 @@ Apps register from their ``AppConfig.ready``; journeys looks entries up by name 
 validates a journey definition against what is registered when it is saved.
 """
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
@@ -26,20 +26,32 @@ FieldErrors = dict[str, list[str]]  # field (or dot path) → messages; empty wh
 
 
 class Registry(Generic[T]):
-    """A name → item map that refuses silent overwrites."""
+    """A name → item map that refuses silent overwrites and tells its listeners of every change
+    (e.g. compiled conditions are forgotten when a condition type comes or goes)."""
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self._items: dict[str, T] = {}
+        self._listeners: list[Callable[[], None]] = []
+
+    def on_change(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` after each register/unregister."""
+        self._listeners.append(listener)
 
     def register(self, name: str, item: T, *, replace: bool = False) -> T:
         if name in self._items and not replace and self._items[name] is not item:
             raise ValueError(f"{self.kind} {name!r} is already registered")
         self._items[name] = item
+        self._changed()
         return item
 
     def unregister(self, name: str) -> None:
-        self._items.pop(name, None)
+        if self._items.pop(name, None) is not None:
+            self._changed()
+
+    def _changed(self) -> None:
+        for listener in self._listeners:
+            listener()
 
     def get(self, name: str) -> T | None:
         return self._items.get(name)

@@ -18,7 +18,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from journeys.models import Event
-from stages.models import ExitCriterion, Measurement, PipelineStage, UnitOfWork
+from stages.models import ExitCriterion, Measurement, UnitOfWork
 
 if TYPE_CHECKING:
     from stages.models import StagedJourney
@@ -114,10 +114,6 @@ def exit_criteria_evaluate(*, journey: "StagedJourney", now: datetime | None = N
         else:
             checks.append(_no_events_check(criterion, journey, now))
     return ValidationResult(client_id=journey.client_id, stage=journey.stage, checks=checks, evaluated_at=now)
-
-
-def stage_has_configuration(*, pipeline_id: int, stage: str) -> bool:
-    return PipelineStage.objects.filter(pipeline_id=pipeline_id, stage=stage).exists()
 
 
 def _work_check(journey: "StagedJourney") -> CheckResult:

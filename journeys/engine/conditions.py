@@ -291,6 +291,5 @@ def evaluate(spec: Any, ctx: EvaluationContext) -> tuple[bool, dict[str, Any] | 
     return compile_condition(spec)(ctx)
 
 
-def clear_cache() -> None:
-    """Forget compiled conditions (a condition type was registered or removed)."""
-    _compile_text.cache_clear()
+# A compiled condition binds the condition types registered when it was compiled.
+condition_types.on_change(_compile_text.cache_clear)

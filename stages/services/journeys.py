@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 
-from journeys.errors import Conflict, NotFound, ValidationFailed
+from journeys.errors import Conflict, ValidationFailed
 from journeys.models import Participant
 from journeys.services.participants import participants_get_or_create
 from stages.criteria import ValidationResult, exit_criteria_evaluate
@@ -291,14 +291,4 @@ def staged_journey_cancel(*, journey: StagedJourney, reason: str, actor: str = S
         key=row.event_idempotency_key,
         payload={"from_stage": from_stage, "reason": reason, "cancelled_by": actor},
     )
-    return journey
-
-
-# --------------------------------------------------------------------------------------------
-# Reads used by the write side
-# --------------------------------------------------------------------------------------------
-def staged_journey_get_active(*, client_id: str) -> StagedJourney:
-    journey = StagedJourney.objects.filter(client_id=client_id, stage__in=ACTIVE_STAGES).first()
-    if journey is None:
-        raise NotFound(f"Client {client_id!r} has no active journey.")
     return journey

@@ -162,3 +162,16 @@ def test_registered_condition_types_are_leaves_of_the_language(fake_flag):
     }
     assert "condition.flag" in condition_errors({"type": "test_flag"})
     assert "condition.type" in condition_errors({"type": "no_such_type"})
+
+
+def test_a_condition_compiled_before_its_type_was_registered_is_compiled_again():
+    spec = {"type": "test_flag", "flag": "country"}
+    with pytest.raises(ValidationFailed):
+        compile_condition(spec)
+    condition_types.register("test_flag", FakeFlag())
+    try:
+        assert evaluate(spec, CTX)[0] is True
+    finally:
+        condition_types.unregister("test_flag")
+    with pytest.raises(ValidationFailed):
+        compile_condition(spec)
