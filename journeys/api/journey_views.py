@@ -25,7 +25,7 @@ from journeys.api.journey_serializers import (
     TriggerOutSerializer,
     UserJourneySerializer,
 )
-from journeys.api.permissions import ModelPermissions
+from journeys.api.permissions import ApiPermissions
 from journeys.models import Journey, UserJourney
 from journeys.models.journeys import TriggerType
 from journeys.registries import action_types, condition_types
@@ -164,8 +164,7 @@ def _require(request, perm: str) -> None:
         raise PermissionDenied(f"This needs the {perm} permission.")
 
 
-class JourneyListCreateView(generics.GenericAPIView):
-    permission_classes = [ModelPermissions]
+class JourneyListCreateView(ApiPermissions, generics.GenericAPIView):
     queryset = Journey.objects.all()
     serializer_class = JourneySerializer
 
@@ -216,8 +215,7 @@ class JourneyListCreateView(generics.GenericAPIView):
         return Response(JourneySerializer(journey).data, status=status.HTTP_201_CREATED)
 
 
-class JourneyDetailView(generics.GenericAPIView):
-    permission_classes = [ModelPermissions]
+class JourneyDetailView(ApiPermissions, generics.GenericAPIView):
     queryset = Journey.objects.all()
     serializer_class = JourneySerializer
 
@@ -276,8 +274,7 @@ class JourneyDetailView(generics.GenericAPIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class _JourneyTransitionView(generics.GenericAPIView):
-    permission_classes = [ModelPermissions]
+class _JourneyTransitionView(ApiPermissions, generics.GenericAPIView):
     permission_model = Journey
     required_permission = PUBLISH
     serializer_class = JourneySerializer
@@ -348,8 +345,7 @@ class JourneyRestoreView(_JourneyTransitionView):
         return super().post(request, pk)
 
 
-class JourneyVersionsView(generics.GenericAPIView):
-    permission_classes = [ModelPermissions]
+class JourneyVersionsView(ApiPermissions, generics.GenericAPIView):
     permission_model = Journey
     serializer_class = JourneyVersionSerializer
     pagination_class = None
@@ -385,8 +381,7 @@ class JourneyVersionsView(generics.GenericAPIView):
         return Response(JourneyVersionSerializer(versions, many=True).data)
 
 
-class UserJourneysOfUserView(generics.GenericAPIView):
-    permission_classes = [ModelPermissions]
+class UserJourneysOfUserView(ApiPermissions, generics.GenericAPIView):
     permission_model = UserJourney
     serializer_class = UserJourneySerializer
     pagination_class = None
@@ -414,8 +409,7 @@ class UserJourneysOfUserView(generics.GenericAPIView):
         return Response(UserJourneySerializer(runs, many=True).data)
 
 
-class JourneyTriggerView(generics.GenericAPIView):
-    permission_classes = [ModelPermissions]
+class JourneyTriggerView(ApiPermissions, generics.GenericAPIView):
     permission_model = UserJourney
     required_permission = OPERATE
     serializer_class = TriggerInSerializer
@@ -457,8 +451,7 @@ class JourneyTriggerView(generics.GenericAPIView):
         return Response(TriggerOutSerializer(body).data)
 
 
-class JourneyExecuteView(generics.GenericAPIView):
-    permission_classes = [ModelPermissions]
+class JourneyExecuteView(ApiPermissions, generics.GenericAPIView):
     permission_model = UserJourney
     required_permission = OPERATE
     serializer_class = ExecuteInSerializer
@@ -485,8 +478,7 @@ class JourneyExecuteView(generics.GenericAPIView):
         return Response(ExecuteOutSerializer(body).data)
 
 
-class JourneyTypesView(generics.GenericAPIView):
-    permission_classes = [ModelPermissions]
+class JourneyTypesView(ApiPermissions, generics.GenericAPIView):
     permission_model = Journey
     serializer_class = JourneyTypesSerializer
 
@@ -529,8 +521,7 @@ class JourneyTypesView(generics.GenericAPIView):
         return Response(JourneyTypesSerializer(body).data)
 
 
-class JourneyTemplateListView(generics.GenericAPIView):
-    permission_classes = [ModelPermissions]
+class JourneyTemplateListView(ApiPermissions, generics.GenericAPIView):
     permission_model = Journey
     serializer_class = TemplateSerializer
     pagination_class = None
@@ -559,8 +550,7 @@ class JourneyTemplateListView(generics.GenericAPIView):
         return Response(TemplateSerializer([journey_template_get(name=k) for k in TEMPLATES], many=True).data)
 
 
-class JourneyTemplateView(generics.GenericAPIView):
-    permission_classes = [ModelPermissions]
+class JourneyTemplateView(ApiPermissions, generics.GenericAPIView):
     permission_model = Journey
     serializer_class = TemplateSerializer
 
@@ -593,8 +583,7 @@ class JourneyTemplateView(generics.GenericAPIView):
         return Response(TemplateSerializer(journey_template_get(name=name)).data)
 
 
-class JourneyDesignView(generics.GenericAPIView):
-    permission_classes = [ModelPermissions]
+class JourneyDesignView(ApiPermissions, generics.GenericAPIView):
     permission_model = Journey
     required_permission = "journeys.add_journey"
     serializer_class = DesignInSerializer
@@ -631,8 +620,7 @@ class JourneyDesignView(generics.GenericAPIView):
         )
 
 
-class JourneyCustomizeView(generics.GenericAPIView):
-    permission_classes = [ModelPermissions]
+class JourneyCustomizeView(ApiPermissions, generics.GenericAPIView):
     permission_model = Journey
     required_permission = "journeys.change_journey"
     serializer_class = CustomizeInSerializer
@@ -669,8 +657,7 @@ class JourneyCustomizeView(generics.GenericAPIView):
         return Response(JourneySerializer(selectors.journey_get(pk=pk)).data)
 
 
-class JourneyEnrollView(generics.GenericAPIView):
-    permission_classes = [ModelPermissions]
+class JourneyEnrollView(ApiPermissions, generics.GenericAPIView):
     permission_model = UserJourney
     required_permission = OPERATE
     serializer_class = EnrollInSerializer

@@ -1,4 +1,20 @@
-"""Permissions: Django's model permissions (staff roles are groups) and API key scopes."""
+"""The API's permission base: who may call a view, checked in one fixed order for every view.
+
+Every API view mixes in ``ApiPermissions`` (first among its bases). Its checks cannot be dropped:
+
+1. ``IsAuthenticated`` — anonymous requests answer 401;
+2. ``ApiKeyScope`` — an ``ingest`` key reaches ``POST`` on views that declare
+   ``allows_ingest_keys = True`` (the event intake) and nothing else, whatever its user may do;
+3. ``ModelPermissions`` — Django's model permissions (reads need ``view_*``; staff roles are
+   groups, see ``journeys.services.roles``);
+4. whatever the view adds in ``permission_classes`` (e.g. an object permission), after the above.
+
+DRF lets a view *replace* its permission list, and a view that set
+``permission_classes = [ModelPermissions]`` once silently lost the key-scope check, so an ingest
+key could read, change and delete everything. Here ``permission_classes`` only adds: the base is
+prepended by ``get_permissions``, and a view class that overrides ``get_permissions`` or puts
+another base before this one is refused when its module is imported.
+"""
 
 from rest_framework import permissions
 
@@ -21,7 +37,8 @@ class ModelPermissions(permissions.DjangoModelPermissions):
     """Django's model permissions, with ``view`` required for reads (DRF leaves reads open).
 
     Views without a queryset name their model with ``permission_model``; actions that are not
-    plain CRUD can name the permission they need with ``required_permission`` (``app.codename``).
+    plain CRUD can name the permission they need with ``required_permission`` (``app.codename``,
+    or a dict of method → ``app.codename``).
     """
 
     perms_map = {
@@ -50,6 +67,41 @@ class ModelPermissions(permissions.DjangoModelPermissions):
             perms = self.get_required_permissions(request.method, model)
             return request.user.has_perms(perms)
         return super().has_permission(request, view)
+
+
+BASE_PERMISSION_CLASSES: tuple[type[permissions.BasePermission], ...] = (
+    permissions.IsAuthenticated,
+    ApiKeyScope,
+    ModelPermissions,
+)
+
+
+class ApiPermissions:
+    """Mixin for every API view: the base checks, then the view's own ``permission_classes``.
+
+    Use it as the first base: ``class RuleListView(ApiPermissions, APIView)``. A view adds
+    checks (say an object permission) with ``permission_classes = [...]``; it cannot remove the
+    base ones.
+    """
+
+    permission_classes: tuple | list = ()  # checks this view adds after the base
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        if "get_permissions" in vars(cls):
+            raise TypeError(
+                f"{cls.__qualname__} overrides get_permissions(); add checks with permission_classes "
+                "instead, so the API key scope and model permissions still apply."
+            )
+        if cls.get_permissions is not ApiPermissions.get_permissions:
+            raise TypeError(
+                f"{cls.__qualname__}: put ApiPermissions before the other bases, otherwise the "
+                "API key scope and model permissions are not applied."
+            )
+
+    def get_permissions(self) -> list[permissions.BasePermission]:
+        extra = [p for p in self.permission_classes if p not in BASE_PERMISSION_CLASSES]
+        return [permission() for permission in (*BASE_PERMISSION_CLASSES, *extra)]
 
 
 def _is_ingest_key_on_ingest_view(request, view) -> bool:

@@ -16,7 +16,7 @@ from journeys.api.journey_serializers import (
     UserJourneySerializer,
 )
 from journeys.api.journey_views import USER_JOURNEY_EXAMPLE
-from journeys.api.permissions import ModelPermissions
+from journeys.api.permissions import ApiPermissions
 from journeys.errors import NotFound
 from journeys.models import StepRun, UserJourney
 from journeys.services import user_journeys as services
@@ -111,8 +111,7 @@ def _render(pk: int) -> Response:
     return Response(UserJourneySerializer(_user_journey(pk)).data)
 
 
-class UserJourneyListView(generics.GenericAPIView):
-    permission_classes = [ModelPermissions]
+class UserJourneyListView(ApiPermissions, generics.GenericAPIView):
     queryset = UserJourney.objects.all()
     serializer_class = UserJourneySerializer
 
@@ -139,8 +138,7 @@ class UserJourneyListView(generics.GenericAPIView):
         return self.get_paginated_response(UserJourneySerializer(page, many=True).data)
 
 
-class UserJourneyDetailView(generics.GenericAPIView):
-    permission_classes = [ModelPermissions]
+class UserJourneyDetailView(ApiPermissions, generics.GenericAPIView):
     queryset = UserJourney.objects.all()
     serializer_class = UserJourneySerializer
 
@@ -153,8 +151,7 @@ class UserJourneyDetailView(generics.GenericAPIView):
         return _render(pk)
 
 
-class _Operate(generics.GenericAPIView):
-    permission_classes = [ModelPermissions]
+class _Operate(ApiPermissions, generics.GenericAPIView):
     permission_model = UserJourney
     required_permission = OPERATE
     serializer_class = UserJourneySerializer
@@ -209,8 +206,7 @@ UserJourneyResumeView = _transition_view(
 UserJourneyCancelView = _transition_view("cancel", services.user_journey_cancel, "Cancel the user journey")
 
 
-class UserJourneyMilestonesView(generics.GenericAPIView):
-    permission_classes = [ModelPermissions]
+class UserJourneyMilestonesView(ApiPermissions, generics.GenericAPIView):
     permission_model = UserJourney
     serializer_class = UserJourneyMilestonesSerializer
 
@@ -294,8 +290,7 @@ MilestoneRollbackView = _milestone_view(
 MilestoneSkipView = _milestone_view("skip", services.milestone_skip, "Skip the current or a failed milestone")
 
 
-class UserJourneyHistoryView(generics.GenericAPIView):
-    permission_classes = [ModelPermissions]
+class UserJourneyHistoryView(ApiPermissions, generics.GenericAPIView):
     permission_model = UserJourney
     serializer_class = HistorySerializer
 
@@ -330,8 +325,7 @@ class UserJourneyHistoryView(generics.GenericAPIView):
         return Response(HistorySerializer({"user_journey_id": uj.pk, "step_runs": runs, "log": log}).data)
 
 
-class StepRunListView(generics.GenericAPIView):
-    permission_classes = [ModelPermissions]
+class StepRunListView(ApiPermissions, generics.GenericAPIView):
     queryset = StepRun.objects.all()
     serializer_class = StepRunSerializer
 
@@ -390,11 +384,10 @@ def _step_run_view(name: str, service, summary: str):
 
     return type(
         f"StepRun{name.title()}View",
-        (generics.GenericAPIView,),
+        (ApiPermissions, generics.GenericAPIView),
         {
             "post": post,
             "__doc__": summary,
-            "permission_classes": [ModelPermissions],
             "permission_model": StepRun,
             "required_permission": "journeys.retry_steprun",
             "serializer_class": StepRunSerializer,

@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle, ScopedRateThrottle
 
 from journeys import selectors
-from journeys.api.permissions import ModelPermissions
+from journeys.api.permissions import ApiPermissions
 from journeys.api.serializers import (
     EntityMappingSerializer,
     EntityRecordSerializer,
@@ -34,10 +34,9 @@ EVENT_EXAMPLE = {
 }
 
 
-class EventListCreateView(generics.GenericAPIView):
+class EventListCreateView(ApiPermissions, generics.GenericAPIView):
     """Ingest events and browse the event log."""
 
-    permission_classes = [ModelPermissions]
     queryset = Event.objects.all()
     serializer_class = EventSerializer
     allows_ingest_keys = True
@@ -107,8 +106,7 @@ class EventListCreateView(generics.GenericAPIView):
         return self.get_paginated_response(EventSerializer(page, many=True).data)
 
 
-class EventDetailView(generics.RetrieveAPIView):
-    permission_classes = [ModelPermissions]
+class EventDetailView(ApiPermissions, generics.RetrieveAPIView):
     queryset = Event.objects.select_related("participant")
     serializer_class = EventSerializer
 
@@ -117,8 +115,7 @@ class EventDetailView(generics.RetrieveAPIView):
         return super().get(request, *args, **kwargs)
 
 
-class ParticipantListCreateView(generics.GenericAPIView):
-    permission_classes = [ModelPermissions]
+class ParticipantListCreateView(ApiPermissions, generics.GenericAPIView):
     queryset = Participant.objects.all()
     serializer_class = ParticipantSerializer
 
@@ -155,8 +152,7 @@ class ParticipantListCreateView(generics.GenericAPIView):
         return Response(ParticipantSerializer(participant).data, status=status.HTTP_201_CREATED)
 
 
-class ParticipantDetailView(generics.GenericAPIView):
-    permission_classes = [ModelPermissions]
+class ParticipantDetailView(ApiPermissions, generics.GenericAPIView):
     queryset = Participant.objects.all()
     serializer_class = ParticipantSerializer
     lookup_field = "user_id"
@@ -186,8 +182,7 @@ class ParticipantDetailView(generics.GenericAPIView):
         return Response(ParticipantSerializer(participant).data)
 
 
-class ParticipantRecordsView(generics.GenericAPIView):
-    permission_classes = [ModelPermissions]
+class ParticipantRecordsView(ApiPermissions, generics.GenericAPIView):
     permission_model = Participant
     serializer_class = EntityRecordSerializer
 
@@ -203,8 +198,7 @@ class ParticipantRecordsView(generics.GenericAPIView):
         return self.get_paginated_response(EntityRecordSerializer(page, many=True).data)
 
 
-class EntityMappingListCreateView(generics.GenericAPIView):
-    permission_classes = [ModelPermissions]
+class EntityMappingListCreateView(ApiPermissions, generics.GenericAPIView):
     queryset = EntityMapping.objects.all()
     serializer_class = EntityMappingSerializer
 
@@ -236,8 +230,7 @@ class EntityMappingListCreateView(generics.GenericAPIView):
         return Response(EntityMappingSerializer(mapping).data, status=status.HTTP_201_CREATED)
 
 
-class EntityMappingDetailView(generics.GenericAPIView):
-    permission_classes = [ModelPermissions]
+class EntityMappingDetailView(ApiPermissions, generics.GenericAPIView):
     queryset = EntityMapping.objects.all()
     serializer_class = EntityMappingSerializer
 

@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from journeys import selectors as journey_selectors
-from journeys.api.permissions import ModelPermissions
+from journeys.api.permissions import ApiPermissions
 from rules import selectors
 from rules.api.serializers import (
     BacktestRequestSerializer,
@@ -79,8 +79,7 @@ NOT_FOUND_EXAMPLE = OpenApiExample(
 )
 
 
-class FlagsView(APIView):
-    permission_classes = [ModelPermissions]
+class FlagsView(ApiPermissions, APIView):
     permission_model = Flag
 
     @extend_schema(
@@ -117,8 +116,7 @@ class FlagsView(APIView):
         )
 
 
-class EvaluateView(APIView):
-    permission_classes = [ModelPermissions]
+class EvaluateView(ApiPermissions, APIView):
     required_permission = "rules.evaluate_rule"
 
     @extend_schema(
@@ -173,8 +171,7 @@ class EvaluateView(APIView):
         return Response(EvaluationSerializer(result).data)
 
 
-class FlagHistoryView(APIView):
-    permission_classes = [ModelPermissions]
+class FlagHistoryView(ApiPermissions, APIView):
     permission_model = FlagHistory
 
     @extend_schema(
@@ -227,8 +224,7 @@ class FlagHistoryView(APIView):
         )
 
 
-class MilestonesView(APIView):
-    permission_classes = [ModelPermissions]
+class MilestonesView(ApiPermissions, APIView):
     permission_model = Milestone
 
     @extend_schema(
@@ -267,8 +263,7 @@ class MilestonesView(APIView):
         )
 
 
-class MilestoneReachView(APIView):
-    permission_classes = [ModelPermissions]
+class MilestoneReachView(ApiPermissions, APIView):
     permission_model = Milestone
 
     @extend_schema(
@@ -320,8 +315,7 @@ class MilestoneReachView(APIView):
         )
 
 
-class RuleListView(APIView):
-    permission_classes = [ModelPermissions]
+class RuleListView(ApiPermissions, APIView):
     queryset = Rule.objects.all()
     parser_classes = [JSONParser, YAMLParser]
 
@@ -357,8 +351,7 @@ class RuleListView(APIView):
         return Response(RuleSerializer(rule).data, status=status.HTTP_201_CREATED)
 
 
-class RuleDetailView(APIView):
-    permission_classes = [ModelPermissions]
+class RuleDetailView(ApiPermissions, APIView):
     queryset = Rule.objects.all()
     parser_classes = [JSONParser, YAMLParser]
 
@@ -410,8 +403,7 @@ class RuleDetailView(APIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class RuleActivateView(APIView):
-    permission_classes = [ModelPermissions]
+class RuleActivateView(ApiPermissions, APIView):
     required_permission = "rules.change_rule"
     active = True
 
@@ -449,8 +441,7 @@ class RuleDeactivateView(RuleActivateView):
         return super().post(request, rule_id)
 
 
-class RulePreviewView(APIView):
-    permission_classes = [ModelPermissions]
+class RulePreviewView(ApiPermissions, APIView):
     required_permission = "rules.evaluate_rule"
 
     @extend_schema(
@@ -488,8 +479,7 @@ class RulePreviewView(APIView):
         return Response(PreviewSerializer(selectors.rule_preview(rule=rule, participant=participant)).data)
 
 
-class RuleBacktestView(APIView):
-    permission_classes = [ModelPermissions]
+class RuleBacktestView(ApiPermissions, APIView):
     required_permission = "rules.evaluate_rule"
 
     @extend_schema(

@@ -8,7 +8,7 @@ from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.response import Response
 
-from journeys.api.permissions import ModelPermissions
+from journeys.api.permissions import ApiPermissions
 from journeys.api.serializers import EventSerializer
 from stages import selectors
 from stages.api.examples import (
@@ -42,13 +42,11 @@ from stages.services import work as work_services
 from stages.services.rollback import staged_journey_rollback
 
 CONFLICT = OpenApiResponse(ConflictSerializer, description="Not allowed in the current stage (or status).")
-JOURNEY_PERMISSIONS = [ModelPermissions]
 
 
-class JourneyActionView(generics.GenericAPIView):
+class JourneyActionView(ApiPermissions, generics.GenericAPIView):
     """Base of the per-journey endpoints: the journey named by ``client_id`` in the path."""
 
-    permission_classes = JOURNEY_PERMISSIONS
     permission_model = StagedJourney
     serializer_class = StagedJourneyDetailSerializer
 
@@ -64,8 +62,7 @@ class JourneyActionView(generics.GenericAPIView):
 
 
 # --- journeys ---------------------------------------------------------------------------------
-class StagedJourneyListCreateView(generics.GenericAPIView):
-    permission_classes = JOURNEY_PERMISSIONS
+class StagedJourneyListCreateView(ApiPermissions, generics.GenericAPIView):
     queryset = StagedJourney.objects.all()
     serializer_class = StagedJourneySerializer
 
@@ -363,8 +360,7 @@ class StagedJourneyEventsView(JourneyActionView):
 
 
 # --- units of work and tasks ------------------------------------------------------------------
-class UnitOfWorkActionView(generics.GenericAPIView):
-    permission_classes = [ModelPermissions]
+class UnitOfWorkActionView(ApiPermissions, generics.GenericAPIView):
     permission_model = UnitOfWork
     required_permission = "stages.change_unitofwork"
     serializer_class = UnitOfWorkSerializer
@@ -400,8 +396,7 @@ class UnitOfWorkCancelView(UnitOfWorkActionView):
         return Response(UnitOfWorkSerializer(selectors.unit_of_work_get(work_id=unit.work_id)).data)
 
 
-class WorkTaskCompleteView(generics.GenericAPIView):
-    permission_classes = [ModelPermissions]
+class WorkTaskCompleteView(ApiPermissions, generics.GenericAPIView):
     permission_model = WorkTask
     required_permission = "stages.change_worktask"
     serializer_class = WorkTaskSerializer

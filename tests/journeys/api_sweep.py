@@ -1,0 +1,164 @@
+"""Every operation of the OpenAPI schema, called with real ids: for sweeping the whole API with
+one credential after another (see ``test_api_permissions_sweep`` and ``test_roles``).
+
+The schema is generated in the test process, so an operation added anywhere is swept at once.
+Each call runs in a savepoint that is rolled back, so a permitted DELETE or transition leaves the
+rows in place for the next call.
+"""
+
+import re
+from dataclasses import dataclass
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+from drf_spectacular.generators import SchemaGenerator
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from journeys.models import StepRun, UserJourney
+from journeys.services.enrolment import user_journey_enrol
+from journeys.services.templates import TEMPLATES
+from rules.models import Milestone
+from stages.models import UnitOfWork, WorkTask
+from tests.journeys.factories import (
+    ApiKeyFactory,
+    EntityMappingFactory,
+    EventFactory,
+    ParticipantFactory,
+    make_journey,
+)
+from tests.rules.factories import FlagFactory, RuleFactory
+from tests.stages.factories import criteria_pipeline, start, task
+
+METHODS = ("get", "post", "put", "patch", "delete")
+# Operations anyone may call: they take a username and password (or a refresh token) in the body.
+PUBLIC_OPERATIONS = {"POST /api/v1/auth/token/", "POST /api/v1/auth/token/refresh/"}
+INGEST_OPERATION = "POST /api/v1/events"
+EVENT = {"type": "signup", "user_id": "sweep-1", "idempotency_key": "sweep-1"}
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str  # upper case
+    path: str  # as the schema writes it: /api/v1/journeys/{id}
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+def schema_operations() -> list[Operation]:
+    """Every operation of ``/api/schema/``, as the schema view would generate it now."""
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    return [
+        Operation(method.upper(), path)
+        for path, item in schema["paths"].items()
+        for method in METHODS
+        if method in item
+    ]
+
+
+def protected_operations() -> list[Operation]:
+    return [op for op in schema_operations() if str(op) not in PUBLIC_OPERATIONS]
+
+
+def url_of(operation: Operation, ids: dict[str, str]) -> str:
+    """The operation's path with real ids: ``segment/{param}`` first, else ``{param}``."""
+
+    def fill(match: re.Match) -> str:
+        segment, param = match.group(1), match.group(2)
+        for key in (f"{segment}/{{{param}}}", f"{{{param}}}"):
+            if key in ids:
+                return f"{segment}/{ids[key]}"
+        raise AssertionError(
+            f"{operation}: no row for path parameter {{{param}}}; add one to the world fixture "
+            "in tests/journeys/api_sweep.py"
+        )
+
+    return re.sub(r"([^/{}]+)/\{(\w+)\}", fill, operation.path)
+
+
+def call(client: APIClient, operation: Operation, ids: dict[str, str], body=None):
+    """Send the operation (a JSON body for writes) and roll back whatever it wrote."""
+    url = url_of(operation, ids)
+    send = getattr(client, operation.method.lower())
+    with transaction.atomic():
+        if operation.method == "GET":
+            response = send(url)
+        else:
+            response = send(url, body if body is not None else {}, format="json")
+        transaction.set_rollback(True)
+    return response
+
+
+def sweep(client: APIClient, ids: dict[str, str], expected) -> list[str]:
+    """Call every protected operation; the ones whose status ``expected(operation, status)``
+    refuses, as ``"METHOD path → status"`` lines (all of them, not just the first)."""
+    wrong = []
+    for operation in protected_operations():
+        body = EVENT if str(operation) == INGEST_OPERATION else None
+        response = call(client, operation, ids, body)
+        if not expected(operation, response.status_code):
+            wrong.append(f"{operation} → {response.status_code}")
+    return wrong
+
+
+# ----------------------------------------------------------------------------------------------
+# Credentials
+# ----------------------------------------------------------------------------------------------
+def jwt_client(user) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {RefreshToken.for_user(user).access_token}")
+    return client
+
+
+def api_key_client(user, *, scope: str) -> APIClient:
+    api_key = ApiKeyFactory(user=user, scope=scope)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {ApiKeyFactory.full_key(api_key)}")
+    return client
+
+
+# ----------------------------------------------------------------------------------------------
+# One of every row a path can name
+# ----------------------------------------------------------------------------------------------
+@pytest.fixture
+def world(db, django_capture_on_commit_callbacks) -> dict[str, str]:
+    """Real rows for every path parameter of the API, keyed as ``url_of`` looks them up."""
+    participant = ParticipantFactory(user_id="sweep-participant")
+    event = EventFactory(participant=participant)
+    mapping = EntityMappingFactory()
+    journey = make_journey([{"key": "review", "name": "Review", "kind": "manual"}])
+    with django_capture_on_commit_callbacks(execute=True):
+        run = user_journey_enrol(journey=journey, user_id=participant.user_id)
+    step_run = StepRun.objects.filter(user_journey=run).first()
+    rule = RuleFactory()
+    FlagFactory(participant=participant)
+    Milestone.objects.create(
+        participant=participant,
+        milestone="mentor_ready",
+        reached_at=timezone.now(),
+        triggered_by_rule="manual",
+    )
+    criteria_pipeline(tasks={"sandbox": {"setup": [task("demo", intent="manual")]}})
+    with django_capture_on_commit_callbacks(execute=True):
+        staged = start("sweep-client")
+    unit = UnitOfWork.objects.filter(journey=staged).first()
+    work_task = WorkTask.objects.filter(unit=unit).first()
+    assert step_run and unit and work_task and UserJourney.objects.filter(pk=run.pk).exists()
+    return {
+        "journeys/{id}": str(journey.pk),
+        "events/{id}": str(event.pk),
+        "entity-mappings/{id}": str(mapping.pk),
+        "user-journeys/{id}": str(run.pk),
+        "step-runs/{id}": str(step_run.pk),
+        "{user_journey_id}": str(run.pk),
+        "{user_id}": participant.user_id,
+        "{key}": "review",
+        "{milestone}": "mentor_ready",
+        "{rule_id}": rule.rule_id,
+        "{name}": next(iter(TEMPLATES)),
+        "{client_id}": staged.client_id,
+        "{work_id}": str(unit.work_id),
+        "{task_id}": str(work_task.task_id),
+    }

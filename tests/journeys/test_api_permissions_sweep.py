@@ -1,0 +1,146 @@
+"""Nobody reaches what they were not given, whatever the credential, on every operation of the
+schema: the permission base is on every API view and cannot be dropped by a view."""
+
+import pytest
+from django.contrib.auth.models import Group
+from django.urls import URLResolver, get_resolver
+from rest_framework import generics, permissions
+from rest_framework.test import APIClient
+
+from journeys.api.permissions import BASE_PERMISSION_CLASSES, ApiKeyScope, ApiPermissions, ModelPermissions
+from journeys.models import ApiKey
+from journeys.services.roles import STAFF_ROLES, staff_roles_load
+from tests.journeys.api_sweep import (
+    INGEST_OPERATION,
+    PUBLIC_OPERATIONS,
+    api_key_client,
+    jwt_client,
+    protected_operations,
+    schema_operations,
+    sweep,
+    world,
+)
+
+__all__ = ["world"]
+
+pytestmark = pytest.mark.django_db
+
+# Views under /api/ that answer without credentials, by their class's dotted path.
+PUBLIC_VIEWS = {
+    "rest_framework_simplejwt.views.TokenObtainPairView",  # exchanges a username and password
+    "rest_framework_simplejwt.views.TokenRefreshView",  # exchanges a refresh token
+    "drf_spectacular.views.SpectacularAPIView",  # the schema
+    "drf_spectacular.views.SpectacularSwaggerView",  # its viewers
+    "drf_spectacular.views.SpectacularRedocView",
+}
+
+
+def api_views() -> dict[str, type]:
+    """Every view class routed under ``/api/``, by route."""
+    found: dict[str, type] = {}
+
+    def walk(patterns, prefix: str) -> None:
+        for pattern in patterns:
+            route = prefix + str(pattern.pattern)
+            if isinstance(pattern, URLResolver):
+                walk(pattern.url_patterns, route)
+            elif route.startswith("api/"):
+                found[route] = getattr(pattern.callback, "view_class", None)
+
+    walk(get_resolver().url_patterns, "")
+    return found
+
+
+# ----------------------------------------------------------------------------------------------
+# The base is on every view and cannot be replaced
+# ----------------------------------------------------------------------------------------------
+def test_every_api_view_checks_the_key_scope_and_model_permissions_first():
+    views = api_views()
+    assert len(views) > 40  # the walk found the API
+    unprotected = []
+    for route, view_class in views.items():
+        name = f"{view_class.__module__}.{view_class.__qualname__}" if view_class else repr(view_class)
+        if name in PUBLIC_VIEWS:
+            continue
+        if view_class is None or not issubclass(view_class, ApiPermissions):
+            unprotected.append(f"{route}: {name} does not extend ApiPermissions")
+            continue
+        checks = [type(p) for p in view_class().get_permissions()]
+        if tuple(checks[: len(BASE_PERMISSION_CLASSES)]) != BASE_PERMISSION_CLASSES:
+            unprotected.append(f"{route}: {name} checks {checks}")
+    assert unprotected == []
+
+
+def test_the_only_operations_without_credentials_are_the_token_exchanges():
+    operations = {str(op) for op in schema_operations()}
+    assert operations >= PUBLIC_OPERATIONS
+    assert len(protected_operations()) == len(operations) - len(PUBLIC_OPERATIONS)
+
+
+def test_a_view_adding_a_permission_keeps_the_base_before_it():
+    class ReadOnlyRules(ApiPermissions, generics.GenericAPIView):
+        permission_classes = [permissions.AllowAny, ModelPermissions]
+
+    assert [type(p) for p in ReadOnlyRules().get_permissions()] == [
+        permissions.IsAuthenticated,
+        ApiKeyScope,
+        ModelPermissions,
+        permissions.AllowAny,
+    ]
+
+
+def test_a_view_cannot_replace_the_base():
+    with pytest.raises(TypeError, match="overrides get_permissions"):
+
+        class Open(ApiPermissions, generics.GenericAPIView):
+            def get_permissions(self):
+                return []
+
+    with pytest.raises(TypeError, match="before the other bases"):
+
+        class Misordered(generics.GenericAPIView, ApiPermissions):
+            pass
+
+
+# ----------------------------------------------------------------------------------------------
+# Every operation of the schema, one credential after another
+# ----------------------------------------------------------------------------------------------
+def refused_except_ingest(operation, status: int) -> bool:
+    return status == 202 if str(operation) == INGEST_OPERATION else status == 403
+
+
+def test_an_ingest_key_of_a_superuser_reaches_only_the_event_intake(world, make_user):
+    client = api_key_client(make_user(superuser=True), scope=ApiKey.Scope.INGEST)
+    assert sweep(client, world, refused_except_ingest) == []
+
+
+def test_an_ingest_key_of_a_staff_member_in_every_role_reaches_only_the_event_intake(world, make_user):
+    staff_roles_load()
+    staff = make_user()
+    staff.is_staff = True
+    staff.save()
+    staff.groups.add(*Group.objects.filter(name__in=STAFF_ROLES))
+    client = api_key_client(staff, scope=ApiKey.Scope.INGEST)
+    assert sweep(client, world, refused_except_ingest) == []
+
+
+def test_anonymous_requests_are_asked_to_authenticate_everywhere(world):
+    wrong = sweep(APIClient(), world, lambda operation, status: status == 401)
+    assert wrong == []
+
+
+def test_a_user_without_permissions_is_refused_everywhere(world, make_user):
+    outsider = make_user()
+    assert sweep(jwt_client(outsider), world, lambda operation, status: status == 403) == []
+
+
+def test_a_full_key_of_a_user_without_permissions_is_refused_everywhere(world, make_user):
+    client = api_key_client(make_user(), scope=ApiKey.Scope.FULL)
+    assert sweep(client, world, lambda operation, status: status == 403) == []
+
+
+def test_the_ingest_key_is_refused_with_a_message_naming_its_scope(world, make_user):
+    client = api_key_client(make_user(superuser=True), scope=ApiKey.Scope.INGEST)
+    response = client.delete(f"/api/v1/journeys/{world['journeys/{id}']}")
+    assert response.status_code == 403
+    assert "may only ingest events" in response.json()["detail"]
