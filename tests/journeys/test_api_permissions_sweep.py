@@ -8,9 +8,10 @@ from rest_framework import generics, permissions, serializers
 from rest_framework.test import APIClient, APIRequestFactory, force_authenticate
 
 from journeys.api.permissions import BASE_PERMISSION_CLASSES, ApiKeyScope, ApiPermissions, ModelPermissions
-from journeys.models import ApiKey, Journey
+from journeys.models import ApiKey, EntityMapping, Journey
 from journeys.services.journeys import journey_archive
 from journeys.services.roles import STAFF_ROLES, staff_roles_load
+from rules.models import Rule
 from tests.journeys.api_sweep import (
     INGEST_OPERATION,
     PUBLIC_OPERATIONS,
@@ -174,8 +175,17 @@ def test_a_full_key_of_a_user_without_permissions_is_refused_everywhere(world, m
     assert sweep(client, world, lambda operation, status: status == 403) == []
 
 
-def test_the_ingest_key_is_refused_with_a_message_naming_its_scope(world, make_user):
+def test_an_ingest_key_of_a_superuser_deletes_nothing_and_is_told_why(world, make_user):
     client = api_key_client(make_user(superuser=True), scope=ApiKey.Scope.INGEST)
-    response = client.delete(f"/api/v1/journeys/{world['journeys/{id}']}")
-    assert response.status_code == 403
-    assert "may only ingest events" in response.json()["detail"]
+    journey, rule, mapping = world["journeys/{id}"], world["{rule_id}"], world["entity-mappings/{id}"]
+    for path in [
+        f"/api/v1/journeys/{journey}",
+        f"/api/v1/journey/rules/{rule}",
+        f"/api/v1/entity-mappings/{mapping}",
+    ]:
+        response = client.delete(path)
+        assert response.status_code == 403, path
+        assert "may only ingest events" in response.json()["detail"]
+    assert Journey.objects.filter(pk=journey).exists()
+    assert Rule.objects.filter(rule_id=rule).exists()
+    assert EntityMapping.objects.filter(pk=mapping).exists()
