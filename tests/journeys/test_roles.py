@@ -10,6 +10,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 import journeys.roles
 from journeys.services.roles import STAFF_ROLES, staff_role_permissions, staff_roles_load
+from rules.models import Rule
 from tests.journeys.api_sweep import call, jwt_client, protected_operations, world
 
 __all__ = ["world"]
@@ -152,3 +153,35 @@ def test_a_table_naming_an_unknown_role_is_refused(monkeypatch):
     monkeypatch.setattr(journeys.roles, "ROLE_PERMISSIONS", {"auditor": ["journeys.view_event"]})
     with pytest.raises(ImproperlyConfigured, match="unknown role 'auditor'"):
         staff_role_permissions()
+
+
+# ----------------------------------------------------------------------------------------------
+# The admin honours the same roles
+# ----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "changelist",
+    [
+        "/admin/journeys/journey/",
+        "/admin/journeys/userjourney/",
+        "/admin/rules/rule/",
+        "/admin/rules/flag/",
+        "/admin/stages/pipeline/",
+        "/admin/stages/stagedjourney/",
+        "/admin/stages/unitofwork/",
+    ],
+)
+def test_an_analyst_browses_every_app_in_the_admin(changelist, client, make_user, world):
+    client.force_login(as_role(make_user, "analyst"))
+    response = client.get(changelist)
+    assert response.status_code == 200
+    assert 'class="addlink"' not in response.content.decode()  # reading, not adding
+
+
+def test_an_analyst_sees_a_rule_but_cannot_save_it(client, make_user, world):
+    client.force_login(as_role(make_user, "analyst"))
+    rule = Rule.objects.get(rule_id=world["{rule_id}"])
+    page = client.get(f"/admin/rules/rule/{rule.pk}/change/")
+    assert page.status_code == 200 and rule.rule_id in page.content.decode()
+    assert 'name="_save"' not in page.content.decode()
+    assert client.post(f"/admin/rules/rule/{rule.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert Rule.objects.filter(pk=rule.pk).exists()
