@@ -31,6 +31,8 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 
 
 def pytest_configure(config) -> None:
+    # Users are made by the hundred; a slow password hash only costs time here.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     if settings.REDIS_URL:
         # A prefix of our own, so clearing the cache between tests touches nothing else.
         settings.CACHES["default"]["KEY_PREFIX"] = f"test-{TEST_RUN_ID}"
