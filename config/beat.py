@@ -66,6 +66,20 @@ PERIODIC_TASKS: list[PeriodicTaskSpec] = [
         description="Delete staged journeys that ended more than STAGES_HISTORY_RETENTION_DAYS ago (730 by "
         "default; or pass retention_days in the kwargs), and older history rows and snapshots.",
     ),
+    PeriodicTaskSpec(
+        name="Sweep workspace background work",
+        task="workspace.pending_sweep",
+        every_seconds=60,
+        description="Re-dispatch document text extractions and PDF exports still pending a minute after "
+        "they were asked for (their message was lost).",
+    ),
+    PeriodicTaskSpec(
+        name="Purge deleted workspace rows",
+        task="workspace.purge_deleted",
+        every_seconds=86_400,
+        description="Remove for good the files, comments, decisions, costs and journeys people deleted more "
+        "than WORKSPACE_RETENTION_DAYS ago (30 by default).",
+    ),
 ]
 
 

@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "rules",
     "stages",
     "analytics",
+    "workspace",
 ]
 
 MIDDLEWARE = [
@@ -255,6 +256,7 @@ REST_FRAMEWORK = {
         "anon": env.str("API_THROTTLE_ANON", default="60/min"),
         "user": env.str("API_THROTTLE_USER", default="6000/min"),
         "ingest": env.str("API_THROTTLE_INGEST", default="60000/min"),
+        "uploads": env.str("WORKSPACE_UPLOAD_RATE", default="60/min"),
     },
     "DEFAULT_PAGINATION_CLASS": "journeys.api.pagination.IdCursorPagination",
     "PAGE_SIZE": 50,
@@ -286,6 +288,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    "ENUM_NAME_OVERRIDES": {
+        "AttachmentKindEnum": "workspace.models.files.Attachment.Kind",
+        "SharedRoleEnum": "workspace.models.collaboration.SHARED_ROLE_CHOICES",
+    },
 }
 
 # --------------------------------------------------------------------------------------------
@@ -307,8 +313,13 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "static")))
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+# Uploaded files: the local filesystem under MEDIA_ROOT, or an S3-compatible store through
+# django-storages (FILE_STORAGE_BACKEND=storages.backends.s3.S3Storage, with boto3 installed and
+# AWS_STORAGE_BUCKET_NAME / AWS_S3_ENDPOINT_URL / credentials in the environment).
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": {
+        "BACKEND": env.str("FILE_STORAGE_BACKEND", default="django.core.files.storage.FileSystemStorage")
+    },
     "staticfiles": {
         "BACKEND": (
             "whitenoise.storage.CompressedManifestStaticFilesStorage"
@@ -319,6 +330,15 @@ STORAGES = {
 }
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 MEDIA_URL = "media/"
+AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
+AWS_S3_ENDPOINT_URL = env.str("AWS_S3_ENDPOINT_URL", default=None)
+
+# --------------------------------------------------------------------------------------------
+# Participants' workspaces
+# --------------------------------------------------------------------------------------------
+WORKSPACE_MAX_UPLOAD_BYTES = env.int("WORKSPACE_MAX_UPLOAD_MB", default=20) * 1024 * 1024
+WORKSPACE_RETENTION_DAYS = env.int("WORKSPACE_RETENTION_DAYS", default=30)  # soft-deleted rows kept
+WORKSPACE_SEARCH_PROVIDER_URL = env.str("WORKSPACE_SEARCH_PROVIDER_URL", default="")
 
 # --------------------------------------------------------------------------------------------
 # Logging

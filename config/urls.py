@@ -9,6 +9,7 @@ api_v1 = [
     path("auth/token/", TokenObtainPairView.as_view(), name="token-obtain"),
     path("auth/token/refresh/", TokenRefreshView.as_view(), name="token-refresh"),
     path("", include("journeys.api.urls")),
+    path("", include("workspace.api.urls")),
 ]
 
 urlpatterns = [

@@ -1,0 +1,9 @@
+from django.apps import AppConfig
+
+
+class WorkspaceConfig(AppConfig):
+    """The participant's side of a user journey: files, research, decisions, costs, people, chat."""
+
+    name = "workspace"
+    verbose_name = "Workspace"
+    default_auto_field = "django.db.models.BigAutoField"

@@ -1,0 +1,104 @@
+"""Decisions: record, revisit (a new row supersedes the old), roll back (the previous is current)."""
+
+from typing import Any
+
+from django.db import transaction
+
+from journeys.errors import Conflict
+from workspace.models import Decision, Workspace
+from workspace.services.spaces import activity_record
+
+
+@transaction.atomic
+def decision_record(*, workspace: Workspace, actor, data: dict[str, Any]) -> Decision:
+    decision = Decision.objects.create(workspace=workspace, created_by=actor, **data)
+    activity_record(
+        workspace=workspace,
+        actor=actor,
+        verb="decision.made",
+        summary=f"Decided {decision.question}: {decision.chosen}",
+        target=decision,
+        step_key=decision.step_key,
+    )
+    return decision
+
+
+@transaction.atomic
+def decision_revisit(*, decision: Decision, actor, data: dict[str, Any]) -> Decision:
+    """Record a new choice for the same question; the old one stays in the history."""
+    decision = Decision.objects.select_for_update().get(pk=decision.pk)
+    if not decision.current:
+        raise Conflict("Only the current decision can be revisited.", current_state="superseded")
+    decision.current = False
+    decision.save(update_fields=["current"])
+    fields = {
+        "question": decision.question,
+        "step_key": decision.step_key,
+        "alternatives": decision.alternatives,
+        **data,
+    }
+    newer = Decision.objects.create(
+        workspace_id=decision.workspace_id, created_by=actor, supersedes=decision, **fields
+    )
+    activity_record(
+        workspace=Workspace(pk=decision.workspace_id),
+        actor=actor,
+        verb="decision.revisited",
+        summary=f"Revisited {newer.question}: {decision.chosen} → {newer.chosen}",
+        target=newer,
+        step_key=newer.step_key,
+    )
+    return newer
+
+
+@transaction.atomic
+def decision_rollback(*, decision: Decision, actor) -> Decision:
+    """Undo a revisit: the superseded choice becomes current again."""
+    decision = Decision.objects.select_for_update().get(pk=decision.pk)
+    if not decision.current or decision.supersedes_id is None:
+        raise Conflict(
+            "Only a current decision that revisited an earlier one can be rolled back.",
+            current_state="current" if decision.current else "superseded",
+        )
+    previous = Decision.objects.select_for_update().get(pk=decision.supersedes_id)
+    decision.current = False
+    decision.rolled_back = True
+    decision.save(update_fields=["current", "rolled_back"])
+    previous.current = True
+    previous.save(update_fields=["current"])
+    activity_record(
+        workspace=Workspace(pk=decision.workspace_id),
+        actor=actor,
+        verb="decision.rolled_back",
+        summary=f"Rolled back {decision.question}: {decision.chosen} → {previous.chosen}",
+        target=previous,
+        step_key=previous.step_key,
+    )
+    return previous
+
+
+def decision_history(*, decision: Decision) -> list[Decision]:
+    """Every choice made for this question, newest first (walks both directions of the chain)."""
+    chain: list[Decision] = []
+    newest = decision
+    while (newer := Decision.objects.filter(supersedes=newest).order_by("-id").first()) is not None:
+        newest = newer
+    node: Decision | None = newest
+    while node is not None:
+        chain.append(node)
+        node = node.supersedes
+    return chain
+
+
+@transaction.atomic
+def decision_delete(*, decision: Decision, actor) -> None:
+    decision.soft_delete()
+    decision.save(update_fields=["deleted_at"])
+    activity_record(
+        workspace=Workspace(pk=decision.workspace_id),
+        actor=actor,
+        verb="decision.deleted",
+        summary=f"Deleted the decision {decision.question}",
+        target=decision,
+        step_key=decision.step_key,
+    )
