@@ -58,7 +58,7 @@ def prepare_upload(*, content: bytes, filename: str, max_bytes: int) -> Prepared
         )
     name = sanitise_filename(filename, extension=ALLOWED_TYPES[content_type])
     if content_type in IMAGE_TYPES:
-        return _prepare_image(content, name)
+        return _prepare_image(content, name, lossless=content_type in {"image/png", "image/gif"})
     return PreparedUpload(
         kind="document",
         content_type=content_type,
@@ -96,7 +96,7 @@ def sanitise_filename(filename: str, *, extension: str) -> str:
     return f"{stem}.{extension}"
 
 
-def _prepare_image(content: bytes, name: str) -> PreparedUpload:
+def _prepare_image(content: bytes, name: str, *, lossless: bool) -> PreparedUpload:
     Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
     try:
         with Image.open(io.BytesIO(content)) as opened:
@@ -110,7 +110,7 @@ def _prepare_image(content: bytes, name: str) -> PreparedUpload:
         raise
     except Exception:
         raise ValidationFailed({"file": ["The image cannot be read."]}) from None
-    clean, content_type = _reencode(image)
+    clean, content_type = _reencode(image, lossless=lossless)
     thumb = image.convert("RGB")
     thumb.thumbnail(THUMBNAIL_SIZE)
     thumbnail = io.BytesIO()
@@ -129,12 +129,13 @@ def _prepare_image(content: bytes, name: str) -> PreparedUpload:
     )
 
 
-def _reencode(image: Image.Image) -> tuple[bytes, str]:
-    """The pixels alone: PNG for images with transparency, JPEG otherwise (no metadata kept)."""
+def _reencode(image: Image.Image, *, lossless: bool) -> tuple[bytes, str]:
+    """The pixels alone, no metadata: PNG for lossless sources and transparency, JPEG otherwise."""
     out = io.BytesIO()
-    if image.mode in {"RGBA", "LA"} or (image.mode == "P" and "transparency" in image.info):
-        pixels = image.convert("RGBA")
-        clean = Image.new("RGBA", pixels.size)
+    transparent = image.mode in {"RGBA", "LA"} or (image.mode == "P" and "transparency" in image.info)
+    if lossless or transparent:
+        pixels = image.convert("RGBA" if transparent else "RGB")
+        clean = Image.new(pixels.mode, pixels.size)
         clean.paste(pixels)
         clean.save(out, "PNG", optimize=True)
         return out.getvalue(), "image/png"
