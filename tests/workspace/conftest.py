@@ -14,7 +14,13 @@ from workspace.models import Collaborator, Role, Workspace
 
 RENOVATION_STEPS = [
     {"key": "design", "name": "Design", "kind": "manual", "is_milestone": True, "next_steps": ["quotes"]},
-    {"key": "quotes", "name": "Collect quotes", "kind": "manual", "is_milestone": True, "next_steps": ["build"]},
+    {
+        "key": "quotes",
+        "name": "Collect quotes",
+        "kind": "manual",
+        "is_milestone": True,
+        "next_steps": ["build"],
+    },
     {"key": "build", "name": "Build", "kind": "manual", "is_milestone": True, "completion": True},
 ]
 

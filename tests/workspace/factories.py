@@ -10,5 +10,7 @@ class DecisionFactory(factory.django.DjangoModelFactory):
     workspace = factory.Iterator(Workspace.objects.all())
     question = "Countertop material"
     chosen = "Quartz"
-    alternatives = factory.LazyFunction(lambda: [{"option": "Granite", "pros": ["hard"], "cons": ["sealing"]}])
+    alternatives = factory.LazyFunction(
+        lambda: [{"option": "Granite", "pros": ["hard"], "cons": ["sealing"]}]
+    )
     reasoning = "Durable"

@@ -95,7 +95,9 @@ def test_an_oversized_file_is_refused(client_as, owner, base_url, settings):
     assert "larger than 1 MB" in response.json()["file"][0]
 
 
-def test_a_document_is_read_and_found_by_search(client_as, owner, base_url, django_capture_on_commit_callbacks):
+def test_a_document_is_read_and_found_by_search(
+    client_as, owner, base_url, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         response = upload(client_as(owner), base_url, pdf_bytes(), "cabinets.pdf", step_key="quotes")
 
@@ -122,7 +124,9 @@ def test_near_duplicates_and_before_after_pairs(client_as, owner, base_url):
     near = client.get(f"{base_url}/attachments/{before['id']}/near-duplicates").json()
     assert [row["attachment"]["id"] for row in near] == [again["id"]]
 
-    pair = client.post(f"{base_url}/before-after", {"before": before["id"], "after": after["id"], "note": "done"})
+    pair = client.post(
+        f"{base_url}/before-after", {"before": before["id"], "after": after["id"], "note": "done"}
+    )
     assert pair.status_code == 201
     assert pair.json()["step_key"] == "build"
     assert client.get(f"{base_url}/before-after").json()["results"][0]["after"]["id"] == after["id"]
