@@ -6,7 +6,9 @@ Every API view mixes in ``ApiPermissions`` (first among its bases). Its checks c
 2. ``ApiKeyScope`` — an ``ingest`` key reaches ``POST`` on views that declare
    ``allows_ingest_keys = True`` (the event intake) and nothing else, whatever its user may do;
 3. ``ModelPermissions`` — Django's model permissions (reads need ``view_*``; staff roles are
-   groups, see ``journeys.services.roles``);
+   groups, see ``journeys.services.roles``). Views that people outside staff use (a
+   participant's own journey) set ``model_permissions = False`` and must then add the object
+   permission that decides instead;
 4. whatever the view adds in ``permission_classes`` (e.g. an object permission), after the above.
 
 DRF lets a view *replace* its permission list, and a view that set
@@ -54,6 +56,8 @@ class ModelPermissions(permissions.DjangoModelPermissions):
     def has_permission(self, request, view) -> bool:
         if not request.user or not request.user.is_authenticated:
             return False
+        if getattr(view, "model_permissions", True) is False:
+            return True  # an object permission the view adds decides (enforced by ApiPermissions)
         if _is_ingest_key_on_ingest_view(request, view):
             return True  # the key's scope is its permission
         required = getattr(view, "required_permission", None)
@@ -85,9 +89,15 @@ class ApiPermissions:
     """
 
     permission_classes: tuple | list = ()  # checks this view adds after the base
+    model_permissions: bool = True  # False: the added object permission decides instead
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)
+        if cls.model_permissions is False and not cls.permission_classes:
+            raise TypeError(
+                f"{cls.__qualname__} turns model permissions off without adding the object "
+                "permission that decides instead."
+            )
         if "get_permissions" in vars(cls):
             raise TypeError(
                 f"{cls.__qualname__} overrides get_permissions(); add checks with permission_classes "

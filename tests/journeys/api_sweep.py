@@ -36,6 +36,9 @@ METHODS = ("get", "post", "put", "patch", "delete")
 # Operations anyone may call: they take a username and password (or a refresh token) in the body.
 PUBLIC_OPERATIONS = {"POST /api/v1/auth/token/", "POST /api/v1/auth/token/refresh/"}
 INGEST_OPERATION = "POST /api/v1/events"
+# Participants' operations (the workspace): decided per journey by the person's role in it, not by
+# staff roles; swept role by role in tests/workspace/test_access.py.
+PARTICIPANT_TAG = "workspace"
 EVENT = {"type": "signup", "user_id": "sweep-1", "idempotency_key": "sweep-1"}
 
 
@@ -44,6 +47,7 @@ class Operation:
     method: str  # upper case
     path: str  # as the schema writes it: /api/v1/journeys/{id}
     anonymous: bool = field(default=False, compare=False)  # the schema asks for no credentials
+    participant: bool = field(default=False, compare=False)  # a workspace operation
 
     def __str__(self) -> str:
         return f"{self.method} {self.path}"
@@ -54,7 +58,12 @@ def schema_operations() -> tuple[Operation, ...]:
     """Every operation of ``/api/schema/``, as the schema view generates it."""
     schema = SchemaGenerator().get_schema(request=None, public=True)
     return tuple(
-        Operation(method.upper(), path, anonymous="security" not in op or {} in op["security"])
+        Operation(
+            method.upper(),
+            path,
+            anonymous="security" not in op or {} in op["security"],
+            participant=PARTICIPANT_TAG in op.get("tags", []),
+        )
         for path, item in schema["paths"].items()
         for method, op in item.items()
         if method in METHODS
@@ -63,6 +72,24 @@ def schema_operations() -> tuple[Operation, ...]:
 
 def protected_operations() -> list[Operation]:
     return [op for op in schema_operations() if str(op) not in PUBLIC_OPERATIONS]
+
+
+def staff_operations() -> list[Operation]:
+    """The operations staff roles govern (everything but participants' workspaces)."""
+    return [op for op in protected_operations() if not op.participant]
+
+
+def outsider_refused(operation: Operation, status: int) -> bool:
+    """What someone without permissions gets: 403 from staff operations; from a participant's
+    workspace 404 (it is not theirs, and ids reveal nothing) or 403 (a service key is no person);
+    their own (empty) list of journeys; and 400 for accepting an invitation without a token."""
+    if not operation.participant:
+        return status == 403
+    if str(operation) == "GET /api/v1/me/journeys":
+        return status in (200, 403)
+    if str(operation) == "POST /api/v1/invitations/accept":
+        return status in (400, 403)
+    return status in (403, 404)
 
 
 def url_of(operation: Operation, ids: dict[str, str]) -> str:
@@ -125,6 +152,47 @@ def api_key_client(user, *, scope: str) -> APIClient:
 # ----------------------------------------------------------------------------------------------
 # One of every row a path can name
 # ----------------------------------------------------------------------------------------------
+def workspace_world(run: UserJourney) -> dict[str, str]:
+    """A workspace on the run with one row of every kind its paths name."""
+    from django.contrib.auth import get_user_model
+
+    from workspace.models import (
+        Attachment,
+        Collaborator,
+        Comment,
+        Conversation,
+        Decision,
+        Export,
+        Quote,
+        ResearchItem,
+        Task,
+        Workspace,
+    )
+
+    workspace = Workspace.objects.create(user_journey=run)
+    friend = get_user_model().objects.create(username="sweep-friend")
+    rows = {
+        "attachments/{id}": Attachment.objects.create(
+            workspace=workspace, kind="document", filename="a.txt", content_type="text/plain", size=1,
+            sha256="0" * 64, file="workspace/sweep/a.txt",
+        ),
+        "decisions/{id}": Decision.objects.create(workspace=workspace, question="q", chosen="c"),
+        "quotes/{id}": Quote.objects.create(
+            workspace=workspace, category="c", vendor="v", amount=1, currency="EUR"
+        ),
+        "research/{id}": ResearchItem.objects.create(workspace=workspace, title="t", url="https://example.com"),
+        "collaborators/{id}": Collaborator.objects.create(workspace=workspace, user=friend, role="viewer"),
+        "comments/{id}": Comment.objects.create(workspace=workspace, body="hi"),
+        "tasks/{id}": Task.objects.create(workspace=workspace, title="t"),
+        "exports/{id}": Export.objects.create(workspace=workspace),
+    }  # fmt: skip
+    conversation = Conversation.objects.create(workspace=workspace, external_id="sweep-chat")
+    return {
+        **{key: str(row.pk) for key, row in rows.items()},
+        "{conversation_id}": conversation.external_id,
+    }
+
+
 @pytest.fixture
 def world(db, django_capture_on_commit_callbacks) -> dict[str, str]:
     """Real rows for every path parameter of the API, keyed as ``url_of`` looks them up."""
@@ -150,6 +218,7 @@ def world(db, django_capture_on_commit_callbacks) -> dict[str, str]:
     work_task = WorkTask.objects.filter(unit=unit).first()
     assert step_run and unit and work_task and UserJourney.objects.filter(pk=run.pk).exists()
     return {
+        **workspace_world(run),
         "journeys/{id}": str(journey.pk),
         "events/{id}": str(event.pk),
         "entity-mappings/{id}": str(mapping.pk),

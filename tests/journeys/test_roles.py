@@ -11,7 +11,7 @@ from django.core.exceptions import ImproperlyConfigured
 import journeys.roles
 from journeys.services.roles import STAFF_ROLES, staff_role_permissions, staff_roles_load
 from rules.models import Rule
-from tests.journeys.api_sweep import call, jwt_client, protected_operations, world
+from tests.journeys.api_sweep import call, jwt_client, staff_operations, world
 
 __all__ = ["world"]
 
@@ -51,7 +51,7 @@ def as_role(make_user, role: str):
 def test_the_readme_matrix_names_every_operation_of_the_schema_and_every_role():
     matrix = readme_matrix()
     documented = set(matrix)
-    operations = {str(op) for op in protected_operations()}
+    operations = {str(op) for op in staff_operations()}
     assert sorted(operations - documented) == [], "operations missing from the README role matrix"
     assert sorted(documented - operations) == [], "README role matrix rows that are not operations"
     assert {role for row in matrix.values() for role in row} == set(STAFF_ROLES)
@@ -62,7 +62,7 @@ def test_each_role_gets_exactly_what_the_readme_matrix_says(role, world, make_us
     client = jwt_client(as_role(make_user, role))
     matrix = readme_matrix()
     wrong = []
-    for operation in protected_operations():
+    for operation in staff_operations():
         if str(operation) not in matrix:
             wrong.append(f"{operation}: not in the README matrix (add a row under 'Who may do what')")
             continue

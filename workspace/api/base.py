@@ -1,24 +1,51 @@
-"""The base of every workspace view: the project's permissions, then the workspace policy."""
+"""The base of every workspace view: the project's permission base, then the workspace policy."""
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import Model
 from rest_framework.generics import GenericAPIView
-from rest_framework.settings import api_settings
+from rest_framework.permissions import BasePermission
 
+from journeys.api.permissions import ApiPermissions
 from journeys.errors import NotFound
+from journeys.models import ApiKey
 from workspace.policy import Ability
 from workspace.services.spaces import workspace_for
 
 
-class WorkspaceAPIView(GenericAPIView):
-    """A view inside one user journey's workspace (``user_journey_id`` in the URL).
+class WorkspaceRole(BasePermission):
+    """The caller's role in the workspace of the URL's user journey grants the method's ability.
 
-    The project's permission classes run first (authentication, API key scope); then the
-    workspace policy decides with the ability each method needs (``abilities``) before the
-    handler runs, so no handler can forget it. Rows are always looked up inside the workspace.
+    Resolves the workspace once and keeps it on the view. No role: 404 (ids reveal nothing);
+    a role without the ability: 403.
     """
 
-    permission_classes = [*api_settings.DEFAULT_PERMISSION_CLASSES]
+    def has_permission(self, request, view) -> bool:
+        ability = view.abilities[request.method]
+        view.workspace = workspace_for(
+            user_journey_id=view.kwargs["user_journey_id"], user=request.user, ability=ability
+        )
+        return True
+
+
+class IsPerson(BasePermission):
+    """People only (JWT or session): an API key is a service's credential, not a participant's."""
+
+    message = "Sign in as a person (JWT); API keys do not own or share journeys."
+
+    def has_permission(self, request, view) -> bool:
+        return not isinstance(request.auth, ApiKey)
+
+
+class WorkspaceAPIView(ApiPermissions, GenericAPIView):
+    """A view inside one user journey's workspace (``user_journey_id`` in the URL).
+
+    The project's base runs first (authentication, API key scope); participants hold no model
+    permissions, so the workspace policy decides, with the ability each method needs
+    (``abilities``), before any handler runs. Rows are always looked up inside the workspace.
+    """
+
+    model_permissions = False
+    permission_classes = [WorkspaceRole]
     abilities: dict[str, Ability] = {
         "GET": Ability.VIEW,
         "HEAD": Ability.VIEW,
@@ -28,16 +55,6 @@ class WorkspaceAPIView(GenericAPIView):
         "PATCH": Ability.EDIT,
         "DELETE": Ability.EDIT,
     }
-
-    def initial(self, request, *args, **kwargs) -> None:
-        super().initial(request, *args, **kwargs)
-        if getattr(self, "swagger_fake_view", False):
-            return
-        self.workspace = workspace_for(
-            user_journey_id=kwargs["user_journey_id"],
-            user=request.user,
-            ability=self.abilities[request.method],
-        )
 
     def get_serializer_context(self) -> dict:
         return {**super().get_serializer_context(), "workspace": getattr(self, "workspace", None)}
@@ -51,6 +68,13 @@ class WorkspaceAPIView(GenericAPIView):
         if found is None:
             raise NotFound(f"{model._meta.verbose_name.capitalize()} {pk} not found in this journey.")
         return found
+
+
+class PersonAPIView(ApiPermissions, GenericAPIView):
+    """A view about the caller themselves (their journeys, invitations they accept)."""
+
+    model_permissions = False
+    permission_classes = [IsPerson]
 
 
 def refuse(message: str) -> None:

@@ -3,14 +3,12 @@
 from django.http import FileResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
-from rest_framework.settings import api_settings
 
 from journeys.errors import Conflict
 from workspace.api import examples
 from workspace.api import serializers as s
-from workspace.api.base import WorkspaceAPIView, refuse
+from workspace.api.base import PersonAPIView, WorkspaceAPIView, refuse
 from workspace.models import Activity, Collaborator, Comment, Conversation, Export, Invitation, Message, Task
 from workspace.policy import Ability, can_delete_comment
 from workspace.services import collaboration, conversations, exports
@@ -76,10 +74,9 @@ class InvitationsView(WorkspaceAPIView):
         return Response(self.get_serializer(invitation).data, status=status.HTTP_201_CREATED)
 
 
-class InvitationAcceptView(GenericAPIView):
+class InvitationAcceptView(PersonAPIView):
     """Accept an invitation as the signed-in user; the journey then appears in their list."""
 
-    permission_classes = [*api_settings.DEFAULT_PERMISSION_CLASSES]
     serializer_class = s.InvitationAcceptSerializer
 
     @extend_schema(tags=TAGS, summary="Accept an invitation", responses={201: s.CollaboratorSerializer})

@@ -7,16 +7,14 @@ already resolved the workspace and checked the caller's role for the method.
 from django.http import FileResponse
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.generics import GenericAPIView
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
-from rest_framework.settings import api_settings
 from rest_framework.throttling import ScopedRateThrottle
 
 from journeys.errors import ValidationFailed
 from workspace.api import examples
 from workspace.api import serializers as s
-from workspace.api.base import WorkspaceAPIView
+from workspace.api.base import PersonAPIView, WorkspaceAPIView
 from workspace.models import Attachment, BeforeAfterPair, Decision, Expense, Quote, ResearchItem
 from workspace.policy import Ability, role_of
 from workspace.selectors import user_journeys_for
@@ -33,10 +31,9 @@ def _by_step(view, rows):
     return rows.filter(step_key=step_key) if step_key is not None else rows
 
 
-class MyJourneysView(GenericAPIView):
+class MyJourneysView(PersonAPIView):
     """The journeys the caller owns or that were shared with them, with their role."""
 
-    permission_classes = [*api_settings.DEFAULT_PERMISSION_CLASSES]
     serializer_class = s.MyJourneySerializer
 
     @extend_schema(tags=TAGS, summary="My journeys", examples=examples.MY_JOURNEYS)
