@@ -45,7 +45,7 @@ def test_an_export_is_rendered_and_downloaded(
     client_as, owner, base_url, user_journey, django_capture_on_commit_callbacks
 ):
     client = client_as(owner)
-    user_journey_advance(user_journey=user_journey, result={"style": "nordic"})
+    user_journey_advance(user_journey=user_journey, step_result={"style": "nordic"})
     _fill(client, base_url)
 
     with django_capture_on_commit_callbacks(execute=True):
