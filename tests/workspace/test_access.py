@@ -220,7 +220,10 @@ def test_an_ingest_key_reaches_no_workspace_operation(workspace, owner, user_jou
     client.credentials(HTTP_AUTHORIZATION=f"Api-Key {ApiKeyFactory.full_key(key)}")
     r = rows(workspace, owner)
     for name, method, _, body in OPERATIONS:
-        response = getattr(client, method)(url_for(name, user_journey.pk, r), body(r) if body else None)
+        fmt = "multipart" if name == "attachments" else "json"
+        response = getattr(client, method)(
+            url_for(name, user_journey.pk, r), body(r) if body else None, format=fmt
+        )
         assert response.status_code in {401, 403}, (name, method, response.status_code)
 
 

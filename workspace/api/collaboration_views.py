@@ -5,11 +5,11 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 
-from journeys.errors import Conflict
+from journeys.errors import Conflict, NotFound
 from workspace.api import examples
 from workspace.api import serializers as s
 from workspace.api.base import PersonAPIView, WorkspaceAPIView, refuse
-from workspace.models import Activity, Collaborator, Comment, Conversation, Export, Invitation, Message, Task
+from workspace.models import Activity, Collaborator, Comment, Conversation, Export, Invitation, Task
 from workspace.policy import Ability, can_delete_comment
 from workspace.services import collaboration, conversations, exports
 
@@ -242,8 +242,12 @@ class MessagesView(WorkspaceAPIView):
         tags=TAGS, summary="Messages of a linked conversation", responses=s.MessageSerializer(many=True)
     )
     def get(self, request, user_journey_id, conversation_id):
-        rows = Message.objects.filter(workspace=self.workspace, conversation__external_id=conversation_id)
-        page = self.paginate_queryset(rows.select_related("workspace"))
+        conversation = Conversation.objects.filter(
+            workspace=self.workspace, external_id=conversation_id
+        ).first()
+        if conversation is None:
+            raise NotFound(f"Conversation {conversation_id!r} is not linked to this journey.")
+        page = self.paginate_queryset(conversation.messages.select_related("workspace"))
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     @extend_schema(tags=TAGS, summary="Keep a chat message with the journey", examples=examples.MESSAGE)

@@ -10,6 +10,7 @@ from workspace.models import Conversation, Decision, Message, Task, Workspace
 from workspace.services.spaces import activity_record
 
 RESUME_MESSAGES = 20  # most recent messages handed back to a chat that picks up
+RESUME_DECISIONS = 10  # current decisions handed back, newest first
 
 
 @transaction.atomic
