@@ -2,6 +2,7 @@
 
 from typing import Any
 
+from journeys.actions import schemas
 from journeys.actions.base import check_templates_in, render_value, unknown_keys
 from journeys.engine.timing import parse_duration
 from journeys.registries import ActionContext, FieldErrors
@@ -26,6 +27,7 @@ class ScheduleNext:
     channel = ""
     concurrent = False
     transactional = True
+    config_schema = schemas.SCHEDULE_NEXT
     config_example = {"step": "reminder", "delay": "2 days"}
 
     def validate_config(self, config: dict[str, Any]) -> FieldErrors:
@@ -52,6 +54,7 @@ class EmitEvent:
     channel = ""
     concurrent = False
     transactional = True
+    config_schema = schemas.EMIT_EVENT
     config_example = {"type": "onboarding.completed", "payload": {"plan": "{{ payload.plan }}"}}
 
     def validate_config(self, config: dict[str, Any]) -> FieldErrors:

@@ -7,6 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 
+from journeys.actions import schemas
 from journeys.actions.base import (
     ActionSkipped,
     check_template,
@@ -44,6 +45,7 @@ class SendEmail:
     channel = "email"
     concurrent = True
     transactional = False
+    config_schema = schemas.SEND_EMAIL
     config_example = {
         "subject": "Welcome, {{ attributes.first_name|default:'there' }}!",
         "template": "welcome",
@@ -109,6 +111,7 @@ class SendPush:
     channel = "push"
     concurrent = True
     transactional = False
+    config_schema = schemas.SEND_PUSH
     config_example = {"title": "Your trial ends soon", "body": "Upgrade to keep your projects."}
 
     def validate_config(self, config: dict[str, Any]) -> FieldErrors:
@@ -160,6 +163,7 @@ class SendTelegram:
     channel = "telegram"
     concurrent = True
     transactional = False
+    config_schema = schemas.SEND_TELEGRAM
     config_example = {"message": "Welcome to our platform, {{ attributes.first_name }}!"}
 
     def validate_config(self, config: dict[str, Any]) -> FieldErrors:

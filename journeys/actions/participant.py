@@ -7,6 +7,7 @@ the tags in memory and writes them once for the batch (``journeys.engine.batch``
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from journeys.actions import schemas
 from journeys.actions.base import unknown_keys
 from journeys.models import RewardLedger
 from journeys.registries import ActionContext, FieldErrors
@@ -58,6 +59,7 @@ class ApplyTag:
     channel = ""
     concurrent = False
     transactional = True
+    config_schema = schemas.TAGS
     config_example = {"tag": "onboarded"}
 
     def validate_config(self, config: dict[str, Any]) -> FieldErrors:
@@ -82,6 +84,7 @@ class RemoveTag:
     channel = ""
     concurrent = False
     transactional = True
+    config_schema = schemas.TAGS
     config_example = {"tag": "trial"}
 
     def validate_config(self, config: dict[str, Any]) -> FieldErrors:
@@ -106,6 +109,7 @@ class GrantReward:
     channel = ""
     concurrent = False
     transactional = True
+    config_schema = schemas.GRANT_REWARD
     config_example = {"reward": "welcome_bonus", "amount": 100, "unit": "points"}
 
     def validate_config(self, config: dict[str, Any]) -> FieldErrors:

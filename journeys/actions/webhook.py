@@ -5,6 +5,7 @@ from urllib.parse import urlsplit
 
 from django.utils import timezone
 
+from journeys.actions import schemas
 from journeys.actions.base import check_templates_in, render_value, unknown_keys
 from journeys.registries import ActionContext, FieldErrors
 from journeys.webhooks import webhook_secret_generate, webhook_send
@@ -25,6 +26,7 @@ class TriggerWebhook:
     channel = ""
     concurrent = True
     transactional = False
+    config_schema = schemas.TRIGGER_WEBHOOK
     config_example = {"url": "https://example.com/hooks/journey", "payload": {"plan": "{{ payload.plan }}"}}
 
     def validate_config(self, config: dict[str, Any]) -> FieldErrors:

@@ -62,7 +62,7 @@ class Edge:
     target: str
     label: str = ""
     title: str = ""
-    kind: str = "next"  # next | default | variant | timeout | jump
+    kind: str = "next"  # next | default | variant | timeout | jump | implicit (next by order)
 
 
 def definition_from_steps(steps: list[Any]) -> Definition:
@@ -110,8 +110,10 @@ def graph_edges(definition: Definition) -> list[Edge]:
             )
             edges.append(Edge(key, str(config["step"]), f"jump {delay}".strip(), kind="jump"))
         if not entries and step.kind != "split" and step.default_next and not step.completion:
-            label = f"on {config.get('event', 'event')}" if step.kind == "wait_for_event" else ""
-            edges.append(Edge(key, step.default_next, label, kind="next"))
+            # Not written down anywhere: the next step by order. Drawn dashed and said in words,
+            # so that nobody mistakes it for a path they chose.
+            label = f"on {config.get('event', 'event')}" if step.kind == "wait_for_event" else "next by order"
+            edges.append(Edge(key, step.default_next, label, kind="implicit"))
     return edges
 
 
@@ -330,7 +332,7 @@ def render_svg(definition: Definition, *, highlight: dict[str, str] | None = Non
                 else:
                     dy = max((by - ay) / 2, 30)
                     d += f" C{ax:.1f},{ay + dy:.1f} {bx:.1f},{by - dy:.1f} {bx:.1f},{by:.1f}"
-            dash = ' stroke-dasharray="5 4"' if edge.kind in {"timeout", "jump"} else ""
+            dash = ' stroke-dasharray="5 4"' if edge.kind in {"timeout", "jump", "implicit"} else ""
             parts.append(
                 f'<path class="edge edge-{edge.kind}" data-from="{escape(source)}" '
                 f'data-to="{escape(edge.target)}" d="{d}" fill="none" stroke="#78909c" '

@@ -14,11 +14,12 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django_fsm import TransitionNotAllowed
 
+from journeys.builder.canvas import canvas_endpoint
 from journeys.builder.forms import DryRunForm, JourneyForm, StepForm, StepFormSet
 from journeys.builder.graph import draft_svg, render_svg
 from journeys.builder.traces import trace_html
 from journeys.engine.definition import definition_for, step_as_dict
-from journeys.engine.validation import validate_definition
+from journeys.engine.validation import implicit_transitions, validate_definition
 from journeys.errors import Conflict, ValidationFailed
 from journeys.models import Journey, JourneyVersion, Step
 from journeys.models.journeys import TriggerType
@@ -190,6 +191,13 @@ class JourneyAdmin(admin.ModelAdmin):
             .annotate(live_runs=Count("user_journeys", filter=Q(user_journeys__state__in=LIVE_STATES)))
         )
 
+    def get_inline_instances(self, request, obj=None):
+        inlines = super().get_inline_instances(request, obj)
+        for inline in inlines:
+            if obj is not None and isinstance(inline, StepInline):
+                inline.classes = [*inline.classes, "collapse"]  # the canvas edits them; the form stays
+        return inlines
+
     def get_readonly_fields(self, request, obj=None):
         if obj is not None and not _editable(obj):
             return [*self.readonly_fields, *JOURNEY_FIELDS]
@@ -291,9 +299,12 @@ class JourneyAdmin(admin.ModelAdmin):
             )
             context.update(
                 graph=draft_svg(steps),
+                canvas_url=reverse("admin:journeys_journey_canvas", args=[journey.pk]),
                 publish_problems=readable_errors(problems, steps),
+                implicit_paths=readable_errors(implicit_transitions(steps), steps),
                 unpublished_changes=journey.state == Journey.State.PUBLISHED
                 and has_unpublished_changes(journey),
+                draft_pending=_editable(journey) and has_unpublished_changes(journey),
                 transitions=self._transitions(request, journey),
                 dry_run_url=reverse("admin:journeys_journey_dry_run", args=[journey.pk]),
             )
@@ -354,12 +365,21 @@ class JourneyAdmin(admin.ModelAdmin):
     def get_urls(self):
         return [
             path(
+                "<int:pk>/canvas/",
+                self.admin_site.admin_view(self.canvas_view),
+                name="journeys_journey_canvas",
+            ),
+            path(
                 "<int:pk>/dry-run/",
                 self.admin_site.admin_view(self.dry_run_view),
                 name="journeys_journey_dry_run",
             ),
             *super().get_urls(),
         ]
+
+    def canvas_view(self, request, pk: int):
+        """The canvas's JSON: the draft to edit (GET) and saving it (POST), see ``builder.canvas``."""
+        return canvas_endpoint(self, request, pk)
 
     def dry_run_view(self, request, pk: int):
         """ "Test with this participant": the path and every condition, without side effects."""

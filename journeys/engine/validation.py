@@ -8,6 +8,7 @@ from the first, and every cycle passes through a step that waits.
 
 from typing import Any
 
+from journeys.actions.schemas import config_schema_errors
 from journeys.engine.conditions import condition_errors
 from journeys.engine.definition import WAITING_KINDS, Definition, normalise_next_steps
 from journeys.engine.timing import parse_duration, parse_time_of_day
@@ -83,7 +84,17 @@ def _step_errors(errors: FieldErrors, index: int, step: dict[str, Any], keys: se
                 f"Unknown action type {name!r} (known: {', '.join(action_types)}).",
             )
         else:
+            # The declared schema speaks first; the action's own checks add what it cannot say,
+            # on fields the schema found nothing wrong with (one message per problem).
+            schema = getattr(action, "config_schema", None)
+            found = config_schema_errors(schema, config) if schema else {}
+            for field, messages in found.items():
+                for message in messages:
+                    _add(errors, f"{at}.config.{field}", message)
+            flagged = {field.split(".")[0] for field in found}
             for field, messages in (action.validate_config(config) or {}).items():
+                if field.split(".")[0] in flagged:
+                    continue
                 for message in messages:
                     _add(errors, f"{at}.config.{field}", message)
             if name == "schedule_next" and "step" in config:
@@ -233,3 +244,45 @@ def validate_definition(
         elif not errors:
             _graph_errors(errors, normalised)
     return errors
+
+
+def implicit_transitions(steps: list[Any]) -> FieldErrors:
+    """Where a draft goes on without saying so, by path (``steps.3.next_steps``), in words.
+
+    A step without next steps that is not an ``end`` (nor marked as completing the journey)
+    continues with the next step *by order*, or, being the last, ends the journey. Both are
+    legal and old journeys rely on them, but they surprise: the step a branch leads to quietly
+    running on into whatever happens to be listed after it. These notes are shown next to the
+    validation errors and on the canvas, so that every transition is visible before publishing.
+    """
+    from journeys.engine.definition import step_as_dict
+
+    rows = [step_as_dict(raw) for raw in steps]
+    if not all(isinstance(row.get("key"), str) and isinstance(row.get("order"), int) for row in rows):
+        return {}
+    index = {row["key"]: i for i, row in enumerate(rows)}
+    ordered = sorted(rows, key=lambda s: s["order"])
+    branch_targets: dict[str, str] = {}
+    for row in ordered:
+        if row["kind"] == "branch" and isinstance(row["next_steps"], list):
+            for entry in row["next_steps"]:
+                if isinstance(entry, dict) and isinstance(entry.get("step"), str):
+                    branch_targets.setdefault(entry["step"], row["key"])
+    notes: FieldErrors = {}
+    for position, row in enumerate(ordered):
+        if row["kind"] in {"end", "split"} or row["next_steps"] or row["completion"]:
+            continue
+        path = f"steps.{index[row['key']]}.next_steps"
+        after = ordered[position + 1]["key"] if position + 1 < len(ordered) else None
+        via = branch_targets.get(row["key"])
+        reached = f" (reached from branch {via!r})" if via else ""
+        if after is None:
+            _add(notes, path, f"No next step{reached}: the journey ends here. Make it an end step to say so.")
+        else:
+            _add(
+                notes,
+                path,
+                f"No next step{reached}: it continues with {after!r}, the next step by order. "
+                "Connect it explicitly, or end the path with an end step.",
+            )
+    return notes

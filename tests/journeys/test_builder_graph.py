@@ -81,7 +81,7 @@ def test_edges_carry_their_conditions_variants_and_timeouts():
     assert edges[("wait_pay", "nudge")] == "timeout 2 days"
     assert edges[("wait_pay", "ab")] == "on payment"
     assert edges[("ab", "done")] == "a 75%" and edges[("ab", "hold")] == "b 25%"
-    assert edges[("start", "route")] == ""  # the next by order
+    assert edges[("start", "route")] == "next by order"  # not written down: said in words
 
     svg = str(draft_svg(BRANCHY))
     assert "if payload.plan = &quot;pro&quot;" in svg
