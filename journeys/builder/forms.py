@@ -179,6 +179,11 @@ class StepFormSet(BaseInlineFormSet):
             return  # fix the JSON first; the definition cannot be read yet
         forms_kept = self.kept_forms()
         self.steps = [form.step_data() for form in forms_kept]
+        # Order numbers 1, 2, 3… in the order the engine reads them (by order, then as listed),
+        # so new rows (which all start at 0) never tie with one another.
+        ranked = sorted(range(len(self.steps)), key=lambda i: (self.steps[i].get("order") or 0, i))
+        for number, i in enumerate(ranked, start=1):
+            self.steps[i]["order"] = number
         journey = {name: getattr(self.instance, name, None) for name in JOURNEY_FIELDS}
         errors = validate_definition(steps=self.steps, journey=journey, for_publish=False)
         leftovers: FieldErrors = {}

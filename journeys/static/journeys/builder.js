@@ -60,13 +60,37 @@
   document.addEventListener("focusout", function (event) {
     if (event.target.classList && event.target.classList.contains("json-editor")) { tidy(event.target); }
   });
+  // Only the settings a step's kind uses are shown: an action type and retries for actions,
+  // a delay for steps that do not wait by themselves.
+  var KIND_FIELDS = {
+    "field-action_type": ["action"],
+    "field-max_attempts": ["action"],
+    "field-on_failure": ["action"],
+    "field-delay_minutes": ["action", "branch", "split"]
+  };
+
+  function showKindFields(select) {
+    var row = select.closest(".inline-related");
+    if (!row) { return; }
+    Object.keys(KIND_FIELDS).forEach(function (name) {
+      var shown = KIND_FIELDS[name].indexOf(select.value) !== -1;
+      row.querySelectorAll("." + name).forEach(function (box) { box.hidden = !shown; });
+    });
+  }
+
   document.addEventListener("change", function (event) {
     if (event.target.classList && event.target.classList.contains("step-action-type")) { showExample(event.target); }
+    if (event.target.classList && event.target.classList.contains("step-kind")) { showKindFields(event.target); }
+  });
+  document.addEventListener("formset:added", function (event) {
+    var select = event.target.querySelector && event.target.querySelector(".step-kind");
+    if (select) { showKindFields(select); }
   });
   document.addEventListener("DOMContentLoaded", function () {
     var data = document.getElementById("journey-action-examples");
     if (data) { window.JOURNEY_ACTION_EXAMPLES = JSON.parse(data.textContent); }
     document.querySelectorAll(".json-editor").forEach(check);
     document.querySelectorAll(".step-action-type").forEach(showExample);
+    document.querySelectorAll(".step-kind").forEach(showKindFields);
   });
 })();
