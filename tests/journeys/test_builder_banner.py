@@ -56,8 +56,8 @@ def test_a_branch_target_running_on_by_order_is_named_on_the_page(designer):
     assert "The draft is valid and can be published." in text
     assert "Paths the draft does not state" in text
     assert (
-        "Step &quot;pro&quot; &gt; next_steps: No next step (reached from branch &#x27;route&#x27;): it continues"
-        in text
+        "Step &quot;pro&quot; &gt; next_steps: No next step (reached from branch &#x27;route&#x27;): "
+        "it continues with &#x27;free&#x27;, the next step by order." in text
     )
 
 
