@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
+from config.admin_search import brand_admin_site, global_search
 from config.health import healthz, readyz
 
 api_v1 = [
@@ -12,7 +13,10 @@ api_v1 = [
     path("", include("workspace.api.urls")),
 ]
 
+brand_admin_site(admin.site)
+
 urlpatterns = [
+    path("admin/search/", admin.site.admin_view(global_search), name="admin-search"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("api/v1/journey/", include("rules.api.urls")),
