@@ -223,7 +223,9 @@ class UserJourneyAdmin(ReadOnlyMixin, admin.ModelAdmin):
             items.append(
                 {
                     "type": "run",
-                    "at": run.created_at,
+                    # When the step ran (or is due), not when its row was made: the order it ran in.
+                    "at": run.finished_at or run.executed_at or run.due_at or run.created_at,
+                    "ran": bool(run.finished_at or run.executed_at),
                     "run": run,
                     "trace": trace_html(run.trace),
                     "result": json.dumps(run.result, indent=2, ensure_ascii=False, default=str)
@@ -238,8 +240,10 @@ class UserJourneyAdmin(ReadOnlyMixin, admin.ModelAdmin):
                 }
             )
         for entry in log_entries:
-            items.append({"type": "log", "at": entry.at, "entry": entry})
-        items.sort(key=lambda item: (item["at"], 0 if item["type"] == "run" else 1))
+            items.append({"type": "log", "at": entry.at, "entry": entry, "detail": _in_words(entry.detail)})
+        items.sort(
+            key=lambda item: (item["at"], 0, item["run"].seq) if item["type"] == "run" else (item["at"], 1, 0)
+        )
         latest: dict[str, str] = {}
         for run in runs:
             if not run.rolled_back:
@@ -255,6 +259,20 @@ class UserJourneyAdmin(ReadOnlyMixin, admin.ModelAdmin):
             "operations": transitions,
             "here": request.get_full_path(),
         }
+
+
+def _in_words(detail) -> str:
+    """A log entry's detail as staff read it: ``reason: goal event · step: welcome``."""
+    if not detail:
+        return ""
+    if not isinstance(detail, dict):
+        return str(detail)
+    parts = []
+    for key, value in detail.items():
+        if isinstance(value, dict | list):
+            value = json.dumps(value, ensure_ascii=False, default=str)
+        parts.append(f"{str(key).replace('_', ' ')}: {value}")
+    return " · ".join(parts)
 
 
 # ----------------------------------------------------------------------------------------------
