@@ -11,7 +11,8 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 
 from journeys.errors import ValidationFailed
 from journeys.models import Participant
@@ -91,6 +92,36 @@ class RuleForm(forms.ModelForm):
         return text
 
 
+def _trace_html(node: dict[str, Any]) -> SafeString:
+    """A rule's explained condition as a tree, each condition with the value it saw and a verdict
+    (as the journey dry run shows its conditions)."""
+    holds = bool(node.get("holds"))
+    verdict = format_html(
+        '<span class="verdict verdict-{}">{}</span>',
+        str(holds).lower(),
+        "holds" if holds else "does not hold",
+    )
+    actual = ""
+    if "actual" in node:
+        shown = json.dumps(node["actual"], ensure_ascii=False, default=str)
+        actual = format_html(' — actual <code class="actual">{}</code>', shown)
+    children = node.get("conditions") or []
+    inner = format_html_join("", "{}", ((_trace_html(child),) for child in children)) if children else ""
+    nested = format_html('<ul class="cond-tree">{}</ul>', inner) if children else ""
+    label = node.get("description") or node.get("type", "")
+    tag = "strong" if children else "code"
+    return format_html(
+        '<li class="trace-node" data-holds="{}">{} <{}>{}</{}>{}{}</li>',
+        str(holds).lower(),
+        verdict,
+        tag,
+        label,
+        tag,
+        actual,
+        nested,
+    )
+
+
 class TestForm(forms.Form):
     user_id = forms.CharField(max_length=255, label="Participant user_id")
 
@@ -167,7 +198,7 @@ class RuleAdmin(admin.ModelAdmin):
             "title": f"Test {rule.rule_id} against a participant",
             "form": form,
             "preview": preview,
-            "trace_json": json.dumps(preview["condition"], indent=2, default=str) if preview else "",
+            "trace": _trace_html(preview["condition"]) if preview else "",
         }
         return TemplateResponse(request, "admin/rules/rule/test.html", context)
 

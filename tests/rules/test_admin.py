@@ -59,7 +59,8 @@ def test_test_against_participant_shows_the_trace(staff, mappings, participant, 
     page = staff.get(f"/admin/rules/rule/{rule.pk}/test/", {"user_id": "ada"}).content.decode()
     assert "does not hold for ada" in page
     assert "count(kintell_sessions where session_type = " in page
-    assert "&quot;actual&quot;: 1" in page
+    assert 'actual <code class="actual">1</code>' in page  # a tree with verdicts, not a JSON dump
+    assert '<span class="verdict verdict-false">does not hold</span>' in page
     assert (
         "No participant with this user_id."
         in staff.get(f"/admin/rules/rule/{rule.pk}/test/", {"user_id": "zed"}).content.decode()
