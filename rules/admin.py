@@ -5,6 +5,7 @@ and milestones are computed, so they are read-only here."""
 import json
 from typing import Any
 
+import yaml
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -22,11 +23,11 @@ from rules.services.rules import (
     rule_activate,
     rule_create,
     rule_deactivate,
+    rule_definition,
     rule_definition_check,
     rule_definition_parse,
     rule_delete,
     rule_update,
-    rule_yaml,
 )
 
 NEW_RULE_TEMPLATE = """\
@@ -48,6 +49,28 @@ actions:
 """
 
 
+def _without_default_filter_operator(spec: Any) -> Any:
+    """A count/exists filter's ``operator: '='`` is the default the validation writes in; shown
+    next to ``count: '>='`` it reads as a second comparison, so the editor leaves it out."""
+    if isinstance(spec, list):
+        return [_without_default_filter_operator(item) for item in spec]
+    if not isinstance(spec, dict):
+        return spec
+    shown = {key: _without_default_filter_operator(value) for key, value in spec.items()}
+    if shown.get("type") in {"count", "exists"} and shown.get("operator") == "=":
+        del shown["operator"]
+    return shown
+
+
+def _shown_yaml(rule: Rule) -> str:
+    """The rule's YAML as the editor shows it (the same definition, defaults left out)."""
+    definition = rule_definition(rule)
+    for key in ("conditions", "otherwise"):
+        if key in definition:
+            definition[key] = _without_default_filter_operator(definition[key])
+    return yaml.safe_dump(definition, sort_keys=False, allow_unicode=True, width=100)
+
+
 class RuleForm(forms.ModelForm):
     """One field: the whole definition as YAML or JSON, validated as the API validates it."""
 
@@ -66,7 +89,7 @@ class RuleForm(forms.ModelForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["definition"].initial = (
-            rule_yaml(self.instance) if self.instance.pk else NEW_RULE_TEMPLATE
+            _shown_yaml(self.instance) if self.instance.pk else NEW_RULE_TEMPLATE
         )
         self.checked_definition: dict[str, Any] | None = None
 

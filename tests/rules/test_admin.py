@@ -95,3 +95,17 @@ def test_test_and_backtest_need_the_evaluate_permission(make_user, mappings):
     client.force_login(user)
     assert client.get(f"/admin/rules/rule/{rule.pk}/test/").status_code == 403
     assert client.post(f"/admin/rules/rule/{rule.pk}/backtest/").status_code == 403
+
+
+def test_a_saved_count_condition_shows_one_comparison(staff, mappings):
+    rule = rule_create(definition=definition())
+    page = staff.get(f"/admin/rules/rule/{rule.pk}/change/").content.decode()
+    assert "count: &#x27;&gt;=&#x27;" in page
+    assert "operator: &#x27;=&#x27;" not in page
+    assert rule.rule_config["conditions"][0]["operator"] == "="  # stored as before; only the editor is tidier
+    # Saving the shown text back changes nothing.
+    edit = staff.get(f"/admin/rules/rule/{rule.pk}/change/")
+    shown = edit.context["adminform"].form["definition"].value()
+    assert staff.post(f"/admin/rules/rule/{rule.pk}/change/", {"definition": shown}).status_code == 302
+    rule.refresh_from_db()
+    assert rule.rule_config["conditions"][0]["operator"] == "="
