@@ -9,6 +9,7 @@ from django.utils.html import format_html, format_html_join
 from django_fsm.admin import FSMAdminMixin
 
 from journeys.errors import DomainError
+from stages.admin.evidence import EvidenceViews, evidence_context
 from stages.criteria import exit_criteria_evaluate
 from stages.models import Measurement, Snapshot, StagedJourney, StageTransition, UnitOfWork
 from stages.models.stages import PIPELINE_STAGES
@@ -85,7 +86,7 @@ class UnitOfWorkInline(admin.TabularInline):
 
 
 @admin.register(StagedJourney)
-class StagedJourneyAdmin(FSMAdminMixin, admin.ModelAdmin):
+class StagedJourneyAdmin(EvidenceViews, FSMAdminMixin, admin.ModelAdmin):
     fsm_fields = ["stage"]
     change_form_template = "admin/stages/stagedjourney/change_form.html"
     fsm_transition_form_template = "admin/stages/stagedjourney/transition_form.html"
@@ -108,6 +109,16 @@ class StagedJourneyAdmin(FSMAdminMixin, admin.ModelAdmin):
         "started_by",
         "exit_criteria_now",
     ]
+
+    def get_urls(self):
+        return self.evidence_urls() + super().get_urls()
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        journey = self.get_object(request, object_id)
+        context = dict(extra_context or {})
+        if journey is not None:
+            context.update(evidence_context(request, journey))
+        return super().change_view(request, object_id, form_url, context)
 
     def get_inlines(self, request, obj=None):
         return [] if obj is None else self.inlines
