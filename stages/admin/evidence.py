@@ -149,7 +149,9 @@ class EvidenceViews:
         journey.refresh_from_db()
         word = "approved" if approved else "rejected"
         self.message_user(
-            request, f"{key} {word}; the journey is {journey.get_stage_display()}.", messages.SUCCESS
+            request,
+            f"Recorded: {key} {word}; the journey is {journey.get_stage_display()}.",
+            messages.SUCCESS,
         )
         return self._back(journey)
 

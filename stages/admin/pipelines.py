@@ -141,8 +141,52 @@ class TaskTemplateFormSet(forms.BaseInlineFormSet):
             raise ValidationError(errors["__all__"])
 
 
+class TaskTemplateForm(forms.ModelForm):
+    """Compact widgets: the table of a stage's tasks fits a 1,400-px window."""
+
+    purpose = forms.ChoiceField(choices=[("setup", "Setup"), ("rollback", "Rollback")], initial="setup")
+
+    class Meta:
+        model = TaskTemplate
+        fields = [
+            "purpose",
+            "key",
+            "name",
+            "intent",
+            "agent_id",
+            "depends_on",
+            "params",
+            "max_retries",
+            "retry_backoff_seconds",
+            "position",
+        ]
+        widgets = {
+            "key": forms.TextInput(attrs={"size": 9}),
+            "name": forms.TextInput(attrs={"size": 9}),
+            "intent": forms.TextInput(attrs={"size": 7}),
+            "agent_id": forms.TextInput(attrs={"size": 7}),
+            "depends_on": forms.Textarea(attrs={"rows": 2, "cols": 10}),
+            "params": forms.Textarea(attrs={"rows": 2, "cols": 14}),
+            "max_retries": forms.NumberInput(attrs={"style": "width: 3em"}),
+            "retry_backoff_seconds": forms.NumberInput(attrs={"style": "width: 3.5em"}),
+            "position": forms.NumberInput(attrs={"style": "width: 3em"}),
+        }
+        labels = {
+            "retry_backoff_seconds": "Backoff (s)",
+            "max_retries": "Retries",
+            "agent_id": "Agent",
+            "position": "#",
+        }
+
+
 class TaskTemplateInline(admin.TabularInline):
     model = TaskTemplate
+    form = TaskTemplateForm
+    classes = ["task-templates"]
+
+    class Media:
+        css = {"all": ["stages/admin.css"]}
+
     formset = TaskTemplateFormSet
     extra = 0
     fields = [

@@ -47,7 +47,7 @@ def test_recording_a_measurement_and_an_approval_goes_through_the_services(staff
     approval = Measurement.objects.filter(kind="approval").count()
     key = journey.pipeline.stages.get(stage="sandbox").criteria.filter(kind="approval").first().key
     response = staff.post(f"{url}/approve/", {"approval_key": key, "approval_decision": "yes"}, follow=True)
-    assert f"{key} approved; the journey is Sandbox." in messages_after(response)
+    assert f"Recorded: {key} approved; the journey is Sandbox." in messages_after(response)
     assert Measurement.objects.filter(kind="approval").count() == approval + 1
 
 
