@@ -153,13 +153,17 @@ class TestForm(forms.Form):
 class RuleAdmin(admin.ModelAdmin):
     form = RuleForm
     change_form_template = "admin/rules/rule/change_form.html"
-    list_display = ["rule_id", "name", "flag", "priority", "active", "version", "updated_at"]
+    list_display = ["rule_id", "name", "flag", "priority", "state", "version", "updated_at"]
     list_filter = ["active", "flag"]
     search_fields = ["rule_id", "name", "flag", "description"]
     ordering = ["-priority", "rule_id"]
     actions = ["activate", "deactivate"]
     readonly_fields = ["version", "created_at", "updated_at"]
     fieldsets = [(None, {"fields": ["definition"]}), ("Bookkeeping", {"fields": readonly_fields})]
+
+    @admin.display(description="State", ordering="active")
+    def state(self, rule: Rule) -> str:
+        return "active" if rule.active else "inactive"  # words: an inactive rule is no failure
 
     def save_model(self, request, obj: Rule, form: RuleForm, change: bool) -> None:
         if change:
@@ -253,22 +257,35 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+def _flag_value(value: bool | None) -> str:
+    """A flag's value in words (true / false / unset): neither is good or bad, so no ✓/✗."""
+    return "unset" if value is None else str(value).lower()
+
+
 @admin.register(Flag)
 class FlagAdmin(ReadOnlyAdmin):
-    list_display = ["participant", "flag", "value", "set_by_rule", "set_at", "expires_at"]
+    list_display = ["participant", "flag", "value_shown", "set_by_rule", "set_at", "expires_at"]
     list_filter = ["flag", "value", "set_by_rule"]
     search_fields = ["participant__user_id", "flag"]
     list_select_related = ["participant"]
 
+    @admin.display(description="Value", ordering="value")
+    def value_shown(self, flag: Flag) -> str:
+        return _flag_value(flag.value)
+
 
 @admin.register(FlagHistory)
 class FlagHistoryAdmin(ReadOnlyAdmin):
-    list_display = ["changed_at", "participant", "flag", "previous_value", "value", "reason", "set_by_rule"]
+    list_display = ["changed_at", "participant", "flag", "change", "reason", "set_by_rule"]
     list_filter = ["reason", "flag"]
     search_fields = ["participant__user_id", "flag", "set_by_rule"]
     list_select_related = ["participant"]
     date_hierarchy = "changed_at"
     show_full_result_count = False
+
+    @admin.display(description="Change")
+    def change(self, row: FlagHistory) -> str:
+        return f"{_flag_value(row.previous_value)} → {_flag_value(row.value)}"
 
 
 @admin.register(Milestone)

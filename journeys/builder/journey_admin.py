@@ -454,9 +454,10 @@ class JourneyVersionAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
-    @admin.display(description="Live", boolean=True)
-    def is_live(self, obj: JourneyVersion) -> bool:
-        return obj.journey.live_version_id == obj.pk
+    @admin.display(description="Live")
+    def is_live(self, obj: JourneyVersion) -> str:
+        # Words, not a ✓/✗: an older version is not a failure.
+        return "live" if obj.journey.live_version_id == obj.pk else "—"
 
     @admin.display(description="Step graph")
     def graph(self, obj: JourneyVersion):

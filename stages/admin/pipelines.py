@@ -205,11 +205,15 @@ class TaskTemplateInline(admin.TabularInline):
 
 @admin.register(PipelineStage)
 class PipelineStageAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "auto_promote", "criteria_count", "task_count"]
+    list_display = ["__str__", "promotion", "criteria_count", "task_count"]
     list_filter = ["pipeline", "stage"]
     fields = ["pipeline", "stage", "auto_promote", "description", "task_graph"]
     readonly_fields = ["task_graph"]
     inlines = [ExitCriterionInline, TaskTemplateInline]
+
+    @admin.display(description="Promotion", ordering="auto_promote")
+    def promotion(self, stage: PipelineStage) -> str:
+        return "automatic" if stage.auto_promote else "by hand"
 
     @admin.display(description="Criteria")
     def criteria_count(self, stage: PipelineStage) -> int:

@@ -59,3 +59,24 @@ def test_search_shows_only_what_the_user_may_see(make_user):
 def test_a_too_short_or_unmatched_query_says_so(root):
     assert "at least two characters" in root.get(reverse("admin-search"), {"q": "a"}).content.decode()
     assert "Nothing matches" in root.get(reverse("admin-search"), {"q": "zzzz"}).content.decode()
+
+
+def test_yes_no_columns_that_are_neither_good_nor_bad_are_words_not_icons(root):
+    from rules.services.rules import rule_create
+
+    make_journey([tag_step("hello", "hi")], name="Versioned")
+    rule_create(
+        definition={
+            "rule_id": "quiet_rule",
+            "name": "Quiet",
+            "flag": "quiet",
+            "active": False,
+            "conditions": [{"type": "attribute", "field": "plan", "operator": "=", "value": "pro"}],
+            "actions": [{"type": "set_flag", "flag": "quiet", "value": True}],
+        }
+    )
+    for url in ("/admin/journeys/journeyversion/", "/admin/rules/rule/"):
+        text = root.get(url).content.decode()
+        assert "icon-yes.svg" not in text and "icon-no.svg" not in text, url
+    assert ">inactive<" in root.get("/admin/rules/rule/").content.decode()
+    assert ">live<" in root.get("/admin/journeys/journeyversion/").content.decode()
