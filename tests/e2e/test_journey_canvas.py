@@ -167,3 +167,34 @@ def test_staff_build_a_branching_journey_on_the_canvas_and_watch_it_run(
     expect(page.locator(".fieldBox.field-state .readonly")).to_have_text("Completed")
     expect(page.locator('#run-graph g[data-step="done"]')).to_have_class(re.compile("status-succeeded"))
     check_page(page, shots, "run-timeline")
+
+
+def test_the_canvas_works_from_the_keyboard(staff_page, live_server):
+    from tests.journeys.factories import make_journey, tag_step
+
+    page = staff_page
+    journey = make_journey(
+        [tag_step("hello", "hi", next_steps=["bye"]), tag_step("bye", "bye")], publish=False
+    )
+    page.goto(f"{live_server.url}/admin/journeys/journey/{journey.pk}/change/")
+
+    # The list of steps is the way in: Enter on a step opens it in the side panel.
+    page.locator(".jc-step-list button", has_text="Bye").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator(".jc-step-panel")).to_have_attribute("data-step", "bye")
+    # A focused node is selected with Enter too.
+    node(page, "hello").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator(".jc-step-panel")).to_have_attribute("data-step", "hello")
+    # The palette is buttons: an end step after the selected one; Ctrl+S saves the draft.
+    node(page, "bye").focus()
+    page.keyboard.press("Enter")
+    page.locator('.jc-palette button[data-kind="end"]').focus()
+    page.keyboard.press("Enter")
+    expect(page.locator(".jc-step-panel")).to_have_attribute("data-step", "end_1")
+    with page.expect_navigation():
+        page.keyboard.press("Control+s")
+    expect(page.locator(".publish-ready")).to_contain_text("can be published")
+    expect(page.locator(".implicit-paths")).to_have_count(0)
+    assert journey.steps.get(key="bye").next_steps == [{"step": "end_1", "condition": None}]
+    assert journey.steps.get(key="end_1").kind == "end"
