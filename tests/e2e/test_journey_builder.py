@@ -83,7 +83,7 @@ def test_staff_build_publish_and_watch_a_journey(staff_page, live_server):
     expect(graph.locator('g[data-step="route"]')).to_have_class(re.compile("kind-branch"))
 
     # Publish.
-    page.click("button[name=_transition][value=publish]")
+    page.click(".journey-top-publish")  # next to "valid", not at the bottom of the page
     expect(page.locator(".messagelist")).to_contain_text("Published as v1")
     journey = Journey.objects.get(name="Browser onboarding")
     assert journey.state == Journey.State.PUBLISHED

@@ -146,7 +146,7 @@ def test_staff_build_a_branching_journey_on_the_canvas_and_watch_it_run(
     check_page(page, shots, "journey-change")
 
     # Publish, then the dry run for a pro participant.
-    page.click("button[name=_transition][value=publish]")
+    page.click(".journey-top-publish")  # next to "valid", not at the bottom of the page
     expect(page.locator(".messagelist")).to_contain_text("Published as v1")
     expect(page.locator(".publish-live")).to_contain_text("Live as v1")
     expect(page.locator(".publish-ready")).to_have_count(0)

@@ -54,6 +54,9 @@ def test_a_branch_target_running_on_by_order_is_named_on_the_page(designer):
     )
     text = page_text(designer, journey)
     assert "The draft is valid and can be published." in text
+    assert (
+        'class="button journey-top-publish" name="_transition" value="publish"' in text
+    )  # not only at the bottom
     assert "Paths the draft does not state" in text
     assert (
         "Step &quot;pro&quot; &gt; next_steps: No next step (reached from branch &#x27;route&#x27;): "
