@@ -79,3 +79,8 @@ def test_a_journey_without_steps_is_never_called_valid(designer):
     text = page_text(designer, journey)
     assert "A journey needs at least one step to be published." in text
     assert "The draft is valid" not in text
+
+
+def test_the_add_page_says_where_the_steps_are_built(designer):
+    text = designer.get(reverse("admin:journeys_journey_add")).content.decode()
+    assert "to build its steps on the canvas" in text
