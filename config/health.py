@@ -12,6 +12,7 @@ from config.celery import app as celery_app
 
 logger = logging.getLogger(__name__)
 BROKER_TIMEOUT = 2  # seconds
+RETRY_AFTER_SECONDS = 5  # what a load balancer or client is told to wait when not ready
 
 
 @never_cache
@@ -52,6 +53,9 @@ def readyz(request):
             logger.warning("readiness check %s failed: %s", name, exc)
             healthy = False
             checks[name] = {"status": "error", "error": f"{type(exc).__name__}: {exc}"}
-    return JsonResponse(
+    response = JsonResponse(
         {"status": "ok" if healthy else "unavailable", "checks": checks}, status=200 if healthy else 503
     )
+    if not healthy:
+        response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -104,3 +105,38 @@ def cache_on(settings, redis_server) -> RedisServer:
         }
     }
     return redis_server
+
+
+# ----------------------------------------------------------------------------------------------
+# Due webhook steps for the dispatcher to chew on
+# ----------------------------------------------------------------------------------------------
+def due_webhook_runs(sink_url: str, count: int):
+    """``count`` user journeys, each waiting on a webhook step that is due now, then a tag step.
+
+    Returns the journey. The runs are scheduled (a delay before the webhook) and then made due,
+    so only the dispatcher (beat's tick) takes them, in batches.
+    """
+    from django.db.models import F
+
+    from journeys.models import Participant, StepRun
+    from journeys.services.enrolment import Enrolment, user_journeys_enrol
+    from tests.journeys.factories import action, make_journey, tag_step
+
+    journey = make_journey(
+        [
+            action("hook", "trigger_webhook", {"url": f"{sink_url}/hook"}, delay_minutes=1, max_attempts=10),
+            tag_step("after", "done", order=1),
+        ]
+    )
+    participants = Participant.objects.bulk_create([Participant(user_id=f"p-{i}") for i in range(count)])
+    user_journeys_enrol(enrolments=[Enrolment(journey=journey, participant=p) for p in participants])
+    StepRun.objects.filter(step_key="hook").update(due_at=F("due_at") - timedelta(minutes=2))
+    return journey
+
+
+def deliveries_by_id(sink) -> dict[str, set[bytes]]:
+    """Webhook-id → the distinct bodies received under it."""
+    found: dict[str, set[bytes]] = {}
+    for request in sink.requests:
+        found.setdefault(request["headers"]["webhook-id"], set()).add(request["body"])
+    return found
