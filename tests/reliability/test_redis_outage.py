@@ -38,6 +38,9 @@ def test_events_are_accepted_and_throttled_calls_answer_while_redis_is_down(cach
     # The projection read its mappings from the table, not from the dead cache.
     assert EntityRecord.objects.filter(entity="kintell_sessions").count() == 6
     assert outage_stats().failed_open > 0
+    ready = admin_api.get("/readyz")
+    assert ready.status_code == 200, ready.json()  # still serving: not taken out of rotation
+    assert ready.json()["checks"]["cache"]["status"] == "degraded"
 
 
 @pytest.mark.django_db
