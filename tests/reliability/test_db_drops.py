@@ -50,23 +50,26 @@ def test_dropping_the_workers_database_connections_mid_dispatch_resumes_every_ru
 ):
     from journeys.tasks import step_runs_dispatch_task
 
-    webhook_sink.delay = 0.02
+    webhook_sink.delay = 0.05  # seconds per request, 4 threads: the dispatch lasts a few seconds
     due_webhook_runs(webhook_sink.url, STEPS)
     env = {
         "STEP_LEASE_SECONDS": "4",
         "STEP_RETRY_BASE_SECONDS": "1",
-        "WEBHOOK_ALLOWED_HOSTS": "127.0.0.1",
+        "STEP_EXECUTION_THREADS": "4",
         "STEP_DISPATCH_BATCH": "50",
+        "WEBHOOK_ALLOWED_HOSTS": "127.0.0.1",
     }
     celery_worker(extra_env=env)
+    step_runs_dispatch_task.delay()
+    wait_for(lambda: len(webhook_sink.requests) >= 20, timeout=60, message="no webhook was sent")
 
+    outstanding = StepRun.objects.filter(step_key="hook").exclude(status=StepRun.Status.SUCCEEDED).count()
     dropped = 0
-    for _ in range(6):
-        step_runs_dispatch_task.delay()
-        time.sleep(0.7)
+    for _ in range(5):
         dropped += terminate_other_connections()
-    assert dropped > 0
-    assert StepRun.objects.filter(step_key="hook", status=StepRun.Status.SUCCEEDED).count() < STEPS
+        step_runs_dispatch_task.delay()
+        time.sleep(0.5)
+    assert dropped > 0 and outstanding > 0  # connections were dropped while runs were in flight
     webhook_sink.delay = 0
 
     def all_done() -> bool:
