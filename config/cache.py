@@ -35,6 +35,7 @@ DEFAULT_RETRY_SECONDS = 5.0  # how long Redis is left alone after a failure befo
 @dataclass
 class OutageStats:
     failed_open: int = 0  # operations answered without Redis since the process started
+    failed_calls: int = 0  # of those, the ones that tried Redis (the others met the open breaker)
     outages: int = 0  # times Redis went from reachable to unreachable
     down_since: float | None = None  # time.time() of the current outage's first failure
 
@@ -56,6 +57,7 @@ class _OutageRecorder:
         with self._lock:
             self.stats.failed_open += 1
             if tried:  # a call skipped by the open breaker must not keep it open
+                self.stats.failed_calls += 1
                 self._retry_at = time.monotonic() + self.retry_seconds
             starting = self.stats.down_since is None
             if starting:

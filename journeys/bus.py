@@ -25,6 +25,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from journeys.broker import task_send
 from journeys.models import Event
 
 logger = logging.getLogger(__name__)
@@ -122,11 +123,8 @@ def dispatch_on_commit(event_ids: Iterable[int]) -> None:
         from journeys.tasks import events_process_task
 
         for start in range(0, len(ids), EVENT_DISPATCH_CHUNK):
-            chunk = ids[start : start + EVENT_DISPATCH_CHUNK]
-            try:
-                events_process_task.delay(chunk)
-            except Exception:  # the broker is down: the sweeper will find these events
-                logger.warning("could not enqueue events %s; the sweeper will retry", chunk, exc_info=True)
+            # The broker down: the sweeper finds these events again.
+            task_send(events_process_task, ids[start : start + EVENT_DISPATCH_CHUNK], left_to="the sweeper")
 
     transaction.on_commit(send)
 

@@ -40,6 +40,7 @@ from django.db.models import Case, F, TextField, Value, When
 from django.utils import timezone
 
 from journeys.actions.base import ActionSkipped
+from journeys.broker import task_send
 from journeys.engine.batch import Writes, participants_lock, versions_load
 from journeys.engine.definition import definition_for
 from journeys.engine.runner import ActionOutcome, Walker, action_of, lock_user_journey
@@ -575,12 +576,6 @@ def dispatch_on_commit(run_ids: list[int]) -> None:
         from journeys.tasks import step_runs_execute_task
 
         for start in range(0, len(ids), KICK_CHUNK):
-            chunk = ids[start : start + KICK_CHUNK]
-            try:
-                step_runs_execute_task.delay(chunk)
-            except Exception:
-                logger.warning(
-                    "could not enqueue step runs %s; the dispatcher will claim them", chunk, exc_info=True
-                )
+            task_send(step_runs_execute_task, ids[start : start + KICK_CHUNK], left_to="the dispatcher")
 
     transaction.on_commit(send)
