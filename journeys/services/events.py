@@ -85,8 +85,8 @@ def events_ingest(*, events: Sequence[EventInput]) -> list[IngestResult]:
             try:
                 return _ingest(events)
             except IntegrityError:
-                # Another request stored one of our idempotency keys between our read and our
-                # insert (SQLite; Postgres queues on the key's lock); a second pass finds it.
+                # Another request stored one of our idempotency keys (for another participant)
+                # between our read and our insert; a second pass finds it.
                 return _ingest(events)
         except OperationalError as exc:
             if not retryable or attempt == INGEST_ATTEMPTS or not _is_retryable(exc):
@@ -104,28 +104,16 @@ def _is_retryable(exc: OperationalError) -> bool:
     )
 
 
-def _lock_idempotency_keys(keyed: set[tuple[str, str]]) -> None:
-    """Postgres: take a transaction lock per (source, key), sorted, in one statement, so two
-    requests carrying the same keys queue for them in the same order instead of deadlocking
-    on the unique index, and the second one then reads the first one's rows."""
-    if not keyed or connection.vendor != "postgresql":
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_advisory_xact_lock(h) FROM "
-            "(SELECT DISTINCT hashtextextended(k, 0) AS h FROM unnest(%s::text[]) AS k ORDER BY 1) AS keys",
-            [sorted(f"event-key:{source}:{key}" for source, key in keyed)],
-        )
-
-
 @transaction.atomic
 def _ingest(events: Sequence[EventInput]) -> list[IngestResult]:
-    """1. Lock the batch's idempotency keys, then read which are stored already (and with what
-    fingerprint); 2. refuse a key reused for a different event; 3. lock (creating) the
-    participants, sorted; 4. insert the new events and project their records."""
+    """1. Lock (creating) the batch's participants in ``user_id`` order: two requests sharing a
+    participant queue here, so a repeated key's second request waits for the first to commit;
+    2. read which keys are stored already (and with what fingerprint); 3. refuse a key reused
+    for a different event (the transaction rolls back: nothing is written); 4. insert the new
+    events and project their records."""
     now = timezone.now()
+    participants = participants_lock_or_create(user_ids={e.user_id for e in events})
     keyed = {(e.source, e.idempotency_key) for e in events if e.idempotency_key}
-    _lock_idempotency_keys(keyed)
     known: dict[tuple[str, str], tuple[int, str]] = {}
     if keyed:
         sources = {source for source, _ in keyed}
@@ -138,7 +126,6 @@ def _ingest(events: Sequence[EventInput]) -> list[IngestResult]:
     fingerprints = [e.fingerprint() if e.idempotency_key else "" for e in events]
     _refuse_reused_keys(events, fingerprints, known)
 
-    participants = participants_lock_or_create(user_ids={e.user_id for e in events})
     to_insert: list[Event] = []
     seen_in_batch: dict[tuple[str, str], Event] = {}
     plan: list[tuple[str, Any]] = []  # ("known", id) | ("new", Event) | ("repeat", Event)
