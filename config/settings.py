@@ -124,21 +124,36 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --------------------------------------------------------------------------------------------
 # Cache (Redis when configured; otherwise a file cache every local process shares)
 # --------------------------------------------------------------------------------------------
+# The cache is never the source of truth: with Redis down, reads miss and writes are dropped
+# (logged once per outage, counted), and the API keeps answering from the database. Keys carry
+# the database they describe (``config.cache.namespaced_key``), so a benchmark's or a test's
+# scratch database never shares a deployment's entries.
 REDIS_URL = env.str("REDIS_URL", default="")
-if REDIS_URL:
-    CACHES = {
-        "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": REDIS_URL,
-            "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="jo"),
-            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 2, "SOCKET_TIMEOUT": 2},
-        }
+
+
+def redis_cache(url: str) -> dict:
+    """The cache settings for a Redis at ``url`` (also what the fault tests point at their own)."""
+    return {
+        "BACKEND": "config.cache.FailOpenRedisCache",
+        "LOCATION": url,
+        "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="jo"),
+        "KEY_FUNCTION": "config.cache.namespaced_key",
+        "OPTIONS": {
+            "SOCKET_CONNECT_TIMEOUT": 1,  # seconds; a slow cache is worse than none
+            "SOCKET_TIMEOUT": 1,
+            "RETRY_SECONDS": env.float("CACHE_RETRY_SECONDS", default=5.0),  # breaker pause
+        },
     }
+
+
+if REDIS_URL:
+    CACHES = {"default": redis_cache(REDIS_URL)}
 else:
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
             "LOCATION": str(VAR_DIR / "cache"),
+            "KEY_FUNCTION": "config.cache.namespaced_key",
         }
     }
 

@@ -25,6 +25,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from journeys.broker import task_send
 from journeys.models import Event
 
 logger = logging.getLogger(__name__)
@@ -122,11 +123,8 @@ def dispatch_on_commit(event_ids: Iterable[int]) -> None:
         from journeys.tasks import events_process_task
 
         for start in range(0, len(ids), EVENT_DISPATCH_CHUNK):
-            chunk = ids[start : start + EVENT_DISPATCH_CHUNK]
-            try:
-                events_process_task.delay(chunk)
-            except Exception:  # the broker is down: the sweeper will find these events
-                logger.warning("could not enqueue events %s; the sweeper will retry", chunk, exc_info=True)
+            # The broker down: the sweeper finds these events again.
+            task_send(events_process_task, ids[start : start + EVENT_DISPATCH_CHUNK], left_to="the sweeper")
 
     transaction.on_commit(send)
 
@@ -287,15 +285,29 @@ def events_due_for_dispatch(*, limit: int) -> list[int]:
 
 
 def events_sweep() -> int:
-    """Re-dispatch events the broker lost or a dead worker left behind. Returns how many."""
-    ids = events_due_for_dispatch(limit=settings.EVENT_SWEEP_BATCH)
-    if ids:
-        # Push the next sweep of these a little later so a slow queue is not flooded twice.
-        Event.objects.filter(pk__in=ids, status=Event.Status.PENDING).update(
-            next_attempt_at=timezone.now() + timedelta(seconds=settings.EVENT_SWEEP_AFTER_SECONDS)
-        )
-        with transaction.atomic():
+    """Re-dispatch events the broker lost or a dead worker left behind. Returns how many.
+
+    The sweep takes what it dispatches in one transaction (``SKIP LOCKED`` on Postgres): each
+    event goes back to pending with its next sweep pushed ``EVENT_SWEEP_AFTER_SECONDS`` later,
+    so a second sweep running at the same time (two beats) or just after takes none of them.
+    """
+    now = timezone.now()
+    due = Q(status=Event.Status.PENDING, next_attempt_at__lte=now) | Q(
+        status=Event.Status.PROCESSING, lease_until__lt=now
+    )
+    with transaction.atomic():
+        candidates = Event.objects.filter(due).order_by("id")
+        if connection.features.has_select_for_update_skip_locked:
+            candidates = candidates.select_for_update(skip_locked=True)
+        ids = list(candidates.values_list("id", flat=True)[: settings.EVENT_SWEEP_BATCH])
+        if ids:
+            Event.objects.filter(pk__in=ids).update(
+                status=Event.Status.PENDING,
+                lease_until=None,
+                next_attempt_at=now + timedelta(seconds=settings.EVENT_SWEEP_AFTER_SECONDS),
+            )
             dispatch_on_commit(ids)
+    if ids:
         logger.info("swept %d events for dispatch", len(ids))
     return len(ids)
 

@@ -87,6 +87,9 @@ class ActionContext:
     step_run_id: int | None = None
     journey_id: int | None = None
     user_journey_id: int | None = None
+    # For an action type with ``freeze(context) -> str``: the request its first attempt built and
+    # the engine stored on the step run; empty until then. Send it as is (see ``TriggerWebhook``).
+    frozen_request: str = ""
 
 
 class ActionType(Protocol):

@@ -146,7 +146,7 @@ def http_post(
 def webhook_send(
     *,
     url: str,
-    payload: dict[str, Any],
+    payload: dict[str, Any] | str,
     secret: str,
     message_id: str,
     headers: dict[str, str] | None = None,
@@ -155,9 +155,9 @@ def webhook_send(
     """Deliver a signed webhook (Standard Webhooks: ``webhook-id``, ``-timestamp``, ``-signature``).
 
     ``message_id`` is the idempotency key (e.g. the step run id): a retry sends the same id, so
-    the receiver can drop what it has already handled.
+    the receiver can drop what it has already handled. ``payload`` given as text is sent as is.
     """
-    body = json.dumps(payload, separators=(",", ":"), default=str)
+    body = payload if isinstance(payload, str) else json.dumps(payload, separators=(",", ":"), default=str)
     now = datetime.now(UTC)
     signature = Webhook(secret).sign(message_id, now, body)
     signed = {

@@ -37,7 +37,12 @@ def pytest_configure(config) -> None:
         # A prefix of our own, so clearing the cache between tests touches nothing else.
         settings.CACHES["default"]["KEY_PREFIX"] = f"test-{TEST_RUN_ID}"
     else:
-        settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+        settings.CACHES = {
+            "default": {
+                "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+                "KEY_FUNCTION": "config.cache.namespaced_key",
+            }
+        }
     # Tasks run inline when their on-commit callback runs; the worker tests switch this off.
     celery_app.conf.task_always_eager = True
     celery_app.conf.task_default_queue = f"test-{TEST_RUN_ID}"

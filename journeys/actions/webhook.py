@@ -1,5 +1,6 @@
 """``trigger_webhook``: a signed POST (Standard Webhooks) to the step's endpoint."""
 
+import json
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,7 +19,9 @@ class TriggerWebhook:
 
     The body is ``{"type": "journey.step", "journey_id", "user_journey_id", "step_run_id",
     "user_id", "timestamp", "data"}`` where ``data`` is the configured ``payload`` (templated) or
-    the user journey's trigger payload.
+    the user journey's trigger payload. It is built once, on the first attempt, and stored on the
+    step run: a retry carries the same ``webhook-id`` and the same body bytes (``timestamp`` is
+    the first attempt's); only the ``webhook-timestamp`` header and the signature are new.
     """
 
     name = "trigger_webhook"
@@ -61,7 +64,9 @@ class TriggerWebhook:
             return {**config, "secret": webhook_secret_generate()}
         return config
 
-    def execute(self, action: ActionContext) -> dict[str, Any]:
+    def freeze(self, action: ActionContext) -> str:
+        """The body of the first attempt (JSON text). The engine stores it on the step run before
+        sending, so retries and redeliveries send the same bytes: a receiver can compare them."""
         config = action.config
         context = action.context or {}
         data = render_value(config["payload"], action) if "payload" in config else context.get("payload", {})
@@ -74,9 +79,13 @@ class TriggerWebhook:
             "timestamp": timezone.now().isoformat(),
             "data": data,
         }
+        return json.dumps(body, separators=(",", ":"), default=str)
+
+    def execute(self, action: ActionContext) -> dict[str, Any]:
+        config = action.config
         delivery = webhook_send(
             url=config["url"],
-            payload=body,
+            payload=action.frozen_request or self.freeze(action),
             secret=config.get("secret") or "",
             message_id=action.idempotency_key,
             headers=config.get("headers"),

@@ -1,12 +1,21 @@
-"""One exception handler for the whole API: domain errors and FSM refusals become 4xx."""
+"""One exception handler for the whole API: domain errors and FSM refusals become 4xx, and a
+database that cannot answer (down, connection dropped, a deadlock retried out) a JSON 503 with
+``Retry-After``: the client should try again, and nothing of its request was kept."""
+
+import logging
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import InterfaceError, OperationalError
 from django_fsm import TransitionNotAllowed
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from journeys.errors import DomainError
+
+logger = logging.getLogger(__name__)
+
+RETRY_AFTER_SECONDS = 5  # what a client is told to wait when the database cannot answer
 
 
 def exception_handler(exc, context):
@@ -22,6 +31,13 @@ def exception_handler(exc, context):
                 "current_state": state,
             },
             status=status.HTTP_409_CONFLICT,
+        )
+    if isinstance(exc, OperationalError | InterfaceError):
+        logger.warning("database unavailable for %s: %s", context.get("request"), exc)
+        return Response(
+            {"detail": "The service cannot reach its database; try again shortly.", "code": "unavailable"},
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
         )
     if isinstance(exc, DjangoValidationError):
         body = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}

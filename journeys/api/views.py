@@ -50,11 +50,12 @@ class EventListCreateView(ApiPermissions, generics.GenericAPIView):
         description=(
             "Everything is validated before anything is written: one bad item refuses the whole "
             "batch (400, errors keyed by the item's position). A repeated idempotency key (per "
-            "source) answers the original id with `duplicate: true`. Processing happens after "
-            "the 202."
+            "source) with the same event answers the original id with `duplicate: true`; with a "
+            "different event it refuses the request (409 naming the key, nothing written). "
+            "Processing happens after the 202."
         ),
         request={"application/json": OpenApiTypes.OBJECT},
-        responses={202: IngestBatchResultSerializer},
+        responses={202: IngestBatchResultSerializer, 409: OpenApiTypes.OBJECT},
         examples=[
             OpenApiExample("One event", value=EVENT_EXAMPLE, request_only=True),
             OpenApiExample(
@@ -71,6 +72,17 @@ class EventListCreateView(ApiPermissions, generics.GenericAPIView):
                     "events": [{"id": 101, "duplicate": False}, {"id": 57, "duplicate": True}],
                     "accepted": 1,
                     "duplicates": 1,
+                },
+            ),
+            OpenApiExample(
+                "Idempotency key reused for another event",
+                response_only=True,
+                status_codes=["409"],
+                value={
+                    "detail": "The idempotency key 'session-9876-completed' was already used with a "
+                    "different event; use a new key for a new event.",
+                    "code": "idempotency_key_reused",
+                    "idempotency_keys": ["session-9876-completed"],
                 },
             ),
             OpenApiExample(

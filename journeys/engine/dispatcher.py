@@ -36,10 +36,11 @@ from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import Case, F, TextField, Value, When
 from django.utils import timezone
 
 from journeys.actions.base import ActionSkipped
+from journeys.broker import task_send
 from journeys.engine.batch import Writes, participants_lock, versions_load
 from journeys.engine.definition import definition_for
 from journeys.engine.runner import ActionOutcome, Walker, action_of, lock_user_journey
@@ -290,10 +291,44 @@ def _perform(action, context) -> ActionOutcome:
     return ActionOutcome(result=result or {}, side_effect_done=True)
 
 
+def _freeze_requests(prepared: list[tuple[StepRun, Any, Any]]) -> None:
+    """Give each action that freezes its request (a webhook's body) the request of its first
+    attempt: stored ones are reused; new ones are stored, in one statement, before anything is
+    sent, so a retry or a redelivery after a crash sends the same bytes.
+
+    The statement only fills empty ones: if another worker froze a run meanwhile (its lease ran
+    out under us), its request is read back and sent instead of ours.
+    """
+    new: dict[int, str] = {}
+    for run, action, context in prepared:
+        if not hasattr(action, "freeze"):
+            continue
+        if run.request_body:
+            context.frozen_request = run.request_body
+            continue
+        try:
+            new[run.pk] = context.frozen_request = action.freeze(context)
+        except Exception:  # e.g. a template error: ``execute`` meets it again and records it
+            logger.warning("could not build the request of step run %s", run.pk, exc_info=True)
+    if not new:
+        return
+    stored = StepRun.objects.filter(pk__in=new, request_body="").update(
+        request_body=Case(
+            *(When(pk=pk, then=Value(body)) for pk, body in new.items()), output_field=TextField()
+        )
+    )
+    if stored < len(new):
+        frozen = dict(StepRun.objects.filter(pk__in=new).values_list("pk", "request_body"))
+        for run, _, context in prepared:
+            if run.pk in new and frozen.get(run.pk):
+                context.frozen_request = frozen[run.pk]
+
+
 def _side_effects(runs: list[StepRun], now: datetime) -> dict[int, ActionOutcome]:
     outcomes: dict[int, ActionOutcome] = {}
     sent_in_batch: Counter = Counter()
     futures = {}
+    prepared: list[tuple[StepRun, Any, Any]] = []
     for run in runs:
         gated = _gate(run, now, sent_in_batch)
         if gated is not None:
@@ -302,7 +337,9 @@ def _side_effects(runs: list[StepRun], now: datetime) -> dict[int, ActionOutcome
         walker = Walker(run.user_journey, now=now)
         step = walker.definition[run.step_key]
         action = action_of(step)
-        context = walker.action_context(run, step)
+        prepared.append((run, action, walker.action_context(run, step)))
+    _freeze_requests(prepared)
+    for run, action, context in prepared:
         if getattr(action, "concurrent", False) and len(runs) > 1:
             futures[run.pk] = _pool().submit(_perform, action, context)
         else:
@@ -539,12 +576,6 @@ def dispatch_on_commit(run_ids: list[int]) -> None:
         from journeys.tasks import step_runs_execute_task
 
         for start in range(0, len(ids), KICK_CHUNK):
-            chunk = ids[start : start + KICK_CHUNK]
-            try:
-                step_runs_execute_task.delay(chunk)
-            except Exception:
-                logger.warning(
-                    "could not enqueue step runs %s; the dispatcher will claim them", chunk, exc_info=True
-                )
+            task_send(step_runs_execute_task, ids[start : start + KICK_CHUNK], left_to="the dispatcher")
 
     transaction.on_commit(send)

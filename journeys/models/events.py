@@ -32,6 +32,9 @@ class Event(models.Model):
     source = models.CharField(max_length=100, default="api")
     # NULL, not "", means "no key": the uniqueness constraint ignores NULLs.
     idempotency_key = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
+    # sha256 of what the sender sent under its idempotency key (type, user, payload, occurred_at):
+    # a repeat with the same fingerprint is a duplicate, with another one a conflict (409).
+    fingerprint = models.CharField(max_length=64, blank=True, default="", editable=False)
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveIntegerField(default=0)

@@ -164,6 +164,9 @@ class StepRun(models.Model):
     executed_at = models.DateTimeField(null=True, blank=True, help_text="When a worker last claimed it.")
     finished_at = models.DateTimeField(null=True, blank=True)
     result = models.JSONField(default=dict, blank=True)
+    # The side effect's request as its first attempt built it (a webhook's JSON body): every
+    # retry and every redelivery after a crash sends these exact bytes again.
+    request_body = models.TextField(blank=True, default="", editable=False)
     error = models.TextField(blank=True)
     trace = models.JSONField(default=dict, blank=True, help_text="Conditions evaluated, with actual values.")
     dead_lettered_at = models.DateTimeField(null=True, blank=True)

@@ -6,20 +6,31 @@ records projected. Processing is enqueued after commit; if that message is lost,
 finds the pending event again (see ``journeys.bus``).
 """
 
+import hashlib
+import json
+import logging
+import random
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from journeys import bus
-from journeys.errors import ValidationFailed
+from journeys.errors import Conflict, ValidationFailed
 from journeys.models import Event
-from journeys.services.participants import participants_get_or_create
+from journeys.services.participants import participants_lock_or_create
 from journeys.services.records import records_project
+
+logger = logging.getLogger(__name__)
+
+INGEST_ATTEMPTS = 5  # tries of one ingest transaction that met a deadlock or a serialization failure
+INGEST_RETRY_BASE_SECONDS = 0.02  # first pause between tries; doubles, with jitter
+RETRYABLE_SQLSTATES = {"40P01", "40001"}  # deadlock_detected, serialization_failure
 
 
 @dataclass(frozen=True)
@@ -31,6 +42,19 @@ class EventInput:
     source: str = "api"
     idempotency_key: str | None = None
 
+    def fingerprint(self) -> str:
+        """What makes two requests under one idempotency key "the same": type, participant,
+        payload and the ``occurred_at`` the sender gave (none when it gave none)."""
+        occurred = self.occurred_at.astimezone(UTC).isoformat() if self.occurred_at else None
+        canonical = json.dumps(
+            [self.type, self.user_id, self.payload, occurred],
+            sort_keys=True,
+            separators=(",", ":"),
+            ensure_ascii=False,
+            default=str,
+        )
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
 
 @dataclass(frozen=True)
 class IngestResult:
@@ -38,42 +62,78 @@ class IngestResult:
     duplicate: bool
 
 
+class IdempotencyKeyReused(Conflict):
+    """An idempotency key already stored with a different event (Stripe's semantics: 409)."""
+
+    default_code = "idempotency_key_reused"
+
+
 def events_ingest(*, events: Sequence[EventInput]) -> list[IngestResult]:
     """Store events (idempotently per source + key) and enqueue their processing.
 
     Returns one result per input, in order: the stored id, or for a repeated idempotency key the
-    id stored the first time with ``duplicate=True``.
+    id stored the first time with ``duplicate=True``. A key repeated with a *different* event
+    refuses the whole request (``IdempotencyKeyReused``, 409, naming the keys); nothing is written.
+
+    A transaction that meets a deadlock or a serialization failure is tried again, up to
+    ``INGEST_ATTEMPTS`` times, when it is the outermost one (inside a caller's transaction the
+    caller owns the retry).
     """
-    try:
-        return _ingest(events)
-    except IntegrityError:
-        # Another request stored one of our idempotency keys between our read and our insert;
-        # a second pass finds it and answers with its id.
-        return _ingest(events)
+    retryable = not connection.in_atomic_block
+    for attempt in range(1, INGEST_ATTEMPTS + 1):
+        try:
+            try:
+                return _ingest(events)
+            except IntegrityError:
+                # Another request stored one of our idempotency keys (for another participant)
+                # between our read and our insert; a second pass finds it.
+                return _ingest(events)
+        except OperationalError as exc:
+            if not retryable or attempt == INGEST_ATTEMPTS or not _is_retryable(exc):
+                raise
+            pause = INGEST_RETRY_BASE_SECONDS * 2 ** (attempt - 1) * (0.5 + random.random())
+            logger.info("ingest transaction retried after %s (try %d)", type(exc.__cause__).__name__, attempt)
+            time.sleep(pause)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _is_retryable(exc: OperationalError) -> bool:
+    return (
+        getattr(exc.__cause__, "sqlstate", None) in RETRYABLE_SQLSTATES
+        or getattr(exc.__cause__, "pgcode", None) in RETRYABLE_SQLSTATES
+    )
 
 
 @transaction.atomic
 def _ingest(events: Sequence[EventInput]) -> list[IngestResult]:
+    """1. Lock (creating) the batch's participants in ``user_id`` order: two requests sharing a
+    participant queue here, so a repeated key's second request waits for the first to commit;
+    2. read which keys are stored already (and with what fingerprint); 3. refuse a key reused
+    for a different event (the transaction rolls back: nothing is written); 4. insert the new
+    events and project their records."""
     now = timezone.now()
+    participants = participants_lock_or_create(user_ids={e.user_id for e in events})
     keyed = {(e.source, e.idempotency_key) for e in events if e.idempotency_key}
-    known: dict[tuple[str, str], int] = {}
+    known: dict[tuple[str, str], tuple[int, str]] = {}
     if keyed:
         sources = {source for source, _ in keyed}
         keys = {key for _, key in keyed}
-        for pk, source, key in Event.objects.filter(source__in=sources, idempotency_key__in=keys).values_list(
-            "pk", "source", "idempotency_key"
-        ):
-            known[(source, key)] = pk
+        for pk, source, key, fingerprint in Event.objects.filter(
+            source__in=sources, idempotency_key__in=keys
+        ).values_list("pk", "source", "idempotency_key", "fingerprint"):
+            known[(source, key)] = (pk, fingerprint)
 
-    participants = participants_get_or_create(user_ids={e.user_id for e in events})
+    fingerprints = [e.fingerprint() if e.idempotency_key else "" for e in events]
+    _refuse_reused_keys(events, fingerprints, known)
+
     to_insert: list[Event] = []
     seen_in_batch: dict[tuple[str, str], Event] = {}
     plan: list[tuple[str, Any]] = []  # ("known", id) | ("new", Event) | ("repeat", Event)
     sweep_at = now + timedelta(seconds=settings.EVENT_SWEEP_AFTER_SECONDS)
-    for item in events:
+    for item, fingerprint in zip(events, fingerprints, strict=True):
         ident = (item.source, item.idempotency_key) if item.idempotency_key else None
         if ident and ident in known:
-            plan.append(("known", known[ident]))
+            plan.append(("known", known[ident][0]))
             continue
         if ident and ident in seen_in_batch:
             plan.append(("repeat", seen_in_batch[ident]))
@@ -86,6 +146,7 @@ def _ingest(events: Sequence[EventInput]) -> list[IngestResult]:
             received_at=now,
             source=item.source,
             idempotency_key=item.idempotency_key,
+            fingerprint=fingerprint,
             next_attempt_at=sweep_at,
         )
         to_insert.append(event)
@@ -105,6 +166,32 @@ def _ingest(events: Sequence[EventInput]) -> list[IngestResult]:
         else:
             results.append(IngestResult(id=value.pk, duplicate=kind == "repeat"))
     return results
+
+
+def _refuse_reused_keys(
+    events: Sequence[EventInput], fingerprints: list[str], known: dict[tuple[str, str], tuple[int, str]]
+) -> None:
+    """Raise ``IdempotencyKeyReused`` for keys stored (or repeated in this batch) with another event.
+
+    Events stored before fingerprints existed have none; they are taken as the same event.
+    """
+    first_in_batch: dict[tuple[str, str], str] = {}
+    reused: dict[str, None] = {}
+    for item, fingerprint in zip(events, fingerprints, strict=True):
+        if not item.idempotency_key:
+            continue
+        ident = (item.source, item.idempotency_key)
+        stored = known.get(ident)
+        expected = stored[1] if stored else first_in_batch.setdefault(ident, fingerprint)
+        if expected and expected != fingerprint:
+            reused[item.idempotency_key] = None
+    if reused:
+        keys = list(reused)
+        raise IdempotencyKeyReused(
+            f"The idempotency key {', '.join(repr(k) for k in keys)} was already used with a different "
+            "event; use a new key for a new event.",
+            idempotency_keys=keys,
+        )
 
 
 def event_emit(

@@ -26,6 +26,30 @@ def participants_get_or_create(*, user_ids: Iterable[str]) -> dict[str, Particip
     return found
 
 
+def participants_lock_or_create(*, user_ids: Iterable[str]) -> dict[str, Participant]:
+    """Participants by ``user_id``, created when missing, each row locked until the transaction ends.
+
+    Ingestion holds its participants this way, so two batches sharing participants queue for them
+    instead of deadlocking. Every step goes in ``user_id`` order, the order every ingesting
+    transaction uses: the missing rows are inserted sorted (an insert racing another insert of
+    the same ``user_id`` waits for it), then all rows are locked sorted (``FOR NO KEY UPDATE``:
+    events and records may still reference them meanwhile).
+    """
+    wanted = sorted(set(user_ids))
+    existing = set(Participant.objects.filter(user_id__in=wanted).values_list("user_id", flat=True))
+    missing = [user_id for user_id in wanted if user_id not in existing]
+    if missing:
+        Participant.objects.bulk_create(
+            [Participant(user_id=user_id) for user_id in missing], ignore_conflicts=True
+        )
+    return {
+        p.user_id: p
+        for p in Participant.objects.select_for_update(no_key=True)
+        .filter(user_id__in=wanted)
+        .order_by("user_id")
+    }
+
+
 @transaction.atomic
 def participant_create(
     *, user_id: str, attributes: dict[str, Any] | None = None, tags: list[str] | None = None

@@ -5,6 +5,7 @@ carrying the same key into one record; an older event arriving late never overwr
 """
 
 import fnmatch
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from journeys.errors import ValidationFailed
-from journeys.models import EntityMapping, EntityRecord, Event
+from journeys.models import EntityMapping, EntityRecord, Event, Participant
 
 MAPPINGS_CACHE_KEY = "journeys:entity-mappings:v1"
 MAPPINGS_CACHE_SECONDS = 300  # invalidated on every change; the timeout is only a backstop
@@ -64,12 +65,27 @@ class CompiledMapping:
 
 
 def active_mappings() -> list[CompiledMapping]:
+    """The active mappings, from the cache when it holds a non-empty set, else from the table.
+
+    An empty set is never trusted from the cache (nor stored there): "no mappings" makes every
+    event count as projected without its records, for good, so the table is asked each time
+    instead. A deployment with no mappings pays one small query per ingest for that.
+    """
     rows = cache.get(MAPPINGS_CACHE_KEY)
-    if rows is None:
-        rows = list(
-            EntityMapping.objects.filter(active=True).values_list("event_type", "entity", "key_field")
-        )
-        cache.set(MAPPINGS_CACHE_KEY, rows, MAPPINGS_CACHE_SECONDS)
+    if not rows:
+        rows = _mapping_rows()
+        if rows:
+            cache.set(MAPPINGS_CACHE_KEY, rows, MAPPINGS_CACHE_SECONDS)
+    return compile_mappings(rows)
+
+
+def _mapping_rows() -> list[tuple[str, str, str]]:
+    return list(EntityMapping.objects.filter(active=True).values_list("event_type", "entity", "key_field"))
+
+
+def compile_mappings(rows: list[tuple[str, str, str]] | None = None) -> list[CompiledMapping]:
+    """Mappings from ``rows`` (event type, entity, key field), or straight from the table."""
+    rows = _mapping_rows() if rows is None else rows
     return [
         CompiledMapping(pattern, entity, tuple(key.split(".")) if key else ())
         for pattern, entity, key in rows
@@ -89,16 +105,17 @@ def _dig(payload: Any, path: tuple[str, ...]) -> Any:
     return payload
 
 
-def records_project(*, events: Sequence[Event]) -> int:
+def records_project(*, events: Sequence[Event], mappings: list[CompiledMapping] | None = None) -> int:
     """Write the records these (just inserted) events feed. Returns the number written.
 
     Runs inside the ingesting transaction, so an event and its records commit together.
     """
-    mappings = active_mappings()
+    if mappings is None:
+        mappings = active_mappings()
     if not mappings or not events:
         return 0
     inserts: list[EntityRecord] = []
-    keyed: dict[tuple[int, str, str], Event] = {}
+    keyed: dict[tuple[int, str, str], list[Event]] = defaultdict(list)
     for event in events:
         for mapping in mappings:
             if not mapping.matches(event.type):
@@ -129,10 +146,7 @@ def records_project(*, events: Sequence[Event]) -> int:
                     )
                 )
                 continue
-            ident = (event.participant_id, mapping.entity, str(key))
-            held = keyed.get(ident)
-            if held is None or held.occurred_at <= event.occurred_at:
-                keyed[ident] = event
+            keyed[(event.participant_id, mapping.entity, str(key))].append(event)
     written = len(inserts)
     if inserts:
         EntityRecord.objects.bulk_create(inserts)
@@ -141,23 +155,28 @@ def records_project(*, events: Sequence[Event]) -> int:
     return written
 
 
-def _upsert_keyed(keyed: dict[tuple[int, str, str], Event]) -> int:
+def _upsert_keyed(keyed: dict[tuple[int, str, str], list[Event]]) -> int:
+    """Fold each key's events into its record, oldest first, as if they had come one by one.
+
+    Every field ends up with the value of the newest event carrying it, whatever order the events
+    arrive in, so a batch, a late event and a rebuild from the log all agree.
+    """
     participant_ids = {ident[0] for ident in keyed}
     keys = {ident[2] for ident in keyed}
     existing = {
         (r.participant_id, r.entity, r.key): r
-        for r in EntityRecord.objects.select_for_update().filter(
-            participant_id__in=participant_ids, key__in=keys
-        )
+        for r in EntityRecord.objects.select_for_update()
+        .filter(participant_id__in=participant_ids, key__in=keys)
+        .order_by("pk")
     }
     updates: list[EntityRecord] = []
     creates: list[EntityRecord] = []
     now = timezone.now()
-    for ident, event in keyed.items():
+    for ident, events in keyed.items():
         record = existing.get(ident)
-        if record is None:
-            creates.append(
-                EntityRecord(
+        for event in sorted(events, key=lambda e: (e.occurred_at, e.pk or 0)):
+            if record is None:
+                record = EntityRecord(
                     participant_id=ident[0],
                     entity=ident[1],
                     key=ident[2],
@@ -166,17 +185,16 @@ def _upsert_keyed(keyed: dict[tuple[int, str, str], Event]) -> int:
                     occurred_at=event.occurred_at,
                     last_event=event,
                 )
-            )
-        elif record.occurred_at <= event.occurred_at:
-            record.data = {**record.data, **event.payload}
-            record.occurred_at = event.occurred_at
-            record.event_type = event.type
-            record.last_event = event
-            record.updated_at = now
-            updates.append(record)
-        else:
-            # A late, older event: keep the newer values, fill in only what is missing.
-            record.data = {**event.payload, **record.data}
+                creates.append(record)
+            elif record.occurred_at <= event.occurred_at:
+                record.data = {**record.data, **event.payload}
+                record.occurred_at = event.occurred_at
+                record.event_type = event.type
+                record.last_event = event
+            else:
+                # A late, older event: keep the newer values, fill in only what is missing.
+                record.data = {**event.payload, **record.data}
+        if record.pk is not None:
             record.updated_at = now
             updates.append(record)
     if creates:
@@ -186,6 +204,41 @@ def _upsert_keyed(keyed: dict[tuple[int, str, str], Event]) -> int:
             updates, ["data", "event_type", "occurred_at", "last_event", "updated_at"]
         )
     return len(creates) + len(updates)
+
+
+REBUILD_EVENTS_CHUNK = 2000  # events projected per statement group while rebuilding
+
+
+def records_rebuild(*, participant: Participant, mappings: list[CompiledMapping] | None = None) -> int:
+    """Re-project one participant's records from its event log. Returns the records written.
+
+    ``mappings`` defaults to the table's active mappings (never the cache: a rebuild is what
+    repairs what a bad cache entry did).
+
+    1. Lock the participant's row (ingestion takes the same lock), so no event lands half-way.
+    2. Delete its records.
+    3. Project its events again in the order they were received, a chunk at a time. Keyed
+       records fold their events by time (``_upsert_keyed``), so the result is what live
+       ingestion wrote, and running it twice writes the same records again.
+    """
+    if mappings is None:
+        mappings = compile_mappings()
+    with transaction.atomic():
+        Participant.objects.select_for_update().filter(pk=participant.pk).first()
+        EntityRecord.objects.filter(participant=participant).delete()
+        written = 0
+        last_id = 0
+        while True:
+            chunk = list(
+                Event.objects.filter(participant=participant, pk__gt=last_id).order_by("pk")[
+                    :REBUILD_EVENTS_CHUNK
+                ]
+            )
+            if not chunk:
+                break
+            written += records_project(events=chunk, mappings=mappings)
+            last_id = chunk[-1].pk
+    return written
 
 
 @transaction.atomic
