@@ -30,6 +30,7 @@ from journeys.engine.runner import Walker, cancel_live_runs, lock_user_journey, 
 from journeys.errors import Conflict
 from journeys.models import Event, Journey, Participant, StepRun, UserJourney
 from journeys.models.runs import LIVE_STATES
+from journeys.services.listening import listened_types
 from journeys.services.participants import participants_get_or_create
 
 
@@ -245,9 +246,10 @@ def _matching(
     ]
 
 
-def _end_by_event(event: Event, now: datetime) -> None:
+def _end_by_event(event: Event, now: datetime) -> int:
     """The goal ends every live run of the journey; the newest is converted, the others just end
-    (the conversion is attributed once). The exit event ends every live run, unconverted."""
+    (the conversion is attributed once). The exit event ends every live run, unconverted.
+    Returns how many runs ended."""
     live = list(
         UserJourney.objects.filter(participant_id=event.participant_id, state__in=LIVE_STATES)
         .filter(Q(version__goal_event=event.type) | Q(version__exit_event=event.type))
@@ -258,10 +260,12 @@ def _end_by_event(event: Event, now: datetime) -> None:
     for uj_id, journey_id, goal in live:
         if goal == event.type and journey_id not in attributed:
             attributed[journey_id] = uj_id
+    ended = 0
     for uj_id in sorted(uj_id for uj_id, _, _ in live):
         uj = lock_user_journey(uj_id)
         if uj is None or not uj.is_live:
             continue
+        ended += 1
         before = uj.state
         is_goal = uj.version.goal_event == event.type
         converted = is_goal and attributed.get(uj.journey_id) == uj.pk
@@ -287,9 +291,11 @@ def _end_by_event(event: Event, now: datetime) -> None:
         )
         cancel_live_runs(uj, now=now, reason=reason)
         log(uj, "converted" if converted else "ended", at=now, from_state=before, event=event.pk)
+    return ended
 
 
-def _wake(event: Event, now: datetime, kick: list[int]) -> None:
+def _wake(event: Event, now: datetime, kick: list[int]) -> int:
+    """Wake the participant's runs waiting for this event type; returns how many woke."""
     waiting = list(
         StepRun.objects.filter(
             participant_id=event.participant_id, status=StepRun.Status.SCHEDULED, waiting_for=event.type
@@ -297,6 +303,7 @@ def _wake(event: Event, now: datetime, kick: list[int]) -> None:
         .values_list("id", "user_journey_id")
         .order_by("user_journey_id")
     )
+    woken = 0
     for run_id, uj_id in waiting:
         uj = lock_user_journey(uj_id)
         run = StepRun.objects.select_for_update().filter(pk=run_id).first()
@@ -311,14 +318,20 @@ def _wake(event: Event, now: datetime, kick: list[int]) -> None:
         walker = Walker(uj, now=now)
         walker.wake(run, event)
         kick.extend(walker.kick)
+        woken += 1
+    return woken
 
 
 def journeys_handle_event(event: Event) -> None:
     """The journeys' subscriber on the bus (pattern ``*``); idempotent, as the bus requires."""
+    listened = listened_types()
+    if listened is not None and event.type not in listened:
+        return  # no journey enters, ends or waits on this type: nothing to look up
     now = timezone.now()
     kick: list[int] = []
-    _end_by_event(event, now)
-    _wake(event, now, kick)
+    if listened is None or event.type in listened.ends:
+        _end_by_event(event, now)
+        _wake(event, now, kick)
     dispatch_on_commit(kick)
     enrolments = _matching(
         trigger_type=event.type, participant=event.participant, payload=event.payload, event_id=event.pk
@@ -331,16 +344,65 @@ def journeys_handle_events(events: list[Event]) -> None:
     """The subscriber's batch handler: the effect of ``journeys_handle_event`` on each event in
     order, with the enrolments of many events in one set-based call.
 
-    1. Two queries find which (participant, event type) pairs end or wake anything live.
-    2. Events in order: the first event of a participant that ends or wakes nothing only adds its
-       enrolments to the pending set. Any later event of a participant already touched in this
-       batch first writes the pending enrolments, then goes the event-by-event way, so it sees
-       what the earlier events did (a journey they started may wait for this very event).
-    3. The pending enrolments are written together: one insert, one walk per batch.
+    1. Events of types no journey listens to are left out (``listened_types``, no query).
+    2. Two queries find which (participant, event type) pairs end or wake anything live (none
+       when no type of the message can end or wake a run), one which journeys the types trigger.
+    3. Events in order. Before an event of a participant with enrolments pending, the pending
+       enrolments are written, so it sees what its earlier events started (a journey may wait for
+       this very event). The event goes the event-by-event way (end, then wake, under row locks)
+       when its pair is a hit, or when this message already enrolled, ended or woke the
+       participant's runs: the hits were read before, so only then can they be out of date.
+       Otherwise it only adds its enrolments to the pending set.
+    4. The pending enrolments are written together: one insert, one walk per batch.
     """
+    listened = listened_types()
+    if listened is not None:
+        events = [event for event in events if event.type in listened]
+    if not events:
+        return
     now = timezone.now()
-    participants = {event.participant_id for event in events}
     types = {event.type for event in events}
+    hits = _hits(events, types if listened is None else types & listened.ends)
+    triggered = _triggered_by_types(types if listened is None else types & listened.triggers)
+    pending: list[Enrolment] = []
+    pending_for: set[int] = set()  # participants with enrolments in ``pending``
+    changed: set[int] = set()  # participants whose runs this message enrolled, ended or woke
+    kick: list[int] = []
+
+    def enrol_pending() -> None:
+        created = user_journeys_enrol(enrolments=pending, now=now)
+        changed.update(uj.participant_id for uj in created)
+        pending.clear()
+        pending_for.clear()
+
+    for event in events:
+        participant_id = event.participant_id
+        if participant_id in pending_for:
+            enrol_pending()
+        if (participant_id in changed or (participant_id, event.type) in hits) and (
+            _end_by_event(event, now) + _wake(event, now, kick)
+        ):
+            changed.add(participant_id)
+        matched = _matching(
+            trigger_type=event.type,
+            participant=event.participant,
+            payload=event.payload,
+            event_id=event.pk,
+            journeys=triggered.get(event.type, []),
+        )
+        if matched:
+            pending += matched
+            pending_for.add(participant_id)
+    dispatch_on_commit(kick)
+    if pending:
+        user_journeys_enrol(enrolments=pending, now=now)
+
+
+def _hits(events: list[Event], types: set[str]) -> set[tuple[int, str]]:
+    """(participant, event type) pairs of these events that end or wake one of their live runs."""
+    if not types:
+        return set()
+    participants = {event.participant_id for event in events}
     live = UserJourney.objects.filter(participant_id__in=participants, state__in=LIVE_STATES)
     hits: set[tuple[int, str]] = set()
     for participant_id, goal, exit_event in live.filter(
@@ -352,28 +414,15 @@ def journeys_handle_events(events: list[Event]) -> None:
             participant_id__in=participants, status=StepRun.Status.SCHEDULED, waiting_for__in=types
         ).values_list("participant_id", "waiting_for")
     )
-    triggered = {event_type: _triggered_by(event_type) for event_type in types}
-    pending: list[Enrolment] = []
-    touched: set[int] = set()
-    kick: list[int] = []
-    for event in events:
-        if event.participant_id in touched:
-            if pending:
-                user_journeys_enrol(enrolments=pending, now=now)
-                pending = []
-            _end_by_event(event, now)
-            _wake(event, now, kick)
-        elif (event.participant_id, event.type) in hits:
-            _end_by_event(event, now)
-            _wake(event, now, kick)
-        touched.add(event.participant_id)
-        pending += _matching(
-            trigger_type=event.type,
-            participant=event.participant,
-            payload=event.payload,
-            event_id=event.pk,
-            journeys=triggered[event.type],
-        )
-    dispatch_on_commit(kick)
-    if pending:
-        user_journeys_enrol(enrolments=pending, now=now)
+    return hits
+
+
+def _triggered_by_types(types: set[str]) -> dict[str, list[Journey]]:
+    """The published journeys each of these types triggers, highest priority first (one query)."""
+    triggered: dict[str, list[Journey]] = {}
+    if types:
+        for journey in Journey.objects.filter(state=Journey.State.PUBLISHED, trigger_type__in=types).order_by(
+            "-priority", "id"
+        ):
+            triggered.setdefault(journey.trigger_type, []).append(journey)
+    return triggered

@@ -1,0 +1,113 @@
+"""Which event types the journeys listen to: an index that lets the bus subscriber skip the rest.
+
+Most events a busy deployment processes are of types no journey mentions (rules announce every
+flag change as ``orchestration.flag.updated``); for those the journeys' subscriber has nothing to
+end, wake or enter, and with this index it learns so without a query. A type is listened to when
+
+- a published journey is triggered by it (``Journey.trigger_type``), or
+- any version of any journey ends on it (goal or exit event) or waits for it (a
+  ``wait_for_event`` step's event, or ``manual`` for a manual step): runs in flight keep the
+  version they started on, whatever the journey's state now, so every version counts.
+
+The index is a superset (a type once listened to stays listed until the next change), which only
+costs time. It is built from the database at most once per change, per process, and validated on
+each use by a generation token in the shared cache: every save or delete of a journey or version
+writes a new token, at once and again after the commit, so a process that rebuilt the index from
+the rows before the commit rebuilds it again. A cache that cannot be read turns the index off
+(every type is handled), never on.
+"""
+
+import logging
+import uuid
+from dataclasses import dataclass
+
+from django.core.cache import cache
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
+
+from journeys.models import Journey, JourneyVersion
+
+logger = logging.getLogger(__name__)
+
+LISTENED_GEN_KEY = "journeys:listened:gen"  # the generation token; no timeout (a lost one is rewritten)
+
+
+@dataclass(frozen=True)
+class Listened:
+    """Event types that enter journeys (``triggers``) and that end or wake runs (``ends``)."""
+
+    triggers: frozenset[str]
+    ends: frozenset[str]
+
+    def __contains__(self, event_type: str) -> bool:
+        return event_type in self.triggers or event_type in self.ends
+
+
+@dataclass(frozen=True)
+class _Index:
+    token: str
+    listened: Listened
+
+
+_index: _Index | None = None
+
+
+def listened_types() -> Listened | None:
+    """The event types journeys listen to, or ``None`` when that cannot be known (no cache)."""
+    global _index
+    try:
+        token = cache.get(LISTENED_GEN_KEY)
+        if token is None:
+            cache.add(LISTENED_GEN_KEY, uuid.uuid4().hex, None)
+            token = cache.get(LISTENED_GEN_KEY)
+    except Exception:
+        logger.warning("the listened event types cannot be validated; handling every type", exc_info=True)
+        return None
+    if token is None:
+        return None
+    index = _index
+    if index is None or index.token != token:
+        index = _index = _Index(token=token, listened=_load())
+    return index.listened
+
+
+def _load() -> Listened:
+    triggers = set(
+        Journey.objects.filter(state=Journey.State.PUBLISHED).values_list("trigger_type", flat=True)
+    )
+    ends: set[str] = set()
+    for goal, exit_event, definition in JourneyVersion.objects.values_list(
+        "goal_event", "exit_event", "definition"
+    ):
+        ends.update((goal, exit_event))
+        for step in (definition or {}).get("steps", []):
+            if step.get("kind") == "wait_for_event":
+                ends.add((step.get("config") or {}).get("event") or "")
+            elif step.get("kind") == "manual":
+                ends.add("manual")  # a manual step waits for ``manual`` (see the runner)
+    triggers.discard("")
+    ends.discard("")
+    return Listened(triggers=frozenset(triggers), ends=frozenset(ends))
+
+
+def listened_types_invalidate() -> None:
+    """Journeys or versions changed: every process rebuilds its index on its next use."""
+
+    def bump() -> None:
+        try:
+            cache.set(LISTENED_GEN_KEY, uuid.uuid4().hex, None)
+        except Exception:  # the readers turn the index off while the cache is unreachable
+            logger.warning("could not invalidate the listened event types", exc_info=True)
+
+    bump()
+    transaction.on_commit(bump)
+
+
+@receiver(post_save, sender=Journey, dispatch_uid="journeys.listening.journey_saved")
+@receiver(post_delete, sender=Journey, dispatch_uid="journeys.listening.journey_deleted")
+@receiver(post_save, sender=JourneyVersion, dispatch_uid="journeys.listening.version_saved")
+@receiver(post_delete, sender=JourneyVersion, dispatch_uid="journeys.listening.version_deleted")
+def _journeys_changed(**kwargs) -> None:
+    # Bookkeeping only: the index is an optimisation, whichever path changed the rows.
+    listened_types_invalidate()
