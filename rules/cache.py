@@ -130,9 +130,12 @@ def context_build(participant: Participant, entities: dict[str, list[RecordRow]]
     )
 
 
-def context_records_load(*, participant_ids: list[int]) -> dict[int, dict[str, list[RecordRow]]]:
+def context_records_load(
+    *, participant_ids: list[int], with_ids: bool = False
+) -> dict[int, dict[str, list[RecordRow]]]:
     """Records of these participants as ``{participant: {entity: [(occurred_at, data, event_type)…]}}``,
-    newest first, at most ``CONTEXT_MAX_RECORDS`` per participant, in one query.
+    newest first, at most ``CONTEXT_MAX_RECORDS`` per participant, in one query; ``with_ids``
+    puts each record's id first in its tuple.
 
     The limit per participant is a window (``row_number() over (partition by participant)``)
     when several are loaded, so a batch sees exactly what loading each alone would.
@@ -153,10 +156,11 @@ def context_records_load(*, participant_ids: list[int]) -> dict[int, dict[str, l
             .order_by("participant_id", "-occurred_at", "-id")
         )
     loaded: dict[int, dict[str, list[RecordRow]]] = defaultdict(lambda: defaultdict(list))
-    for participant_id, entity, occurred_at, data, event_type in records.values_list(
-        "participant_id", "entity", "occurred_at", "data", "event_type"
+    for participant_id, entity, pk, occurred_at, data, event_type in records.values_list(
+        "participant_id", "entity", "id", "occurred_at", "data", "event_type"
     ):
-        loaded[participant_id][entity].append((occurred_at, data, event_type or None))
+        row = (occurred_at, data, event_type or None)
+        loaded[participant_id][entity].append((pk, *row) if with_ids else row)
     return {pid: dict(entities) for pid, entities in loaded.items()}
 
 

@@ -27,9 +27,10 @@ from journeys import bus
 from journeys.models import Event, Participant
 from journeys.services.events import EventInput, events_ingest
 from journeys.services.records import active_mappings
-from rules.cache import active_ruleset, context_build, context_get, context_records_load, contexts_invalidate
+from rules.cache import active_ruleset, context_build, context_get, context_records_load
 from rules.engine.evaluator import Outcome, Ruleset, StoredFlag, evaluate
 from rules.models import EvaluationSchedule, Flag, Milestone
+from rules.services.contexts import contexts_for_events
 from rules.services.flags import (
     EVALUATION_SOURCE,
     FLAG_UPDATED,
@@ -81,7 +82,12 @@ def participant_evaluate(
 
 
 def participants_evaluate_locked(
-    *, participant_ids: list[int], now: datetime, trace: bool = False, cached_context: bool = False
+    *,
+    participant_ids: list[int],
+    now: datetime,
+    trace: bool = False,
+    cached_context: bool = False,
+    event_ids: list[int] | None = None,
 ) -> list[Evaluation]:
     """Evaluate these participants set-based and write what changed; one ``Evaluation`` each, by id.
 
@@ -91,7 +97,9 @@ def participants_evaluate_locked(
     1. lock the participants' rows, in id order (two batches sharing participants wait for each
        other instead of deadlocking), reading their schedules with them;
     2. load their records (one query; or the cached context for the API's one participant, with
-       ``cached_context``), their flags (one query), and the milestones they might reach (one);
+       ``cached_context``; or, on the bus, with ``event_ids``, the contexts this worker keeps
+       extended by the records of those events: ``rules.services.contexts``), their flags (one
+       query), and the milestones they might reach (one);
     3. evaluate each (pure, in memory), then write all changes: flags, history, milestones and
        schedules in one statement each, and every event in one ingestion.
 
@@ -108,6 +116,8 @@ def participants_evaluate_locked(
     ruleset = active_ruleset()
     if cached_context:
         contexts = {p.pk: context_get(p) for p in participants}
+    elif event_ids is not None:
+        contexts = contexts_for_events(participants=participants, event_ids=event_ids)
     else:
         records = context_records_load(participant_ids=[p.pk for p in participants])
         contexts = {p.pk: context_build(p, records.get(p.pk, {})) for p in participants}
@@ -302,10 +312,12 @@ def on_events(events: list[Event]) -> None:
         participant_ids[event.participant_id] = None
     if not participant_ids:
         return
-    ids = list(participant_ids)
-    contexts_invalidate(ids)  # other readers must not be served the context cached before these events
     with transaction.atomic(savepoint=False):
-        participants_evaluate_locked(participant_ids=ids, now=timezone.now())
+        # Marks the cached contexts of these participants stale (under their locks), as
+        # ``contexts_invalidate`` does, and loads only what these events wrote.
+        participants_evaluate_locked(
+            participant_ids=list(participant_ids), now=timezone.now(), event_ids=[e.pk for e in events]
+        )
 
 
 RULES_PRIORITY = 100  # before journeys (priority 0): a trigger condition on a flag sees this event's value
