@@ -29,7 +29,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from tests.perf.harness import Stopwatch, describe, percentile, scratch_database, setup_django
+from tests.perf.harness import (
+    Stopwatch,
+    describe,
+    isolate,
+    percentile,
+    print_load,
+    scratch_database,
+    setup_django,
+    write_result,
+)
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 RECORDS_PER_PARTICIPANT = 50
@@ -70,11 +79,13 @@ ENTITY_WEIGHTS = {
 }
 
 
-def participant_records(rng: random.Random, now: datetime) -> list[tuple[str, datetime, dict]]:
+def participant_records(
+    rng: random.Random, now: datetime, records: int = RECORDS_PER_PARTICIPANT
+) -> list[tuple[str, datetime, dict]]:
     entities = [e for e, w in ENTITY_WEIGHTS.items() for _ in range(w)]
     return [
         (entity, now - timedelta(hours=rng.uniform(1, 60 * 24)), record_data(rng, entity))
-        for entity in (rng.choice(entities) for _ in range(RECORDS_PER_PARTICIPANT))
+        for entity in (rng.choice(entities) for _ in range(records))
     ]
 
 
@@ -422,8 +433,10 @@ def bench_json_rules_engine(raw_contexts: list, now: datetime, seconds: float) -
 # ----------------------------------------------------------------------------------------------
 # (b) end to end
 # ----------------------------------------------------------------------------------------------
-def load_rules_and_participants(participants: int, *, rng: random.Random, prefix: str, label: str) -> list:
-    """Mappings, the 100 rules, and participants ``<prefix>-<i>`` with their records."""
+def load_rules_and_participants(
+    participants: int, *, rng: random.Random, prefix: str, label: str, records: int = RECORDS_PER_PARTICIPANT
+) -> list:
+    """Mappings, the 100 rules, and participants ``<prefix>-<i>`` with ``records`` records each."""
     from journeys.models import EntityMapping, EntityRecord, Participant
     from rules.services.rules import rules_load
 
@@ -439,133 +452,167 @@ def load_rules_and_participants(participants: int, *, rng: random.Random, prefix
     people = Participant.objects.bulk_create(
         [Participant(user_id=f"{prefix}-{i}") for i in range(participants)]
     )
-    EntityRecord.objects.bulk_create(
-        [
-            EntityRecord(participant=p, entity=entity, data=data, occurred_at=at)
-            for p in people
-            for entity, at, data in participant_records(rng, now)
-        ],
-        batch_size=5000,
-    )
-    print(f"{label} {participants} participants with {RECORDS_PER_PARTICIPANT} records each")
+    for start in range(0, len(people), 50):
+        EntityRecord.objects.bulk_create(
+            [
+                EntityRecord(participant=p, entity=entity, data=data, occurred_at=at)
+                for p in people[start : start + 50]
+                for entity, at, data in participant_records(rng, now, records)
+            ],
+            batch_size=5000,
+        )
+    print(f"{label} {participants} participants with {records} records each", flush=True)
     return people
 
 
-def bench_end_to_end(participants: int, events: int) -> None:
-    from django.conf import settings
-    from django.db import connection
+EVENT_KINDS = [
+    ("kintell.session.completed", "kintell_sessions"),
+    ("buddy.message.sent", "buddy_events"),
+    ("upskilling.course.progressed", "learning_progress"),
+    ("buddy.match.created", None),
+]
 
-    if connection.vendor != "postgresql" or not settings.REDIS_URL:
-        print("(b) end to end: skipped (needs DATABASE_URL=postgres://… and REDIS_URL)")
-        return
-    from config.celery import app as celery_app
-    from journeys.models import Event, Participant
+
+def wait_until_processed(source: str | None, seconds: float = 600) -> bool:
+    """Wait until every event (of ``source``, or all) is processed; False on a timeout."""
+    from journeys.models import Event
+
+    deadline = time.monotonic() + seconds
+    events = Event.objects.exclude(status=Event.Status.PROCESSED)
+    if source:
+        events = events.filter(source=source)
+    while time.monotonic() < deadline:
+        if not events.exists():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def end_to_end_round(*, participants: int, events: int, records: int, prefix: str, rng) -> dict[str, Any]:
+    """Participants with ``records`` records each; ``events`` events for them ingested, then
+    processed by the running workers (first pass, flags new); then as many again (steady
+    state). Returns the figures."""
     from journeys.services.events import EventInput, events_ingest
     from rules.models import FlagHistory
 
-    rng = random.Random(2)
-    load_rules_and_participants(participants, rng=rng, prefix="bench", label="(b)")
+    load_rules_and_participants(participants, rng=rng, prefix=prefix, label="(b)", records=records)
 
-    # One queue for what the benchmark sends and what the worker itself emits (rule events).
-    queue = celery_app.conf.task_default_queue
-    with celery_app.connection_for_write() as conn:
-        conn.default_channel.queue_purge(queue)
-    database_url = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + "/" + connection.settings_dict["NAME"]
-    log = Path(tempfile.mkstemp(suffix=".log", prefix="bench-rules-worker-")[1])
-    log_file = log.open("w")
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--pool",
-            "solo",
-            "--queues",
-            queue,
-            "--loglevel",
-            "WARNING",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ],
-        cwd=BASE_DIR,
-        env={**os.environ, "DATABASE_URL": database_url, "CELERY_TASK_ALWAYS_EAGER": "false"},
-        stdout=log_file,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    try:
-        time.sleep(4)  # the worker connects; a message sent earlier would wait anyway
-        kinds = [
-            ("kintell.session.completed", lambda: record_data(rng, "kintell_sessions")),
-            ("buddy.message.sent", lambda: record_data(rng, "buddy_events")),
-            ("upskilling.course.progressed", lambda: record_data(rng, "learning_progress")),
-            ("buddy.match.created", lambda: {}),
-        ]
-        batch = [
-            EventInput(type=t, user_id=f"bench-{rng.randrange(participants)}", payload=make(), source="bench")
-            for t, make in (rng.choice(kinds) for _ in range(events))
-        ]
-        flags_before = FlagHistory.objects.count()
-        print(f"(b) ingesting {events} events in batches of 500 and waiting for the worker…", flush=True)
-        with Stopwatch() as ingest_clock:
-            for start in range(0, len(batch), 500):
-                events_ingest(events=batch[start : start + 500])
-        with Stopwatch() as total:
-            deadline = time.monotonic() + 600
-            while time.monotonic() < deadline:
-                pending = Event.objects.filter(source="bench").exclude(status=Event.Status.PROCESSED).count()
-                if pending == 0:
-                    break
-                time.sleep(0.2)
-            else:
-                print("    the worker did not finish within 10 minutes; see", log)
-        while Event.objects.exclude(status=Event.Status.PROCESSED).exists() and time.monotonic() < deadline:
-            time.sleep(0.2)  # the events evaluation emitted, for a complete picture
-        elapsed = ingest_clock.seconds + total.seconds
-        emitted = Event.objects.filter(source="rules").count()
-        print(
-            f"(b) first pass (every participant's flags set for the first time): {events} events in "
-            f"{elapsed:.1f} s = {events / elapsed:,.0f} events/s with one worker (ingest alone "
-            f"{events / ingest_clock.seconds:,.0f} events/s); "
-            f"{FlagHistory.objects.count() - flags_before} flag changes, "
-            f"{emitted} events emitted by rules (processed by the same worker)"
-        )
-        # Steady state: the same participants, new events; flags mostly settled already.
-        history_before, emitted_before = FlagHistory.objects.count(), emitted
-        second = [
+    def batch(source: str) -> list[EventInput]:
+        return [
             EventInput(
-                type=t, user_id=f"bench-{rng.randrange(participants)}", payload=make(), source="bench2"
+                type=t,
+                user_id=f"{prefix}-{rng.randrange(participants)}",
+                payload=record_data(rng, entity) if entity else {},
+                source=source,
             )
-            for t, make in (rng.choice(kinds) for _ in range(events))
+            for t, entity in (rng.choice(EVENT_KINDS) for _ in range(events))
         ]
+
+    figures: dict[str, Any] = {"records_per_participant": records, "participants": participants}
+    for phase in ("first_pass", "steady_state"):
+        source = f"{prefix}-{phase}"
+        inputs = batch(source)
+        flags_before = FlagHistory.objects.count()
         with Stopwatch() as clock:
-            for start in range(0, len(second), 500):
-                events_ingest(events=second[start : start + 500])
-            deadline = time.monotonic() + 600
-            while time.monotonic() < deadline:
-                if not Event.objects.exclude(status=Event.Status.PROCESSED).exists():
-                    break
-                time.sleep(0.1)
+            for start in range(0, len(inputs), 500):
+                events_ingest(events=inputs[start : start + 500])
+            finished = wait_until_processed(source)
+        wait_until_processed(None)  # what rules emitted, so the next phase starts from quiet
+        rate = events / clock.seconds
+        figures[phase] = {
+            "events": events,
+            "seconds": round(clock.seconds, 2),
+            "events_per_second": round(rate),
+            "flag_changes": FlagHistory.objects.count() - flags_before,
+            "finished": finished,
+        }
         print(
-            f"(b) steady state: {events} events in {clock.seconds:.1f} s = "
-            f"{events / clock.seconds:,.0f} events/s ingest → flags written, one worker; "
-            f"{FlagHistory.objects.count() - history_before} flag changes, "
-            f"{Event.objects.filter(source='rules').count() - emitted_before} events emitted"
+            f"(b) {records} records/participant, {phase.replace('_', ' ')}: {events} events in "
+            f"{clock.seconds:.1f} s = {rate:,.0f} events/s ingested → flags written"
+            f"{'' if finished else ' (DID NOT FINISH within 10 minutes)'}; "
+            f"{figures[phase]['flag_changes']} flag changes",
+            flush=True,
         )
-        failed = Event.objects.filter(status=Event.Status.FAILED).count()
-        if failed:
-            print(f"    {failed} events FAILED; see {log}")
-    finally:
-        os.killpg(worker.pid, signal.SIGTERM)
-        worker.wait(20)
-        log_file.close()
+    return figures
+
+
+def handled_twice() -> dict[str, int]:
+    """Events claimed more than once, and subscriber results run more than once (none expected:
+    no worker died, so every event is claimed once and each subscriber runs once)."""
+    from journeys.models import Event
+
+    twice = Event.objects.filter(attempts__gt=1).count()
+    reruns = sum(
+        1
+        for results in Event.objects.values_list("subscriber_results", flat=True)
+        for outcome in (results or {}).values()
+        if outcome.get("attempts", 1) > 1
+    )
+    failed = Event.objects.filter(status=Event.Status.FAILED).count()
+    return {"events_claimed_twice": twice, "subscribers_run_twice": reruns, "events_failed": failed}
+
+
+def bench_end_to_end(
+    *, participants: int, events: int, records: list[int], workers: list[int], queue: str
+) -> dict[str, Any]:
+    """(b) for each number of worker processes, each history size: see ``end_to_end_round``."""
+    from django.conf import settings
+    from django.db import connection
+
+    from tests.perf.harness import purge, start_workers, stop_process
+
+    if connection.vendor != "postgresql" or not settings.REDIS_URL:
+        print("(b) end to end: skipped (needs DATABASE_URL=postgres://… and REDIS_URL)")
+        return {}
+    rng = random.Random(2)
+    results: dict[str, Any] = {}
+    for processes in workers:
+        purge(queue)
+        started = start_workers(
+            queue=queue, database_name=connection.settings_dict["NAME"], processes=processes
+        )
+        print_load(f"(b) {processes} worker process(es) started")
+        try:
+            for size in records:
+                figures = end_to_end_round(
+                    participants=participants,
+                    events=events,
+                    records=size,
+                    prefix=f"w{processes}r{size}",
+                    rng=rng,
+                )
+                figures["load_average"] = print_load(f"(b) {processes} worker(s), {size} records")
+                results[f"workers_{processes}_records_{size}"] = figures
+        finally:
+            for worker in started:
+                stop_process(worker)
+        twice = handled_twice()
+        results[f"workers_{processes}_handled_twice"] = twice
+        print(f"(b) with {processes} worker process(es): {twice}", flush=True)
+    if len(records) > 1:
+        anchor, largest = records[0], records[-1]
+        for processes in workers:
+            a = results[f"workers_{processes}_records_{anchor}"]["steady_state"]["events_per_second"]
+            b = results[f"workers_{processes}_records_{largest}"]["steady_state"]["events_per_second"]
+            ratio = a / b if b else float("inf")
+            results[f"workers_{processes}_history_cost_ratio"] = round(ratio, 2)
+            print(
+                f"(b) {processes} worker(s), steady state: {largest} records per participant cost "
+                f"{ratio:.2f} times the time of {anchor}",
+                flush=True,
+            )
+    if len(workers) > 1:
+        base = workers[0]
+        for processes in workers[1:]:
+            key = f"workers_{{}}_records_{records[0]}"
+            one = results[key.format(base)]["steady_state"]["events_per_second"]
+            more = results[key.format(processes)]["steady_state"]["events_per_second"]
+            print(f"(b) {processes} worker processes vs {base}: {more / one:.2f} times the events/s")
 
     # The floor: one aggregate query per participant over its records.
-    ids = list(Participant.objects.filter(user_id__startswith="bench-").values_list("pk", flat=True)[:500])
+    from journeys.models import Participant
+
+    ids = list(Participant.objects.values_list("pk", flat=True)[:500])
     sql = (
         "SELECT entity, count(*), avg((data->>'rating')::float), max(occurred_at) "
         "FROM journeys_entityrecord WHERE participant_id = %s GROUP BY entity"
@@ -578,7 +625,9 @@ def bench_end_to_end(participants: int, events: int) -> None:
             cursor.fetchall()
             samples.append((time.perf_counter() - t0) * 1000)
     per_second = 1000 / (sum(samples) / len(samples))
+    results["aggregate_query_per_participant_per_second"] = round(per_second)
     print(f"(b) one aggregate query per participant: {describe(samples)} = {per_second:,.0f}/s")
+    return results
 
 
 # ----------------------------------------------------------------------------------------------
@@ -673,15 +722,25 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=2000, help="events for (b); (a) uses n/10 contexts")
     parser.add_argument("--seconds", type=float, default=5.0, help="duration of each in-process run")
     parser.add_argument("--parts", default="abc", help="which parts to run: any of a, b, c (default abc)")
+    parser.add_argument(
+        "--records", default="50,500", help="(b): records per participant, the first the anchor (50,500)"
+    )
+    parser.add_argument("--workers", default="1", help="(b): worker processes, e.g. 1,2,4 (default 1)")
     args = parser.parse_args()
     # A terminated benchmark still stops its worker and drops its scratch database.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    queue = isolate("rules")
     setup_django()
+    print_load("start")
     participants = max(args.n // 10, 50)
+    results: dict[str, Any] = {}
     if "a" in args.parts:
         rate, fresh, raw_contexts, now = bench_in_process(participants, args.seconds)
+        results["a_evaluations_per_second_warm"] = round(rate)
+        results["a_evaluations_per_second_fresh"] = round(fresh)
         jre = bench_json_rules_engine(raw_contexts, now, args.seconds)
         if jre:
+            results["a_json_rules_engine_per_second"] = round(jre)
             print(
                 f"(a) compiled evaluator vs json-rules-engine: {rate / jre:.1f} times (warm context), "
                 f"{fresh / jre:.1f} times (fresh context; json-rules-engine computes its facts on "
@@ -692,7 +751,15 @@ def main() -> None:
             bench_statements(participants=2 * participants)
     if "b" in args.parts:
         with scratch_database():
-            bench_end_to_end(participants=participants, events=args.n)
+            results["b"] = bench_end_to_end(
+                participants=participants,
+                events=args.n,
+                records=[int(r) for r in args.records.split(",")],
+                workers=[int(w) for w in args.workers.split(",")],
+                queue=queue,
+            )
+    print_load("end")
+    write_result("bench_rules", results)
 
 
 if __name__ == "__main__":

@@ -24,17 +24,27 @@ What it does, on a scratch database:
 """
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
 import time
-import uuid
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-from tests.perf.harness import Stopwatch, percentile, scratch_database, setup_django
+from tests.perf.harness import (
+    WORKER_START_SECONDS,
+    Stopwatch,
+    isolate,
+    percentile,
+    print_load,
+    purge,
+    scratch_database,
+    setup_django,
+    start_worker,
+    start_workers,
+    stop_process,
+    write_result,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 ENROL_BATCH = 1000  # participants per set-based enrolment call
@@ -43,59 +53,12 @@ CLAIM_SAMPLES = 15
 COMPLETED_PER_JOURNEY = 1000  # finished runs per (finished) user journey in the claim scenario
 
 
-def start_worker(queue: str, database_name: str) -> subprocess.Popen:
-    parts = urlsplit(os.environ["DATABASE_URL"])
-    env = {
-        **os.environ,
-        "DATABASE_URL": urlunsplit(parts._replace(path=f"/{database_name}")),
-        "WEBHOOK_ALLOWED_HOSTS": "127.0.0.1",
-        "LOG_LEVEL": "WARNING",
-    }
-    log = (BASE_DIR / "var" / f"bench-worker-{queue}.log").open("w")
-    worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--pool",
-            "solo",
-            "--queues",
-            queue,
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "--loglevel",
-            "WARNING",
-            "--hostname",
-            f"{queue}@%h",
-        ],
-        cwd=BASE_DIR,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    time.sleep(4)  # the worker connects to Redis and imports Django
-    return worker
-
-
 def rss_mb(pid: int) -> float:
     """Resident set size of a process, from /proc (Linux)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
-
-
-def purge(queue: str) -> None:
-    """Drop the messages waiting on our queue (events this process already handled in-process)."""
-    from config.celery import app as celery_app
-
-    with celery_app.connection_for_write() as conn:
-        conn.default_channel.queue_purge(queue)
 
 
 def participants(prefix: str, n: int):
@@ -120,7 +83,7 @@ def enrol_all(journeys, people) -> float:
     return watch.seconds
 
 
-def bench_enrolments(n: int, queue: str) -> None:
+def bench_enrolments(n: int, queue: str) -> dict[str, int]:
     from django.db import transaction
 
     from journeys import bus
@@ -139,6 +102,7 @@ def bench_enrolments(n: int, queue: str) -> None:
     ]
     people = participants("enrol", n)
     seconds = enrol_all(journeys, people)
+    figures = {"set_based_per_second": round(3 * n / seconds)}
     print(
         f"set-based enrolment: {3 * n} user journeys in {seconds:.2f} s = {3 * n / seconds:,.0f} enrolments/s"
     )
@@ -172,10 +136,14 @@ def bench_enrolments(n: int, queue: str) -> None:
         f"bus, {bus.EVENT_DISPATCH_CHUNK} events per worker message (every subscriber, in-process): {made} "
         f"user journeys from {m} events in {watch.seconds:.2f} s = {made / watch.seconds:,.0f} enrolments/s"
     )
+    figures["bus_message_per_second"] = round(made / watch.seconds)
     purge(queue)  # their processing messages: this process has done that work
+    return figures
 
 
-def run_due(label: str, journey, n: int, queue: str) -> float:
+def run_due(label: str, journey, n: int, queue: str, dispatchers: int = 1) -> float:
+    """Make the second step of ``n`` runs due at once; beat's tick (``dispatchers`` dispatch
+    messages a second) is played by this process. Returns steps/s."""
     from django.db.models import Max
     from django.utils import timezone
 
@@ -197,7 +165,8 @@ def run_due(label: str, journey, n: int, queue: str) -> float:
     last_tick = 0.0
     while completed < n:
         if time.perf_counter() - last_tick >= 1.0:
-            step_runs_dispatch_task.apply_async(queue=queue, expires=0.9)
+            for _ in range(dispatchers):
+                step_runs_dispatch_task.apply_async(queue=queue, expires=0.9)
             last_tick = time.perf_counter()
         time.sleep(0.2)
         completed = UserJourney.objects.filter(journey=journey, state=UserJourney.State.COMPLETED).count()
@@ -381,6 +350,47 @@ def bench_memory(
         )
 
 
+def steps_handled_twice(journey) -> dict[str, int]:
+    """Runs of this journey executed more than once, and participants whose tags are not each
+    applied once (none expected: no worker died, and claims skip what another holds)."""
+    from journeys.models import StepRun
+
+    runs = StepRun.objects.filter(user_journey__journey=journey)
+    return {
+        "runs_executed_twice": runs.filter(attempts__gt=1).count(),
+        "runs_not_succeeded": runs.exclude(status=StepRun.Status.SUCCEEDED).count(),
+    }
+
+
+def scale_out(three: list[dict], n: int, queue: str, workers: list[int], dispatchers: int) -> dict:
+    """The tag scenario with 1, 2, 4… solo worker processes on the same Postgres and Redis, and
+    ``dispatchers`` dispatch messages per tick (each claims with SKIP LOCKED, so several run at
+    once without taking the same runs)."""
+    from django.db import connection
+
+    from journeys.services.journeys import journey_create
+
+    results: dict = {}
+    for processes in workers:
+        purge(queue)
+        database = connection.settings_dict["NAME"]
+        started = start_workers(queue=queue, database_name=database, processes=processes)
+        try:
+            journey = journey_create(data={"name": f"Scale {processes}"}, steps=three, publish=True)
+            rate = run_due(f"scale{processes}", journey, n, queue, dispatchers=max(dispatchers, processes))
+        finally:
+            for worker in started:
+                stop_process(worker)
+        twice = steps_handled_twice(journey)
+        results[f"workers_{processes}"] = {"steps_per_second": round(rate), **twice, "load": print_load()}
+        print(f"scale-out, {processes} worker process(es): {rate:,.0f} steps/s; {twice}", flush=True)
+    base = results[f"workers_{workers[0]}"]["steps_per_second"]
+    for processes in workers[1:]:
+        ratio = results[f"workers_{processes}"]["steps_per_second"] / base
+        print(f"scale-out: {processes} processes = {ratio:.2f} times {workers[0]}", flush=True)
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -392,74 +402,99 @@ def main() -> None:
     parser.add_argument(
         "--memory", default="10000,100000", help="tag scenario sizes for the worker's memory (empty: skip)"
     )
+    parser.add_argument(
+        "--workers", default="", help="scale-out: worker processes for the tag scenario, e.g. 1,2,4"
+    )
+    parser.add_argument("--dispatchers", type=int, default=2, help="scale-out: dispatch messages per tick")
+    parser.add_argument(
+        "--only-scale-out", action="store_true", help="run the scale-out mode alone (needs --workers)"
+    )
     args = parser.parse_args()
+    queue = isolate("steps")
     memory_sizes = [int(size) for size in args.memory.split(",") if size.strip()]
     setup_django()
     from django.conf import settings
     from django.db import connection
 
-    from config.celery import app as celery_app
-
     if connection.vendor != "postgresql" or not settings.REDIS_URL:
         sys.exit("bench_steps needs DATABASE_URL=postgres://… and REDIS_URL=redis://…")
-    queue = f"bench-{uuid.uuid4().hex[:6]}"
-    celery_app.conf.task_default_queue = queue
+    print_load("start")
+    results: dict = {}
     with scratch_database():
-        from journeys.services.journeys import journey_create
-        from tests.perf.sink import FastSink
-
-        bench_enrolments(args.n, queue)
-        worker = start_worker(queue, connection.settings_dict["NAME"])
-        sink = FastSink()
-        try:
-            three = [
-                {"key": "first", "name": "First", "action_type": "apply_tag", "config": {"tag": "one"}},
-                {
-                    "key": "second",
-                    "name": "Second",
-                    "action_type": "apply_tag",
-                    "config": {"tag": "two"},
-                    "delay_minutes": 60,
-                    "order": 1,
-                },
-                {
-                    "key": "third",
-                    "name": "Third",
-                    "action_type": "apply_tag",
-                    "config": {"tag": "three"},
-                    "order": 2,
-                },
-            ]
-            tags = journey_create(data={"name": "Bench tags"}, steps=three, publish=True)
-            rate = run_due("tags", tags, args.n, queue)
-
-            hooks = journey_create(
-                data={"name": "Bench webhooks"},
-                steps=[
-                    three[0],
-                    {**three[1], "action_type": "trigger_webhook", "config": {"url": f"{sink.url}/hook"}},
-                    three[2],
-                ],
-                publish=True,
-            )
-            run_due("webhooks", hooks, args.n // 4, queue)
-            total, distinct = sink.counts()
-            print(f"the sink received {total} webhooks with {distinct} distinct webhook-ids", flush=True)
-
-            steady = journey_create(data={"name": "Bench steady"}, steps=three, publish=True)
-            steady_lag(steady, rate / 2, queue)
-            if memory_sizes:
-                bench_memory(three, memory_sizes, queue, worker)
-        finally:
-            worker.terminate()
-            worker.wait(20)
-            sink.close()
+        three = [
+            {"key": "first", "name": "First", "action_type": "apply_tag", "config": {"tag": "one"}},
+            {
+                "key": "second",
+                "name": "Second",
+                "action_type": "apply_tag",
+                "config": {"tag": "two"},
+                "delay_minutes": 60,
+                "order": 1,
+            },
+            {
+                "key": "third",
+                "name": "Third",
+                "action_type": "apply_tag",
+                "config": {"tag": "three"},
+                "order": 2,
+            },
+        ]
+        if not args.only_scale_out:
+            results.update(single_worker(args, three, queue, memory_sizes))
+        if args.workers:
+            workers = [int(w) for w in args.workers.split(",")]
+            results["scale_out"] = scale_out(three, args.n, queue, workers, args.dispatchers)
         from django.db import connections
 
         connections.close_all()
-    if args.completed:
+    if args.completed and not args.only_scale_out:
         with scratch_database():  # a fresh table of its own
             bench_claim(args.completed)
+    print_load("end")
+    write_result("bench_steps", results)
+
+
+def single_worker(args, three: list[dict], queue: str, memory_sizes: list[int]) -> dict:
+    """Enrolments, then tags, webhooks, lag and memory with one solo worker."""
+    from django.db import connection
+
+    from journeys.services.journeys import journey_create
+    from tests.perf.sink import FastSink
+
+    results = {"enrolment": bench_enrolments(args.n, queue)}
+    worker = start_worker(queue=queue, database_name=connection.settings_dict["NAME"])
+    time.sleep(WORKER_START_SECONDS)
+    sink = FastSink()
+    try:
+        tags = journey_create(data={"name": "Bench tags"}, steps=three, publish=True)
+        rate = run_due("tags", tags, args.n, queue)
+        results["tag_steps_per_second"] = round(rate)
+        results["tags_handled_twice"] = steps_handled_twice(tags)
+        print_load("tags")
+
+        hooks = journey_create(
+            data={"name": "Bench webhooks"},
+            steps=[
+                three[0],
+                {**three[1], "action_type": "trigger_webhook", "config": {"url": f"{sink.url}/hook"}},
+                three[2],
+            ],
+            publish=True,
+        )
+        results["webhook_steps_per_second"] = round(run_due("webhooks", hooks, args.n // 4, queue))
+        total, distinct = sink.counts()
+        results["webhooks_received"], results["webhooks_distinct"] = total, distinct
+        print(f"the sink received {total} webhooks with {distinct} distinct webhook-ids", flush=True)
+        print_load("webhooks")
+
+        steady = journey_create(data={"name": "Bench steady"}, steps=three, publish=True)
+        steady_lag(steady, rate / 2, queue)
+        if memory_sizes:
+            bench_memory(three, memory_sizes, queue, worker)
+    finally:
+        stop_process(worker)
+        sink.close()
+    return results
 
 
 if __name__ == "__main__":
