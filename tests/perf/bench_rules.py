@@ -488,11 +488,28 @@ def wait_until_processed(source: str | None, seconds: float = 600) -> bool:
     return False
 
 
+def ingest_retrying(inputs: list, attempts: int = 5) -> None:
+    """Ingest as a client would: a batch refused by a deadlock (the ingest and the workers'
+    evaluations lock participants in different orders) is rolled back whole and sent again."""
+    from django.db import OperationalError
+
+    from journeys.services.events import events_ingest
+
+    for attempt in range(attempts):
+        try:
+            events_ingest(events=inputs)
+            return
+        except OperationalError as exc:
+            if "deadlock" not in str(exc) or attempt == attempts - 1:
+                raise
+            print(f"    (ingest deadlocked with a worker; sending the batch again: {attempt + 1})")
+
+
 def end_to_end_round(*, participants: int, events: int, records: int, prefix: str, rng) -> dict[str, Any]:
     """Participants with ``records`` records each; ``events`` events for them ingested, then
     processed by the running workers (first pass, flags new); then as many again (steady
     state). Returns the figures."""
-    from journeys.services.events import EventInput, events_ingest
+    from journeys.services.events import EventInput
     from rules.models import FlagHistory
 
     load_rules_and_participants(participants, rng=rng, prefix=prefix, label="(b)", records=records)
@@ -515,7 +532,7 @@ def end_to_end_round(*, participants: int, events: int, records: int, prefix: st
         flags_before = FlagHistory.objects.count()
         with Stopwatch() as clock:
             for start in range(0, len(inputs), 500):
-                events_ingest(events=inputs[start : start + 500])
+                ingest_retrying(inputs[start : start + 500])
             finished = wait_until_processed(source)
         wait_until_processed(None)  # what rules emitted, so the next phase starts from quiet
         rate = events / clock.seconds
