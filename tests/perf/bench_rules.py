@@ -743,6 +743,9 @@ def main() -> None:
         "--records", default="50,500", help="(b): records per participant, the first the anchor (50,500)"
     )
     parser.add_argument("--workers", default="1", help="(b): worker processes, e.g. 1,2,4 (default 1)")
+    parser.add_argument(
+        "--participants", type=int, default=0, help="(b): participants (default n/10, at least 50)"
+    )
     args = parser.parse_args()
     # A terminated benchmark still stops its worker and drops its scratch database.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
@@ -769,7 +772,7 @@ def main() -> None:
     if "b" in args.parts:
         with scratch_database():
             results["b"] = bench_end_to_end(
-                participants=participants,
+                participants=args.participants or participants,
                 events=args.n,
                 records=[int(r) for r in args.records.split(",")],
                 workers=[int(w) for w in args.workers.split(",")],
