@@ -8,8 +8,8 @@ Starts gunicorn on a scratch database and posts events over real HTTP:
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/journeys REDIS_URL=redis://127.0.0.1:6379/0 \\
         .venv/bin/python -m tests.perf.bench_ingest --events 50000 --singles 2000
 
-Processing messages go to a queue of their own (``bench-ingest``), purged at the end, so no
-worker of a running system picks them up.
+Processing messages go to a queue of their own (``bench-ingest-<random>``), purged at the end,
+so no worker of a running system picks them up; the cache has a key prefix of its own too.
 """
 
 import argparse
@@ -22,10 +22,19 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from tests.perf.harness import Stopwatch, describe, scratch_database, setup_django
+from tests.perf.harness import (
+    Stopwatch,
+    describe,
+    isolate,
+    percentile,
+    print_load,
+    purge,
+    scratch_database,
+    setup_django,
+    write_result,
+)
 
 BASE_DIR = Path(__file__).resolve().parents[2]
-QUEUE = "bench-ingest"
 
 
 def main() -> None:
@@ -39,9 +48,9 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8765)
     args = parser.parse_args()
 
-    os.environ["CELERY_QUEUE"] = QUEUE
-    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    queue = isolate("ingest")
     setup_django()
+    print_load("start")
     from django.db import connection
 
     if connection.vendor != "postgresql":
@@ -51,12 +60,14 @@ def main() -> None:
         api_key = _make_api_key()
         server = _start_gunicorn(args.port, args.web_workers, connection.settings_dict["NAME"])
         try:
-            _run(args, f"http://127.0.0.1:{args.port}", api_key)
+            figures = _run(args, f"http://127.0.0.1:{args.port}", api_key)
         finally:
             server.terminate()
             server.wait(20)
-            _purge_queue()
+            _purge_queue(queue)
             connection.close()
+    print_load("end")
+    write_result("bench_ingest", figures)
 
 
 def _make_api_key() -> str:
@@ -106,7 +117,7 @@ def _start_gunicorn(port: int, workers: int, database: str) -> subprocess.Popen:
     sys.exit("gunicorn did not start")
 
 
-def _run(args, base: str, api_key: str) -> None:
+def _run(args, base: str, api_key: str) -> dict:
     import httpx
 
     from journeys.models import Event
@@ -162,14 +173,18 @@ def _run(args, base: str, api_key: str) -> None:
             if (i + 1) % 500 == 0:
                 print(f"  {i + 1}/{args.singles}", flush=True)
     print(f"  {args.singles / singles.seconds:,.0f} events/s sequential; latency {describe(single_ms)}")
+    return {
+        "batch_events_per_second": round(stored / batches.seconds),
+        "batch_request_ms_p50": round(percentile(batch_ms, 50), 1),
+        "single_events_per_second": round(args.singles / singles.seconds),
+        "single_latency_ms_p50": round(percentile(single_ms, 50), 1),
+        "single_latency_ms_p99": round(percentile(single_ms, 99), 1),
+    }
 
 
-def _purge_queue() -> None:
-    from config.celery import app
-
+def _purge_queue(queue: str) -> None:
     try:
-        with app.connection_for_write() as conn:
-            conn.default_channel.queue_purge(QUEUE)
+        purge(queue)
     except Exception as exc:  # a filesystem broker folder, or nothing to purge
         print(f"(queue not purged: {exc})")
 

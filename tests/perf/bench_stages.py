@@ -13,7 +13,16 @@ import logging
 import threading
 import time
 
-from tests.perf.harness import Stopwatch, describe, scratch_database, setup_django
+from tests.perf.harness import (
+    Stopwatch,
+    describe,
+    isolate,
+    percentile,
+    print_load,
+    scratch_database,
+    setup_django,
+    write_result,
+)
 
 
 def timed(fn, *args, **kwargs) -> float:
@@ -27,7 +36,9 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=200, help="journeys")
     parser.add_argument("--threads", type=int, default=16, help="concurrent connections for the promotions")
     args = parser.parse_args()
+    isolate("stages")
     setup_django()
+    print_load("start")
     logging.getLogger("celery.app.trace").setLevel(logging.WARNING)  # one line per eager task otherwise
 
     from django.db import connection
@@ -85,6 +96,16 @@ def main() -> None:
             for j in journeys[: args.n // 2]
         ]
         print(f"rollback (UC-3) + snapshot: {describe(rollback_ms)}", flush=True)
+    print_load("end")
+    write_result(
+        "bench_stages",
+        {
+            f"{name}_ms_{pct}": round(percentile(samples, pct), 1)
+            for name, samples in (("start", start_ms), ("promote", promote_ms), ("rollback", rollback_ms))
+            for pct in (50, 99)
+        }
+        | {"promotions_per_second": round(len(promote_ms) / wall.seconds)},
+    )
 
 
 if __name__ == "__main__":
