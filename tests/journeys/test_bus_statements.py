@@ -121,3 +121,12 @@ def test_a_message_costs_the_bus_and_its_subscribers_a_fraction_of_a_statement_p
     assert Participant.objects.filter(tags=["welcomed"]).count() == 10
     statements = [q for q in queries.captured_queries if not q["sql"].startswith(("SAVEPOINT", "RELEASE"))]
     assert len(statements) / len(ids) <= 0.3
+
+
+def test_without_a_shared_cache_to_validate_the_index_every_type_is_handled(settings):
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
+    assert listened_types() is None
+    make_journey([tag_step("t", "welcomed")], trigger_type="stmt.signup")
+    events = ingest([("nocache", "stmt.signup"), ("nocache", "orchestration.flag.updated")])
+    journeys_handle_events(events)
+    assert Participant.objects.get(user_id="nocache").tags == ["welcomed"]
