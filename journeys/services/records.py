@@ -12,6 +12,7 @@ from typing import Any
 
 from django.core.cache import cache
 from django.db import transaction
+from django.dispatch import Signal
 from django.utils import timezone
 
 from journeys.errors import ValidationFailed
@@ -207,6 +208,9 @@ def _upsert_keyed(keyed: dict[tuple[int, str, str], list[Event]]) -> int:
 
 
 REBUILD_EVENTS_CHUNK = 2000  # events projected per statement group while rebuilding
+# Sent (``participant_id=``) inside the rebuild's transaction, under the participant's lock:
+# whatever holds the participant's records in memory or in a cache must load them again.
+records_rebuilt = Signal()
 
 
 def records_rebuild(*, participant: Participant, mappings: list[CompiledMapping] | None = None) -> int:
@@ -238,6 +242,7 @@ def records_rebuild(*, participant: Participant, mappings: list[CompiledMapping]
                 break
             written += records_project(events=chunk, mappings=mappings)
             last_id = chunk[-1].pk
+        records_rebuilt.send(sender=EntityRecord, participant_id=participant.pk)
     return written
 
 

@@ -21,8 +21,9 @@ the merge by id makes that harmless. A transaction that rolls back after step 4 
 context holding records of committed events only (events and their records commit together at
 ingestion), so its retry finds them again and merges nothing twice. Kept contexts are reloaded
 whole after ``KEPT_SECONDS`` (a record deleted by hand is forgotten then, as the shared cache
-forgets it) and the least recently used are dropped beyond ``KEPT_RECORDS``. When the tokens
-cannot be read, everything is loaded whole.
+forgets it) and the least recently used are dropped beyond ``KEPT_RECORDS``; a participant whose
+records are rebuilt from its events (``records_rebuild``) gets a new token at once. When the
+tokens cannot be read, everything is loaded whole.
 """
 
 import logging
@@ -34,15 +35,19 @@ from dataclasses import dataclass
 from operator import itemgetter
 
 from django.core.cache import cache
+from django.db import transaction
 from django.db.models import Q
+from django.dispatch import receiver
 
 from journeys.models import EntityRecord, Participant
+from journeys.services.records import records_rebuilt
 from rules.cache import (
     CONTEXT_CACHE_SECONDS,
     CONTEXT_GEN_KEY,
     CONTEXT_GEN_SECONDS,
     CONTEXT_MAX_RECORDS,
     context_records_load,
+    contexts_invalidate,
 )
 from rules.engine.values import ParticipantContext, Record
 
@@ -188,3 +193,11 @@ def contexts_forget() -> None:
     global _kept_size
     _kept.clear()
     _kept_size = 0
+
+
+@receiver(records_rebuilt, dispatch_uid="rules.contexts.records_rebuilt")
+def _records_rebuilt(*, participant_id: int, **kwargs) -> None:
+    # Bookkeeping: a new generation now (under the rebuild's lock, so an evaluation waiting for
+    # it loads the rebuilt records) and again after the commit.
+    contexts_invalidate([participant_id])
+    transaction.on_commit(lambda: contexts_invalidate([participant_id]))

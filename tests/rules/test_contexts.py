@@ -130,3 +130,22 @@ def test_a_keyed_record_a_late_older_event_fills_in_is_seen(mentor_rule):
     [record] = context.entities["program_enrollments"]
     assert record.data == {"enrollment_id": "e1", "status": "active", "cohort": "spring"}
     assert record.event_type == "program.enrollment.updated"
+
+
+def test_records_rebuilt_from_the_event_log_are_seen_by_the_next_message(mentor_rule, whole_loads):
+    from journeys.models import EntityMapping
+    from journeys.services.records import invalidate_mappings, records_rebuild
+
+    # three language sessions recorded under a type no mapping fed at the time
+    process(
+        stored(*[EventInput(type="legacy.session", user_id="eve", payload={"session_type": "language"})] * 3)
+    )
+    assert not mentor_ready("eve")
+    EntityMapping.objects.create(event_type="legacy.*", entity="kintell_sessions")
+    invalidate_mappings()
+    eve = Participant.objects.get(user_id="eve")
+    records_rebuild(participant=eve)
+
+    process(stored(EventInput(type="ping", user_id="eve")))
+    assert mentor_ready("eve")
+    assert whole_loads == [[eve.pk], [eve.pk]]
