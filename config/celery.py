@@ -1,11 +1,27 @@
 """The Celery application. Configuration comes from Django settings (``CELERY_*``)."""
 
 import os
+import sys
 
 from celery import Celery
+from celery.signals import worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("journey_orchestrator")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@worker_process_init.connect
+def _leave_the_process_group(**kwargs) -> None:
+    """Take a pool process out of its worker's process group, so only its master stops it.
+
+    Process managers (honcho, foreman) stop a program by signalling its whole process group, and
+    Celery lets SIGTERM kill a pool process outright: the task it was running would die although
+    the master, warm-shutting down, waits for it. In a group of their own the pool processes
+    finish their tasks and are stopped by their master. On Linux they still die with it (Celery
+    sets the parent-death signal); elsewhere nothing changes.
+    """
+    if sys.platform.startswith("linux"):
+        os.setpgrp()

@@ -2,9 +2,9 @@
 
 Two deployment shapes share this file:
 
-* the embedded default (nothing set): SQLite in ``var/``, Celery's filesystem transport in
-  ``var/broker``, a file-based cache in ``var/cache``: web, worker and beat on one machine with no
-  services to run;
+* the embedded default (nothing set): SQLite in ``var/``, a file-based Celery broker in
+  ``var/broker`` (``config/broker.py``), a file-based cache in ``var/cache``: web, worker and beat
+  on one machine with no services to run;
 * production (``DJANGO_ENV=production``): ``DATABASE_URL`` (Postgres), ``REDIS_URL`` (cache and
   broker), a mandatory ``SECRET_KEY`` and the secure-transport flags that ``check --deploy`` asks for.
 """
@@ -29,8 +29,9 @@ if DJANGO_ENV not in {"development", "production"}:
     raise ImproperlyConfigured(f"DJANGO_ENV must be 'development' or 'production', not {DJANGO_ENV!r}")
 PRODUCTION = DJANGO_ENV == "production"
 
+# Local state of the embedded default (database, broker, cache, generated key). Importing
+# settings creates nothing: bin/run, the worker's broker and the key below make what they use.
 VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
-VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 
 def _secret_key() -> str:
@@ -42,6 +43,7 @@ def _secret_key() -> str:
         raise ImproperlyConfigured("SECRET_KEY must be set when DJANGO_ENV=production")
     key_file = VAR_DIR / "secret_key"
     if not key_file.exists():
+        key_file.parent.mkdir(parents=True, exist_ok=True)
         key_file.write_text(secrets.token_urlsafe(50))
         key_file.chmod(0o600)
     return key_file.read_text().strip()
@@ -183,14 +185,13 @@ if REDIS_URL:
         "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),  # seconds
     }
 else:
-    BROKER_DIR = VAR_DIR / "broker"
-    BROKER_DIR.mkdir(parents=True, exist_ok=True)
+    # kombu's filesystem transport, repaired (config/broker.py): messages appear whole or not at
+    # all, so a reader can never see a half-written file. Its folders are made when it starts.
     CELERY_BROKER_URL = "filesystem://localhost/"
+    CELERY_BROKER_TRANSPORT = "config.broker:Transport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(BROKER_DIR),
-        "data_folder_out": str(BROKER_DIR),
+        "data_folder": str(VAR_DIR / "broker"),
         "polling_interval": 0.1,  # seconds
-        "store_processed": False,
     }
 
 # --------------------------------------------------------------------------------------------
@@ -326,8 +327,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "static")))
-STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "static")))  # made by collectstatic
 # Uploaded files: the local filesystem under MEDIA_ROOT, or an S3-compatible store through
 # django-storages (FILE_STORAGE_BACKEND=storages.backends.s3.S3Storage, with boto3 installed and
 # AWS_STORAGE_BUCKET_NAME / AWS_S3_ENDPOINT_URL / credentials in the environment).
