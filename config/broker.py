@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from queue import Empty
 
-from kombu.transport import filesystem
+from kombu.transport import TRANSPORT_ALIASES, filesystem
 from kombu.utils.encoding import bytes_to_str, str_to_bytes
 from kombu.utils.json import dumps, loads
 
@@ -157,7 +157,12 @@ class Channel(filesystem.Channel):
 
 
 class Transport(filesystem.Transport):
-    """kombu's filesystem transport with :class:`Channel`; select it with ``embedded://``."""
+    """kombu's filesystem transport with :class:`Channel`."""
 
     Channel = Channel
     driver_name = "embedded-filesystem"
+
+
+# The broker URL alone names the transport (``embedded://localhost/``), as ``redis://`` does, so
+# code that swaps the URL (a readiness test, a benchmark) swaps the transport with it.
+TRANSPORT_ALIASES.setdefault("embedded", "config.broker:Transport")

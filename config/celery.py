@@ -6,6 +6,8 @@ import sys
 from celery import Celery
 from celery.signals import worker_process_init
 
+from config import broker  # noqa: F401  (registers the embedded default's broker URL scheme)
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 app = Celery("journey_orchestrator")

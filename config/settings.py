@@ -187,8 +187,7 @@ if REDIS_URL:
 else:
     # kombu's filesystem transport, repaired (config/broker.py): messages appear whole or not at
     # all, so a reader can never see a half-written file. Its folders are made when it starts.
-    CELERY_BROKER_URL = "filesystem://localhost/"
-    CELERY_BROKER_TRANSPORT = "config.broker:Transport"
+    CELERY_BROKER_URL = "embedded://localhost/"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder": str(VAR_DIR / "broker"),
         "polling_interval": 0.1,  # seconds

@@ -33,6 +33,8 @@ from pathlib import Path
 
 from celery import Celery
 
+from config import broker as _embedded_broker  # noqa: F401  (registers embedded://)
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 TICK_SECONDS = 1.0  # beat's period
 STALL_SECONDS = 20  # after the last publish: no progress for this long ends the round (messages lost)
@@ -41,7 +43,6 @@ _broker = json.loads(os.environ.get("BENCH_BROKER", "{}"))
 app = Celery("bench_embedded_broker")
 app.conf.update(
     broker_url=_broker.get("url", "memory://"),
-    broker_transport=_broker.get("transport"),
     broker_transport_options=_broker.get("options", {}),
     broker_connection_retry_on_startup=True,
     task_serializer="json",
@@ -68,12 +69,7 @@ def candidate_broker(name: str, folder: Path) -> tuple[dict, subprocess.Popen | 
         return {"url": "filesystem://localhost/", "options": options, "results": results}, None
     if name == "embedded":
         options = {"data_folder": str(folder / "broker"), "polling_interval": 0.1}
-        described = {
-            "url": "filesystem://localhost/",
-            "transport": "config.broker:Transport",
-            "options": options,
-        }
-        return described | {"results": results}, None
+        return {"url": "embedded://localhost/", "options": options, "results": results}, None
     if name == "sqlalchemy":
         try:
             import sqlalchemy  # noqa: F401
@@ -119,7 +115,6 @@ def start_worker(broker: dict, log_path: Path) -> subprocess.Popen:
 def produce(broker: dict, start: int, count: int) -> None:
     os.environ["BENCH_BROKER"] = json.dumps(broker)
     app.conf.broker_url = broker["url"]
-    app.conf.broker_transport = broker.get("transport")
     app.conf.broker_transport_options = broker["options"]
     for number in range(start, start + count):
         record.delay(number)
@@ -127,7 +122,6 @@ def produce(broker: dict, start: int, count: int) -> None:
 
 def tick(broker: dict, start: int, stop_at: float) -> None:
     app.conf.broker_url = broker["url"]
-    app.conf.broker_transport = broker.get("transport")
     app.conf.broker_transport_options = broker["options"]
     number = start
     while time.monotonic() < stop_at:

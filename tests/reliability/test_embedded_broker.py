@@ -20,8 +20,7 @@ MESSAGES_PER_PRODUCER = 400
 
 def connection(folder: Path) -> Connection:
     return Connection(
-        "filesystem://localhost/",
-        transport="config.broker:Transport",
+        "embedded://localhost/",
         transport_options={"data_folder": str(folder), "polling_interval": 0.01},
     )
 
