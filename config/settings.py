@@ -30,7 +30,8 @@ if DJANGO_ENV not in {"development", "production"}:
 PRODUCTION = DJANGO_ENV == "production"
 
 # Local state of the embedded default (database, broker, cache, generated key). Importing
-# settings creates nothing: bin/run, the worker's broker and the key below make what they use.
+# settings makes no folder (only a missing development key is written, below): bin/run and the
+# broker, when a channel opens, make the ones they use.
 VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
 
 
