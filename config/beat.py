@@ -80,6 +80,13 @@ PERIODIC_TASKS: list[PeriodicTaskSpec] = [
         description="Remove for good the files, comments, decisions, costs and journeys people deleted more "
         "than WORKSPACE_RETENTION_DAYS ago (30 by default).",
     ),
+    PeriodicTaskSpec(
+        name="Refresh analytics rollups",
+        task="analytics.rollups_refresh",
+        every_seconds=60,
+        description="Rebuild the per journey/step/day figures of the cohort days whose runs changed since "
+        "the last refresh, so analytics and dashboards never scan step runs (kwargs full=true rebuilds all).",
+    ),
 ]
 
 
