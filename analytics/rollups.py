@@ -23,6 +23,7 @@ LOOKBACK_MARGIN = timedelta(minutes=5)  # covers transactions committed after th
 LIVE = {UserJourney.State.ACTIVE, UserJourney.State.PAUSED}
 ENDED_NOT_COMPLETED = {UserJourney.State.FAILED, UserJourney.State.CANCELLED}
 OPEN_RUN = {StepRun.Status.PENDING, StepRun.Status.SCHEDULED, StepRun.Status.RUNNING}
+FINISHED = {StepRun.Status.SUCCEEDED, StepRun.Status.SKIPPED, StepRun.Status.FAILED}
 
 
 @dataclass(frozen=True)
@@ -53,46 +54,80 @@ def dirty_days(*, since: datetime | None) -> set[tuple[int, date]]:
     return pairs
 
 
-def journey_day_rebuild(*, journey_id: int, day: date) -> None:
-    """Recompute the rows of one journey's cohort day from the user journeys and step runs.
+DAYS_PER_CHUNK = 14  # cohort days rebuilt per pass: a few queries per chunk, bounded memory
 
-    1. Load the user journeys of the journey that started that day (UTC) and their step runs.
-    2. Per (version, variant): counts by state, conversions, and completed runs' durations.
-    3. Per (version, step): distinct user journeys that reached, completed, skipped or failed
-       the step; live ones at it now (waiting) and ended ones that stopped there (dropped);
-       runs, attempts, rollbacks, dead letters, and finished runs' durations.
-    4. Replace the day's rows in one transaction.
+
+def journey_days_rebuild(*, journey_id: int, days: set[date]) -> None:
+    """Recompute one journey's rows for the given cohort days from its user journeys and runs,
+    a chunk of consecutive days at a time (a handful of queries per chunk, not per day)."""
+    ordered = sorted(days)
+    for i in range(0, len(ordered), DAYS_PER_CHUNK):
+        _rebuild_chunk(journey_id=journey_id, days=set(ordered[i : i + DAYS_PER_CHUNK]))
+
+
+def _rebuild_chunk(*, journey_id: int, days: set[date]) -> None:
+    """Recompute the rows of some of a journey's cohort days.
+
+    1. Load the journey's user journeys that started on those days (UTC), then their step runs
+       (one query each, over the span of the days; other days in the span are dropped).
+    2. Per (version, variant, day): counts by state, conversions, completed runs' durations.
+    3. Per (version, step, day): distinct user journeys that reached, completed, skipped or
+       failed the step; live ones at it now (waiting) and ended ones that stopped there
+       (dropped); runs, attempts, rollbacks, dead letters, and finished runs' durations.
+    4. Replace those days' rows in one transaction.
     """
-    start, end = _day_bounds(day)
-    journeys = list(
-        UserJourney.objects.filter(
-            journey_id=journey_id, started_at__gte=start, started_at__lt=end
-        ).values_list(
-            "id", "version_id", "variant", "state", "converted", "started_at", "ended_at", "current_step"
-        )
+    start, end = _day_bounds(min(days))[0], _day_bounds(max(days))[1]
+    by_id = {}
+    for row in UserJourney.objects.filter(
+        journey_id=journey_id, started_at__gte=start, started_at__lt=end
+    ).values_list(
+        "id", "version_id", "variant", "state", "converted", "started_at", "ended_at", "current_step"
+    ):
+        day = row[5].astimezone(UTC).date()
+        if day in days:
+            by_id[row[0]] = (*row, day)
+    runs = StepRun.objects.filter(
+        user_journey__journey_id=journey_id,
+        user_journey__started_at__gte=start,
+        user_journey__started_at__lt=end,
     )
-    by_id = {row[0]: row for row in journeys}
-    runs = StepRun.objects.filter(user_journey_id__in=list(by_id)) if by_id else StepRun.objects.none()
 
-    journey_rows: dict[tuple[int, str], dict] = defaultdict(lambda: defaultdict(int))
-    journey_durations: dict[tuple[int, str], list[float]] = defaultdict(list)
-    for _id, version_id, variant, state, converted, started_at, ended_at, _step in journeys:
-        row = journey_rows[(version_id, variant)]
+    journey_rows: dict[tuple, dict] = defaultdict(lambda: defaultdict(int))
+    journey_durations: dict[tuple, list[float]] = defaultdict(list)
+    step_sets: dict[tuple, dict[str, set[int]]] = defaultdict(lambda: defaultdict(set))
+    step_counts: dict[tuple, dict] = defaultdict(lambda: defaultdict(int))
+    step_durations: dict[tuple, list[float]] = defaultdict(list)
+    for (
+        uj_id,
+        version_id,
+        variant,
+        state,
+        converted,
+        started_at,
+        ended_at,
+        current_step,
+        day,
+    ) in by_id.values():
+        row = journey_rows[(version_id, variant, day)]
         row["started"] += 1
         row["active" if state in LIVE else state] += 1
         row["converted"] += bool(converted)
         if state == UserJourney.State.COMPLETED and ended_at:
-            journey_durations[(version_id, variant)].append((ended_at - started_at).total_seconds())
+            journey_durations[(version_id, variant, day)].append((ended_at - started_at).total_seconds())
+        if current_step and state in LIVE:
+            step_sets[(version_id, current_step, day)]["waiting"].add(uj_id)
+        elif current_step and state in ENDED_NOT_COMPLETED:
+            step_sets[(version_id, current_step, day)]["dropped"].add(uj_id)
 
-    step_sets: dict[tuple[int, str], dict[str, set[int]]] = defaultdict(lambda: defaultdict(set))
-    step_counts: dict[tuple[int, str], dict] = defaultdict(lambda: defaultdict(int))
-    step_durations: dict[tuple[int, str], list[float]] = defaultdict(list)
     fields = ("user_journey_id", "step_key", "status", "entered", "attempts", "rolled_back")
     for uj_id, key, status, entered, attempts, rolled_back, dead, created, finished in runs.values_list(
         *fields, "dead_lettered_at", "created_at", "finished_at"
-    ).iterator(chunk_size=5000):
-        version_id = by_id[uj_id][1]
-        sets, counts = step_sets[(version_id, key)], step_counts[(version_id, key)]
+    ).iterator(chunk_size=20_000):
+        uj = by_id.get(uj_id)
+        if uj is None:
+            continue
+        group = (uj[1], key, uj[8])
+        sets, counts = step_sets[group], step_counts[group]
         if entered or status not in OPEN_RUN:
             sets["reached"].add(uj_id)
             counts["runs"] += 1
@@ -105,19 +140,12 @@ def journey_day_rebuild(*, journey_id: int, day: date) -> None:
             sets["skipped"].add(uj_id)
         elif status == StepRun.Status.FAILED:
             sets["failed"].add(uj_id)
-        if finished and status in (StepRun.Status.SUCCEEDED, StepRun.Status.SKIPPED, StepRun.Status.FAILED):
-            step_durations[(version_id, key)].append((finished - created).total_seconds())
-    for _id, version_id, _variant, state, _conv, _s, _e, current_step in journeys:
-        if not current_step:
-            continue
-        if state in LIVE:
-            step_sets[(version_id, current_step)]["waiting"].add(_id)
-        elif state in ENDED_NOT_COMPLETED:
-            step_sets[(version_id, current_step)]["dropped"].add(_id)
+        if finished and status in FINISHED:
+            step_durations[group].append((finished - created).total_seconds())
 
     journey_objs = []
-    for (version_id, variant), row in journey_rows.items():
-        durations = journey_durations[(version_id, variant)]
+    for (version_id, variant, day), row in journey_rows.items():
+        durations = journey_durations[(version_id, variant, day)]
         journey_objs.append(
             JourneyDayStats(
                 journey_id=journey_id,
@@ -131,9 +159,10 @@ def journey_day_rebuild(*, journey_id: int, day: date) -> None:
             )
         )
     step_objs = []
-    for version_id, key in set(step_sets) | set(step_counts):
-        sets, counts = step_sets[(version_id, key)], step_counts[(version_id, key)]
-        durations = step_durations[(version_id, key)]
+    for group in set(step_sets) | set(step_counts):
+        version_id, key, day = group
+        sets, counts = step_sets[group], step_counts[group]
+        durations = step_durations[group]
         step_objs.append(
             StepDayStats(
                 journey_id=journey_id,
@@ -153,10 +182,10 @@ def journey_day_rebuild(*, journey_id: int, day: date) -> None:
             )
         )
     with transaction.atomic():
-        JourneyDayStats.objects.filter(journey_id=journey_id, day=day).delete()
-        StepDayStats.objects.filter(journey_id=journey_id, day=day).delete()
-        JourneyDayStats.objects.bulk_create(journey_objs)
-        StepDayStats.objects.bulk_create(step_objs)
+        JourneyDayStats.objects.filter(journey_id=journey_id, day__in=days).delete()
+        StepDayStats.objects.filter(journey_id=journey_id, day__in=days).delete()
+        JourneyDayStats.objects.bulk_create(journey_objs, batch_size=1000)
+        StepDayStats.objects.bulk_create(step_objs, batch_size=1000)
 
 
 def rollups_refresh(*, full: bool = False) -> RefreshResult:
@@ -175,8 +204,11 @@ def rollups_refresh(*, full: bool = False) -> RefreshResult:
             # Days whose journeys are gone (deleted) must not keep their rows.
             JourneyDayStats.objects.all().delete()
             StepDayStats.objects.all().delete()
-        for journey_id, day in sorted(pairs):
-            journey_day_rebuild(journey_id=journey_id, day=day)
+        by_journey: dict[int, set[date]] = defaultdict(set)
+        for journey_id, day in pairs:
+            by_journey[journey_id].add(day)
+        for journey_id, days in sorted(by_journey.items()):
+            journey_days_rebuild(journey_id=journey_id, days=days)
         state.refreshed_from = began
         state.refreshed_at = timezone.now()
         state.days_refreshed = len(pairs)
