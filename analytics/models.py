@@ -14,6 +14,8 @@ logarithmic buckets (``analytics.sketch``), from which medians and p90s are esti
 
 from django.db import models
 
+from journeys.models import StepRun
+
 
 class JourneyDayStats(models.Model):
     """User journeys of one journey version (and A/B variant) that started on one day."""
@@ -101,3 +103,22 @@ class RollupState(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class Dashboard(JourneyDayStats):
+    """The admin's analytics dashboard (no rows of its own: a page over the rollups)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "dashboard"
+        verbose_name_plural = "dashboard"
+
+
+class OverdueStepRun(StepRun):
+    """Step runs past their due time, or waiting far longer than their step's norm, for staff to
+    run now, skip or cancel in bulk."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "overdue step run"
+        verbose_name_plural = "overdue step runs"

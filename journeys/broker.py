@@ -12,6 +12,8 @@ import threading
 import time
 from typing import Any
 
+from journeys import metrics
+
 logger = logging.getLogger(__name__)
 
 BROKER_RETRY_SECONDS = 5.0  # how long the broker is left alone after a failed send
@@ -29,6 +31,7 @@ def task_send(task: Any, *args: Any, left_to: str) -> bool:
     try:
         task.delay(*args)
     except Exception:
+        metrics.BROKER_PUBLISH_FAILURES.labels(task=getattr(task, "name", str(task))).inc()
         with _lock:
             first = time.monotonic() >= _retry_at.get(broker, 0.0)
             _retry_at[broker] = time.monotonic() + BROKER_RETRY_SECONDS

@@ -25,6 +25,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from journeys import metrics
 from journeys.broker import task_send
 from journeys.models import Event
 
@@ -254,6 +255,7 @@ def _settle(events: list[Event]) -> None:
     grouping by outcome costs one or two statements where a row-by-row CASE update costs a
     hundred-branch expression per column.
     """
+    metrics.events_settled(events)
     groups: dict[tuple, list[int]] = defaultdict(list)
     for event in events:
         outcome = (

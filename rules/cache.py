@@ -22,6 +22,7 @@ from django.db.models import F, Window
 from django.db.models.functions import RowNumber
 
 from journeys.models import EntityRecord, Participant
+from rules import metrics
 from rules.engine.evaluator import CompiledRule, Ruleset, compile_rule, ruleset_build
 from rules.engine.values import ParticipantContext, Record
 from rules.models import Rule
@@ -48,6 +49,7 @@ def _cached(key: str, gen_key: str) -> tuple[Any, Any]:
     found = cache.get_many([key, gen_key])
     generation = found.get(gen_key)
     entry = found.get(key)
+    metrics.cache_looked_up(key, hit=entry is not None and entry[0] == generation)
     if entry is not None and entry[0] == generation:
         return entry[1], generation
     return None, generation

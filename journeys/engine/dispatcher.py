@@ -39,6 +39,7 @@ from django.db import connection, transaction
 from django.db.models import Case, F, TextField, Value, When
 from django.utils import timezone
 
+from journeys import metrics
 from journeys.actions.base import ActionSkipped
 from journeys.broker import task_send
 from journeys.engine.batch import Writes, participants_lock, versions_load
@@ -524,6 +525,7 @@ def step_runs_execute(*, claims: list[Claim]) -> tuple[DispatchStats, list[int]]
     for claim in claims:
         if claim.due_at is not None:
             stats.lags.append(max((now - claim.due_at).total_seconds(), 0.0))
+    metrics.dispatch_lags(stats.lags)
     return stats, kick
 
 

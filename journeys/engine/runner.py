@@ -29,6 +29,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from journeys import metrics
 from journeys.actions.base import ActionSkipped
 from journeys.engine.batch import USER_JOURNEY_FIELDS, Writes
 from journeys.engine.conditions import EvaluationContext, evaluate
@@ -375,6 +376,7 @@ class Walker:
         if run.due_at is None:
             run.due_at = self.now
         self._save_run(run)
+        metrics.step_recorded(self.uj, run, self.definition)
 
     def finish(
         self,
@@ -440,6 +442,7 @@ class Walker:
         if run.due_at is None:
             run.due_at = self.now
         self._save_run(run)
+        metrics.step_dead_lettered(self.uj, run, self.definition)
         if step.on_failure == "continue":
             return self.resolve_next(run, step)
         if self.uj.is_live:

@@ -23,6 +23,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from journeys import metrics
 from journeys.engine.batch import Writes, bulk_insert, participants_lock, versions_load
 from journeys.engine.conditions import EvaluationContext, evaluate
 from journeys.engine.dispatcher import dispatch_on_commit
@@ -121,6 +122,7 @@ def user_journeys_enrol(*, enrolments: Sequence[Enrolment], now: datetime | None
     if not rows:
         return []
     created = _insert(rows)
+    metrics.journeys_started(created)
     versions_load(created)
     participants = {e.participant.pk: e.participant for e in enrolments}
     created.sort(key=lambda uj: (-uj.journey.priority, uj.journey_id, uj.pk))

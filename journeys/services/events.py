@@ -20,7 +20,7 @@ from django.conf import settings
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 
-from journeys import bus
+from journeys import bus, metrics
 from journeys.errors import Conflict, ValidationFailed
 from journeys.models import Event
 from journeys.services.participants import participants_lock_or_create
@@ -165,6 +165,7 @@ def _ingest(events: Sequence[EventInput]) -> list[IngestResult]:
             results.append(IngestResult(id=value, duplicate=True))
         else:
             results.append(IngestResult(id=value.pk, duplicate=kind == "repeat"))
+    metrics.events_ingested(results)
     return results
 
 

@@ -27,6 +27,7 @@ from journeys import bus
 from journeys.models import Event, Participant
 from journeys.services.events import EventInput, events_ingest
 from journeys.services.records import active_mappings
+from rules import metrics
 from rules.cache import active_ruleset, context_build, context_get, context_records_load
 from rules.engine.evaluator import Outcome, Ruleset, StoredFlag, evaluate
 from rules.models import EvaluationSchedule, Flag, Milestone
@@ -132,6 +133,7 @@ def participants_evaluate_locked(
         (p, evaluate(ruleset, contexts[p.pk], stored[p.pk], now=now, trace=trace)) for p in participants
     ]
     _drop_reached_milestones(evaluated)
+    metrics.evaluated(ruleset, evaluated)
     events = _write(evaluated, row_ids, now)
     _schedule(evaluated)
     return [_evaluation(p, ruleset, outcome, events.get(p.pk, []), now) for p, outcome in evaluated]

@@ -5,6 +5,7 @@ import logging
 from django.utils import timezone
 
 from journeys.errors import Conflict, ValidationFailed
+from stages import metrics
 from stages.criteria import ValidationResult
 from stages.models import StagedJourney, StageTransition, UnitOfWork
 
@@ -42,6 +43,7 @@ def history_write(
     reason: str = "",
     validation: ValidationResult | None = None,
 ) -> StageTransition:
+    metrics.STAGE_TRANSITIONS.labels(kind=kind, to_stage=to_stage).inc()
     return StageTransition.objects.create(
         journey=journey,
         kind=kind,
