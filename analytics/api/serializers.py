@@ -46,7 +46,11 @@ class JourneyRangeQuerySerializer(RangeQuerySerializer):
 
 
 class CompareQuerySerializer(RangeQuerySerializer):
-    ids = serializers.CharField(help_text=f"Comma-separated journey ids (2 to {MAX_COMPARED}), e.g. 3,7.")
+    ids = serializers.CharField(
+        required=False,
+        help_text=f"Comma-separated journey ids (2 to {MAX_COMPARED}), e.g. 3,7. Omitted: the "
+        f"{MAX_COMPARED} journeys with the most starts in the range.",
+    )
 
     def validate_ids(self, value: str) -> list[int]:
         parts = [p.strip() for p in value.split(",") if p.strip()]

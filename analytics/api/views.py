@@ -1,19 +1,19 @@
 """The analytics API: every view reads a selector; none writes.
 
-Every view extends ``AnalyticsAPIView``: the project's default permission classes (key scope
-first), then Django's permissions with ``analytics.view_analytics`` required — the analyst,
-operator and designer roles have it.
+Every view extends ``AnalyticsAPIView``: the project's permission base (authentication, key
+scope, then Django's permissions) with ``analytics.view_analytics`` as the permission required —
+the analyst role has it, and operators and designers include analysts.
 """
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework.response import Response
-from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from analytics.api import examples
 from analytics.api.serializers import (
+    MAX_COMPARED,
     CompareQuerySerializer,
     JourneyRangeQuerySerializer,
     OverdueQuerySerializer,
@@ -24,14 +24,13 @@ from analytics.api.serializers import (
 from analytics.selectors import comparisons, operations, progress
 from analytics.selectors import journeys as journey_selectors
 from analytics.selectors.journeys import Scope
-from journeys.api.permissions import ModelPermissions
+from journeys.api.permissions import ApiPermissions
 from journeys.models import Journey, UserJourney
 
 VIEW_ANALYTICS = "analytics.view_analytics"
 
 
-class AnalyticsAPIView(APIView):
-    permission_classes = [*api_settings.DEFAULT_PERMISSION_CLASSES, ModelPermissions]
+class AnalyticsAPIView(ApiPermissions, APIView):
     required_permission = VIEW_ANALYTICS
     query_serializer = StrictQuerySerializer
 
@@ -199,8 +198,11 @@ class JourneysCompareView(AnalyticsAPIView):
     )
     def get(self, request):
         data = self.query().validated_data
-        by_id = Journey.objects.in_bulk(data["ids"])
-        journeys = [by_id[i] for i in data["ids"]]
+        ids = data.get("ids") or comparisons.busiest_journey_ids(
+            since=data.get("since"), until=data.get("until"), limit=MAX_COMPARED
+        )
+        by_id = Journey.objects.in_bulk(ids)
+        journeys = [by_id[i] for i in ids]
         return Response(
             {
                 "journeys": comparisons.journeys_compare(

@@ -29,6 +29,17 @@ def journeys_compare(
     return [journey_metrics(scope=Scope(journey=j, since=since, until=until)) for j in journeys]
 
 
+def busiest_journey_ids(*, since: date | None = None, until: date | None = None, limit: int) -> list[int]:
+    """The journeys with the most starts in the range, most first."""
+    rows = JourneyDayStats.objects.all()
+    if since:
+        rows = rows.filter(day__gte=since)
+    if until:
+        rows = rows.filter(day__lte=until)
+    ranked = rows.values("journey_id").annotate(n=Sum("started")).order_by("-n", "journey_id")[:limit]
+    return [row["journey_id"] for row in ranked]
+
+
 def _percentile_rank(value: float, values: list[float]) -> float:
     """The share of ``values`` at or below ``value``, in percent (the journey's own included)."""
     return round(100 * sum(v <= value for v in values) / len(values), 1)

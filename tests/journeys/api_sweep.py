@@ -105,7 +105,9 @@ def url_of(operation: Operation, ids: dict[str, str]) -> str:
             "in tests/journeys/api_sweep.py"
         )
 
-    return re.sub(r"([^/{}]+)/\{(\w+)\}", fill, operation.path)
+    path = re.sub(r"([^/{}]+)/\{(\w+)\}", fill, operation.path)
+    # A parameter right after another (``milestones/{journey_id}/{key}``) has no segment of its own.
+    return re.sub(r"/\{(\w+)\}", lambda m: f"/{ids[f'{{{m.group(1)}}}']}", path)
 
 
 def call(client: APIClient, operation: Operation, ids: dict[str, str], body=None):
@@ -225,6 +227,7 @@ def world(db, django_capture_on_commit_callbacks) -> dict[str, str]:
         "user-journeys/{id}": str(run.pk),
         "step-runs/{id}": str(step_run.pk),
         "{user_journey_id}": str(run.pk),
+        "{journey_id}": str(journey.pk),
         "{user_id}": participant.user_id,
         "{key}": "review",
         "{milestone}": "mentor_ready",
