@@ -47,6 +47,7 @@
             { label: "completed", data: charts.trend.map((d) => d.completed), borderColor: "#70bf2b" },
           ],
         },
+        options: { scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } },
       });
     }
     if (charts.durations) {
