@@ -30,6 +30,7 @@ FINISHED = {StepRun.Status.SUCCEEDED, StepRun.Status.SKIPPED, StepRun.Status.FAI
 class RefreshResult:
     days: int
     full: bool
+    skipped: bool = False
 
 
 def _day_bounds(day: date) -> tuple[datetime, datetime]:
@@ -192,10 +193,14 @@ def rollups_refresh(*, full: bool = False) -> RefreshResult:
     """Rebuild the cohort days changed since the previous refresh (every day when ``full``).
 
     The first refresh is a full one. Only one refresh runs at a time: the state row is locked
-    for the duration (a second beat tick meanwhile waits, then finds little left to do).
+    for the duration, and a beat tick that finds it locked returns at once (``skipped``) rather
+    than hold a worker waiting; the next tick picks up whatever changed meanwhile.
     """
+    RollupState.objects.get_or_create(name=STATE_NAME)
     with transaction.atomic():
-        state, _ = RollupState.objects.select_for_update().get_or_create(name=STATE_NAME)
+        state = RollupState.objects.select_for_update(skip_locked=True).filter(name=STATE_NAME).first()
+        if state is None:
+            return RefreshResult(days=0, full=False, skipped=True)
         began = timezone.now()
         full = full or state.refreshed_from is None
         since = None if full else state.refreshed_from - LOOKBACK_MARGIN

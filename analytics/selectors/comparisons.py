@@ -12,6 +12,7 @@ from analytics.selectors.journeys import (
     journey_drop_off_points,
     journey_funnel,
     journey_metrics,
+    journeys_metrics,
     rate,
 )
 from journeys.models import Journey
@@ -26,7 +27,7 @@ def journeys_compare(
     *, journeys: list[Journey], since: date | None = None, until: date | None = None
 ) -> list[dict]:
     """The headline metrics of each journey, in the order asked."""
-    return [journey_metrics(scope=Scope(journey=j, since=since, until=until)) for j in journeys]
+    return journeys_metrics(journeys=journeys, since=since, until=until)
 
 
 def busiest_journey_ids(*, since: date | None = None, until: date | None = None, limit: int) -> list[int]:

@@ -18,6 +18,7 @@ STUCK_FACTOR = 3.0  # a run is stuck when it has waited this many times its step
 STUCK_MIN_SECONDS = 3_600.0  # …and at least an hour
 OVERDUE_GRACE_SECONDS = 60.0  # a due run not taken within this is late
 OVERDUE_LIMIT = 100  # rows per list
+STUCK_CANDIDATES = 2_000  # longest-waiting open runs compared with their step's norm
 
 
 def _seconds(values: list[float]) -> dict[str, float | None]:
@@ -136,32 +137,34 @@ def overdue_step_runs(*, now: datetime | None = None, limit: int = OVERDUE_LIMIT
 
 
 def stuck_user_journeys(*, now: datetime | None = None, limit: int = OVERDUE_LIMIT) -> list[dict[str, Any]]:
-    """Live runs waiting at a step far longer than the step's norm (``STUCK_FACTOR`` times its p90)."""
+    """Live runs waiting at a step far longer than the step's norm (``STUCK_FACTOR`` times its
+    p90, at least ``STUCK_MIN_SECONDS``), longest waiting first.
+
+    One query takes the ``STUCK_CANDIDATES`` longest-waiting open runs of active journeys (older
+    than the minimum); each is compared with its step's norm from the rollups.
+    """
     now = now or timezone.now()
-    found = []
-    for (journey_id, key), p90 in sorted(_step_norms().items()):
-        threshold = max(p90 * STUCK_FACTOR, STUCK_MIN_SECONDS)
-        runs = (
-            StepRun.objects.filter(
-                user_journey__journey_id=journey_id,
-                step_key=key,
-                status__in=[StepRun.Status.PENDING, StepRun.Status.SCHEDULED],
-                created_at__lt=now - timedelta(seconds=threshold),
-                user_journey__state=UserJourney.State.ACTIVE,
-            )
-            .select_related("user_journey__journey", "participant")
-            .order_by("created_at")[:limit]
+    norms = _step_norms()
+    candidates = (
+        StepRun.objects.filter(
+            status__in=[StepRun.Status.PENDING, StepRun.Status.SCHEDULED],
+            created_at__lt=now - timedelta(seconds=STUCK_MIN_SECONDS),
+            user_journey__state=UserJourney.State.ACTIVE,
         )
-        for run in runs:
-            found.append(
-                {
-                    "step_run": run,
-                    "waited_seconds": round((now - run.created_at).total_seconds(), 1),
-                    "norm_p90_seconds": p90,
-                }
-            )
-    found.sort(key=lambda f: -f["waited_seconds"])
-    return found[:limit]
+        .select_related("user_journey__journey", "participant")
+        .order_by("created_at")[:STUCK_CANDIDATES]
+    )
+    found = []
+    for run in candidates:
+        p90 = norms.get((run.user_journey.journey_id, run.step_key))
+        if p90 is None:
+            continue  # a step never finished yet has no norm
+        waited = (now - run.created_at).total_seconds()
+        if waited >= max(p90 * STUCK_FACTOR, STUCK_MIN_SECONDS):
+            found.append({"step_run": run, "waited_seconds": round(waited, 1), "norm_p90_seconds": p90})
+            if len(found) >= limit:
+                break
+    return found
 
 
 def home_summary(*, now: datetime | None = None) -> dict[str, Any]:

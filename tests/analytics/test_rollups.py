@@ -143,3 +143,33 @@ def _fields() -> list[str]:
         "dropped",
         "duration_buckets",
     ]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_refresh_finding_another_one_running_returns_at_once():
+    import threading
+
+    from django.db import connection, transaction
+
+    rollups_refresh()
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_the_lock() -> None:
+        try:
+            with transaction.atomic():
+                RollupState.objects.select_for_update().get()
+                locked.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold_the_lock)
+    holder.start()
+    try:
+        assert locked.wait(10)
+        assert rollups_refresh().skipped
+    finally:
+        release.set()
+        holder.join()
+    assert not rollups_refresh().skipped

@@ -158,6 +158,8 @@ def main() -> None:
             f"{base}/stages",
             f"{base}/rules",
             f"{base}/overdue",
+            "/admin/",
+            f"/admin/analytics/dashboard/?journey={j}",
         ]
         print(f"{'endpoint':<58} {'p50':>8} {'p95':>8}")
         worst = 0.0
