@@ -55,15 +55,21 @@ def dirty_days(*, since: datetime | None) -> set[tuple[int, date]]:
     return pairs
 
 
-DAYS_PER_CHUNK = 14  # cohort days rebuilt per pass: a few queries per chunk, bounded memory
+DAYS_PER_CHUNK = 14  # the widest span of cohort days rebuilt in one pass (bounded memory)
+CHUNK_GAP_DAYS = 2  # days this far apart are rebuilt apart (not loading the days between)
 
 
 def journey_days_rebuild(*, journey_id: int, days: set[date]) -> None:
     """Recompute one journey's rows for the given cohort days from its user journeys and runs,
-    a chunk of consecutive days at a time (a handful of queries per chunk, not per day)."""
-    ordered = sorted(days)
-    for i in range(0, len(ordered), DAYS_PER_CHUNK):
-        _rebuild_chunk(journey_id=journey_id, days=set(ordered[i : i + DAYS_PER_CHUNK]))
+    a span of nearby days at a time (a handful of queries per span, not per day)."""
+    chunk: list[date] = []
+    for day in sorted(days):
+        if chunk and ((day - chunk[-1]).days > CHUNK_GAP_DAYS or (day - chunk[0]).days >= DAYS_PER_CHUNK):
+            _rebuild_chunk(journey_id=journey_id, days=set(chunk))
+            chunk = []
+        chunk.append(day)
+    if chunk:
+        _rebuild_chunk(journey_id=journey_id, days=set(chunk))
 
 
 def _rebuild_chunk(*, journey_id: int, days: set[date]) -> None:

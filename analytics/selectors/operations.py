@@ -18,6 +18,7 @@ STUCK_FACTOR = 3.0  # a run is stuck when it has waited this many times its step
 STUCK_MIN_SECONDS = 3_600.0  # …and at least an hour
 OVERDUE_GRACE_SECONDS = 60.0  # a due run not taken within this is late
 OVERDUE_LIMIT = 100  # rows per list
+COUNT_CAP = 10_000  # the home page counts backlogs up to this
 STUCK_CANDIDATES = 2_000  # longest-waiting open runs compared with their step's norm
 
 
@@ -140,13 +141,16 @@ def stuck_user_journeys(*, now: datetime | None = None, limit: int = OVERDUE_LIM
     """Live runs waiting at a step far longer than the step's norm (``STUCK_FACTOR`` times its
     p90, at least ``STUCK_MIN_SECONDS``), longest waiting first.
 
-    One query takes the ``STUCK_CANDIDATES`` longest-waiting open runs of active journeys (older
-    than the minimum); each is compared with its step's norm from the rollups.
+    Runs already past their due time are the overdue list's, not this one's: a candidate waits
+    without a timer or for a timer still to come. One query takes the ``STUCK_CANDIDATES``
+    longest-waiting of them (through the index of open runs); each is compared with its step's
+    norm from the rollups.
     """
     now = now or timezone.now()
     norms = _step_norms()
     candidates = (
         StepRun.objects.filter(
+            Q(due_at__isnull=True) | Q(due_at__gte=now),
             status__in=[StepRun.Status.PENDING, StepRun.Status.SCHEDULED],
             created_at__lt=now - timedelta(seconds=STUCK_MIN_SECONDS),
             user_journey__state=UserJourney.State.ACTIVE,
@@ -165,6 +169,12 @@ def stuck_user_journeys(*, now: datetime | None = None, limit: int = OVERDUE_LIM
             if len(found) >= limit:
                 break
     return found
+
+
+def _capped_count(queryset) -> str:
+    """A count that stops at ``COUNT_CAP`` ("10000+"): a home page must not count a backlog."""
+    n = queryset[: COUNT_CAP + 1].count()
+    return f"{COUNT_CAP}+" if n > COUNT_CAP else str(n)
 
 
 def home_summary(*, now: datetime | None = None) -> dict[str, Any]:
@@ -193,15 +203,17 @@ def home_summary(*, now: datetime | None = None) -> dict[str, Any]:
     ]
     return {
         "live_journeys": live,
-        "overdue": StepRun.objects.filter(
-            status__in=[StepRun.Status.PENDING, StepRun.Status.SCHEDULED],
-            due_at__lt=now - timedelta(seconds=OVERDUE_GRACE_SECONDS),
-            user_journey__state=UserJourney.State.ACTIVE,
-        ).count(),
-        "dead_letters": StepRun.objects.filter(
-            dead_lettered_at__isnull=False, status=StepRun.Status.FAILED
-        ).count(),
-        "events_waiting": Event.objects.filter(status__in=["pending", "processing"]).count(),
-        "events_failed": Event.objects.filter(status="failed").count(),
+        "overdue": _capped_count(
+            StepRun.objects.filter(
+                status__in=[StepRun.Status.PENDING, StepRun.Status.SCHEDULED],
+                due_at__lt=now - timedelta(seconds=OVERDUE_GRACE_SECONDS),
+                user_journey__state=UserJourney.State.ACTIVE,
+            )
+        ),
+        "dead_letters": _capped_count(
+            StepRun.objects.filter(dead_lettered_at__isnull=False, status=StepRun.Status.FAILED)
+        ),
+        "events_waiting": _capped_count(Event.objects.filter(status__in=["pending", "processing"])),
+        "events_failed": _capped_count(Event.objects.filter(status="failed")),
         "stages": dict(StagedJourney.objects.values_list("stage").annotate(n=Count("id")).order_by("stage")),
     }
