@@ -18,7 +18,7 @@ STUCK_FACTOR = 3.0  # a run is stuck when it has waited this many times its step
 STUCK_MIN_SECONDS = 3_600.0  # …and at least an hour
 OVERDUE_GRACE_SECONDS = 60.0  # a due run not taken within this is late
 OVERDUE_LIMIT = 100  # rows per list
-COUNT_CAP = 10_000  # the home page counts backlogs up to this
+COUNT_CAP = 1_000  # the home page counts backlogs up to this (a LIMIT keeps it an index scan)
 STUCK_CANDIDATES = 2_000  # longest-waiting open runs compared with their step's norm
 
 
@@ -172,7 +172,7 @@ def stuck_user_journeys(*, now: datetime | None = None, limit: int = OVERDUE_LIM
 
 
 def _capped_count(queryset) -> str:
-    """A count that stops at ``COUNT_CAP`` ("10000+"): a home page must not count a backlog."""
+    """A count that stops at ``COUNT_CAP`` ("1000+"): a home page must not count a backlog."""
     n = queryset[: COUNT_CAP + 1].count()
     return f"{COUNT_CAP}+" if n > COUNT_CAP else str(n)
 
