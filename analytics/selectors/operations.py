@@ -113,12 +113,13 @@ def rules_analytics(*, since: datetime | None = None, until: datetime | None = N
     return {"rules": rules, "flags_true": flags}
 
 
-def _step_norms() -> dict[tuple[int, str], float]:
-    """The p90 duration of each (journey, step) over all days, from the rollups."""
+def _step_norms(pairs: set[tuple[int, str]]) -> dict[tuple[int, str], float]:
+    """The p90 duration of each of these (journey, step) pairs over all days, from the rollups."""
     hists: dict[tuple[int, str], list] = defaultdict(list)
-    for journey_id, key, buckets in StepDayStats.objects.exclude(duration_count=0).values_list(
-        "journey_id", "step_key", "duration_buckets"
-    ):
+    rows = StepDayStats.objects.exclude(duration_count=0).filter(
+        journey_id__in={j for j, _ in pairs}, step_key__in={k for _, k in pairs}
+    )
+    for journey_id, key, buckets in rows.values_list("journey_id", "step_key", "duration_buckets"):
         hists[(journey_id, key)].append(buckets)
     return {k: sketch.quantile(sketch.merge(v), 0.9) or 0.0 for k, v in hists.items()}
 
@@ -147,8 +148,7 @@ def stuck_user_journeys(*, now: datetime | None = None, limit: int = OVERDUE_LIM
     norm from the rollups.
     """
     now = now or timezone.now()
-    norms = _step_norms()
-    candidates = (
+    candidates = list(
         StepRun.objects.filter(
             Q(due_at__isnull=True) | Q(due_at__gte=now),
             status__in=[StepRun.Status.PENDING, StepRun.Status.SCHEDULED],
@@ -157,6 +157,9 @@ def stuck_user_journeys(*, now: datetime | None = None, limit: int = OVERDUE_LIM
         )
         .select_related("user_journey__journey", "participant")
         .order_by("created_at")[:STUCK_CANDIDATES]
+    )
+    norms = (
+        _step_norms({(run.user_journey.journey_id, run.step_key) for run in candidates}) if candidates else {}
     )
     found = []
     for run in candidates:
