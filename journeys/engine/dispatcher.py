@@ -47,6 +47,7 @@ from journeys.engine.definition import definition_for
 from journeys.engine.runner import ActionOutcome, Walker, action_of, lock_user_journey
 from journeys.engine.timing import parse_duration, participant_zone, quiet_until
 from journeys.errors import DomainError
+from journeys.log_context import step_run_logging
 from journeys.models import StepRun, UserJourney
 from journeys.registries import action_types
 
@@ -281,13 +282,15 @@ def _pool() -> ThreadPoolExecutor:
 
 def _perform(action, context) -> ActionOutcome:
     try:
-        result = action.execute(context)
+        with step_run_logging(context):
+            result = action.execute(context)
     except ActionSkipped as skip:
         return ActionOutcome(skipped=skip.reason)
     except DomainError as exc:
         return ActionOutcome(error=f"{type(exc).__name__}: {exc.message}", permanent=True)
     except Exception as exc:
-        logger.warning("action %s failed", getattr(action, "name", action), exc_info=True)
+        with step_run_logging(context):
+            logger.warning("action %s failed", getattr(action, "name", action), exc_info=True)
         return ActionOutcome(error=f"{type(exc).__name__}: {exc}")
     return ActionOutcome(result=result or {}, side_effect_done=True)
 

@@ -36,6 +36,7 @@ from journeys.engine.conditions import EvaluationContext, evaluate
 from journeys.engine.definition import Definition, StepDef, definition_for
 from journeys.engine.timing import next_local_time, parse_duration, parse_time_of_day, participant_zone
 from journeys.errors import DomainError
+from journeys.log_context import step_run_logging
 from journeys.models import Event, StepRun, UserJourney, UserJourneyLog
 from journeys.registries import ActionContext, action_types
 
@@ -327,18 +328,21 @@ class Walker:
             run.status = StepRun.Status.RUNNING
             if not in_memory:
                 run.save()  # the ledger and emitted events reference the run by id
+        context = self.action_context(run, step)
         try:
-            if in_memory:
-                result = action.execute_locked(self.action_context(run, step))
-            else:
-                with transaction.atomic():
-                    result = action.execute(self.action_context(run, step))
+            with step_run_logging(context):
+                if in_memory:
+                    result = action.execute_locked(context)
+                else:
+                    with transaction.atomic():
+                        result = action.execute(context)
         except ActionSkipped as skip:
             return self.finish(run, {"skipped": skip.reason}, status=StepRun.Status.SKIPPED)
         except DomainError as exc:
             return self.fail_run(run, f"{type(exc).__name__}: {exc.message}", permanent=True)
         except Exception as exc:
-            logger.warning("step run %s (%s) failed", run.pk, step.action_type, exc_info=True)
+            with step_run_logging(context):
+                logger.warning("step run %s (%s) failed", run.pk, step.action_type, exc_info=True)
             return self.fail_run(run, f"{type(exc).__name__}: {exc}")
         return self.finish(run, result or {})
 

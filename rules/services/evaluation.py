@@ -16,6 +16,7 @@ causing more.
 """
 
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,6 +25,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from journeys import bus
+from journeys.log_context import evaluation_logging
 from journeys.models import Event, Participant
 from journeys.services.events import EventInput, events_ingest
 from journeys.services.records import active_mappings
@@ -129,13 +131,21 @@ def participants_evaluate_locked(
     ).values_list("pk", "participant_id", "flag", "value", "set_by_rule", "set_at", "expires_at"):
         stored[participant_id][name] = StoredFlag(value, set_by_rule, set_at, expires_at)
         row_ids[(participant_id, name)] = pk
-    evaluated = [
-        (p, evaluate(ruleset, contexts[p.pk], stored[p.pk], now=now, trace=trace)) for p in participants
-    ]
-    _drop_reached_milestones(evaluated)
-    metrics.evaluated(ruleset, evaluated)
-    events = _write(evaluated, row_ids, now)
-    _schedule(evaluated)
+    with evaluation_logging([p.user_id for p in participants]):
+        started = time.perf_counter()
+        evaluated = [
+            (p, evaluate(ruleset, contexts[p.pk], stored[p.pk], now=now, trace=trace)) for p in participants
+        ]
+        _drop_reached_milestones(evaluated)
+        metrics.evaluated(ruleset, evaluated)
+        events = _write(evaluated, row_ids, now)
+        _schedule(evaluated)
+        logger.info(
+            "rules evaluated for %d participant(s) in %.1f ms, %d event(s) emitted",
+            len(participants),
+            (time.perf_counter() - started) * 1000,
+            sum(len(found) for found in events.values()),
+        )
     return [_evaluation(p, ruleset, outcome, events.get(p.pk, []), now) for p, outcome in evaluated]
 
 
