@@ -369,7 +369,8 @@ LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOG_FORMAT = env.str("LOG_FORMAT", default="plain")  # plain | json (one JSON object per line)
 if LOG_FORMAT not in ("plain", "json"):
     raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}")
-_quiet = {"filters": ["quiet_ticks"]}
+# Beat's once-a-second ticks are not logged at INFO unless LOG_PERIODIC_TICKS=true (to watch beat).
+_quiet = {} if env.bool("LOG_PERIODIC_TICKS", default=False) else {"filters": ["quiet_ticks"]}
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

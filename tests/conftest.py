@@ -268,7 +268,12 @@ class WebhookSink:
             def log_message(self, *args) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            # Workers send many webhooks at once: a backlog of 5 (the default) makes the
+            # kernel reset connections, which the engine then rightly retries.
+            request_queue_size = 256
+
+        self.server = Server(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 

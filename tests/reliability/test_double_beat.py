@@ -53,6 +53,7 @@ class BeatProcess:
             **os.environ,
             "DATABASE_URL": _database_url_for_tests(),
             "CELERY_QUEUE": celery_app.conf.task_default_queue,
+            "LOG_PERIODIC_TICKS": "true",  # the test counts the ticks each beat sends
         }
         self.process = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO", "--pidfile="],
