@@ -84,6 +84,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "journeys.api.http.ApiRequestGuardMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -281,6 +282,8 @@ REST_FRAMEWORK = {
         "ingest": env.str("API_THROTTLE_INGEST", default="60000/min"),
         "uploads": env.str("WORKSPACE_UPLOAD_RATE", default="60/min"),
     },
+    # JSON only, bounded (size, depth, NUL, finite numbers): see journeys/api/parsers.py.
+    "DEFAULT_PARSER_CLASSES": ["journeys.api.parsers.JSONParser"],
     "DEFAULT_PAGINATION_CLASS": "journeys.api.pagination.IdCursorPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

@@ -375,8 +375,13 @@ class JourneyFilterSerializer(serializers.Serializer):
     state = serializers.ChoiceField(choices=Journey.State.choices, required=False)
 
 
+OVERDUE_SECONDS_MAX = 10 * 366 * 24 * 3600  # ten years; far past it the date arithmetic overflows
+
+
 class StepRunFilterSerializer(serializers.Serializer):
     dead_lettered = serializers.BooleanField(required=False, allow_null=True, default=None)
     status = serializers.ChoiceField(choices=StepRun.Status.choices, required=False)
     journey = serializers.IntegerField(required=False)
-    overdue_seconds = serializers.FloatField(required=False, min_value=0)
+    overdue_seconds = serializers.FloatField(
+        required=False, min_value=0, max_value=OVERDUE_SECONDS_MAX, help_text="At most ten years."
+    )

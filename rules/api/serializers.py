@@ -6,6 +6,7 @@ from typing import Any
 from rest_framework import serializers
 from rest_framework.parsers import BaseParser
 
+from journeys.api.parsers import read_text
 from rules.models import Flag, FlagHistory, Milestone, Rule
 from rules.services.rules import rule_definition, rule_definition_parse
 
@@ -16,7 +17,7 @@ class YAMLParser(BaseParser):
     media_type = "application/yaml"
 
     def parse(self, stream, media_type=None, parser_context=None) -> Any:
-        return rule_definition_parse(stream.read().decode("utf-8"))
+        return rule_definition_parse(read_text(stream, parser_context))
 
 
 class FlagSerializer(serializers.ModelSerializer):

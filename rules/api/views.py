@@ -3,11 +3,11 @@
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from journeys import selectors as journey_selectors
+from journeys.api.parsers import JSONParser
 from journeys.api.permissions import ApiPermissions
 from rules import selectors
 from rules.api.serializers import (
