@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "django_prometheus",
     "django_structlog",
+    "django_filters",
     "journeys",
     "rules",
     "stages",
@@ -284,9 +285,10 @@ REST_FRAMEWORK = {
     },
     # JSON only, bounded (size, depth, NUL, finite numbers): see journeys/api/parsers.py.
     "DEFAULT_PARSER_CLASSES": ["journeys.api.parsers.JSONParser"],
+    "DEFAULT_FILTER_BACKENDS": ["journeys.api.filters.StrictFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "journeys.api.pagination.IdCursorPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "journeys.api.schema.ApiAutoSchema",
     "EXCEPTION_HANDLER": "journeys.api.exceptions.exception_handler",
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",

@@ -6,7 +6,6 @@ definition (action configs, conditions, the graph) are the service's, with the s
 """
 
 from django.utils.text import slugify
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -204,7 +203,7 @@ class UserJourneySerializer(serializers.ModelSerializer):
             "progress",
         ]
 
-    @extend_schema_field(OpenApiTypes.DATETIME)
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
     def get_completed_at(self, uj: UserJourney):
         return serializers.DateTimeField().to_representation(uj.ended_at) if uj.state == "completed" else None
 
@@ -250,7 +249,7 @@ class StepRunSerializer(serializers.ModelSerializer):
 
 
 class LogSerializer(serializers.ModelSerializer):
-    actor = serializers.StringRelatedField()
+    actor = serializers.StringRelatedField(allow_null=True)
 
     class Meta:
         model = UserJourneyLog
@@ -367,21 +366,3 @@ class TemplateSerializer(serializers.Serializer):
     journey_type = serializers.CharField()
     trigger_type = serializers.CharField(allow_blank=True)
     steps = serializers.ListField(child=serializers.DictField())
-
-
-class JourneyFilterSerializer(serializers.Serializer):
-    trigger_type = serializers.CharField(required=False)
-    is_active = serializers.BooleanField(required=False, allow_null=True, default=None)
-    state = serializers.ChoiceField(choices=Journey.State.choices, required=False)
-
-
-OVERDUE_SECONDS_MAX = 10 * 366 * 24 * 3600  # ten years; far past it the date arithmetic overflows
-
-
-class StepRunFilterSerializer(serializers.Serializer):
-    dead_lettered = serializers.BooleanField(required=False, allow_null=True, default=None)
-    status = serializers.ChoiceField(choices=StepRun.Status.choices, required=False)
-    journey = serializers.IntegerField(required=False)
-    overdue_seconds = serializers.FloatField(
-        required=False, min_value=0, max_value=OVERDUE_SECONDS_MAX, help_text="At most ten years."
-    )

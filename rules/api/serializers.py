@@ -172,11 +172,6 @@ class RulesSerializer(serializers.Serializer):
     count = serializers.IntegerField()
 
 
-class RuleFilterSerializer(serializers.Serializer):
-    active = serializers.BooleanField(required=False, allow_null=True, default=None)
-    flag = serializers.CharField(required=False)
-
-
 class PreviewRequestSerializer(serializers.Serializer):
     user_id = serializers.CharField(max_length=255)
 

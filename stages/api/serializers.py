@@ -24,12 +24,6 @@ class JourneyStartSerializer(serializers.Serializer):
         return pipeline
 
 
-class JourneyFilterSerializer(serializers.Serializer):
-    stage = serializers.ChoiceField(choices=StagedJourney.Stage.choices, required=False)
-    pipeline = serializers.SlugField(required=False)
-    active = serializers.BooleanField(required=False, allow_null=True, default=None)
-
-
 class ReasonSerializer(serializers.Serializer):
     reason = serializers.CharField(
         max_length=REASON_MAX, help_text="Kept in the history and sent with the event."
