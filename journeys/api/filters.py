@@ -63,6 +63,10 @@ class StrictBooleanField(forms.NullBooleanField):
 class BooleanFilter(filters.BooleanFilter):
     field_class = StrictBooleanField
 
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("widget", forms.TextInput)  # django-filter's widget turns "maybe" into None
+        super().__init__(*args, **kwargs)
+
 
 class IntegerFilter(filters.NumberFilter):
     field_class = forms.IntegerField

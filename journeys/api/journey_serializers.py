@@ -14,11 +14,13 @@ from journeys.journey_selectors import user_journey_progress
 from journeys.models import Journey, JourneyVersion, Step, StepRun, UserJourney, UserJourneyLog
 from journeys.services.journeys import has_unpublished_changes
 
+DELAY_MINUTES_MAX = 10 * 366 * 24 * 60  # ten years
+
 
 class StepInSerializer(serializers.Serializer):
     key = serializers.CharField(max_length=80, required=False)
     name = serializers.CharField(max_length=200)
-    order = serializers.IntegerField(required=False)
+    order = serializers.IntegerField(required=False, min_value=-1_000_000, max_value=1_000_000)
     kind = serializers.CharField(
         required=False,
         help_text="action, wait, wait_for_event, manual, branch, split or end (default: action "
@@ -28,7 +30,9 @@ class StepInSerializer(serializers.Serializer):
     config = serializers.JSONField(required=False)
     condition = serializers.JSONField(required=False, allow_null=True)
     next_steps = serializers.JSONField(required=False)
-    delay_minutes = serializers.IntegerField(required=False, min_value=0)
+    delay_minutes = serializers.IntegerField(
+        required=False, min_value=0, max_value=DELAY_MINUTES_MAX, help_text="At most ten years."
+    )
     is_milestone = serializers.BooleanField(required=False)
     completion = serializers.BooleanField(required=False)
     max_attempts = serializers.IntegerField(required=False, min_value=1, max_value=20)
@@ -67,7 +71,7 @@ class JourneyInSerializer(serializers.Serializer):
     trigger_config = serializers.JSONField(
         required=False, allow_null=True, help_text="003 name of trigger_conditions."
     )
-    priority = serializers.IntegerField(required=False)
+    priority = serializers.IntegerField(required=False, min_value=-1_000_000, max_value=1_000_000)
     re_entry = serializers.ChoiceField(choices=Journey.ReEntry.choices, required=False)
     goal_event = serializers.CharField(max_length=200, required=False, allow_blank=True)
     exit_event = serializers.CharField(max_length=200, required=False, allow_blank=True)

@@ -58,7 +58,9 @@ class FlagHistoryPageSerializer(serializers.Serializer):
 
 class FlagHistoryQuerySerializer(serializers.Serializer):
     limit = serializers.IntegerField(min_value=1, max_value=500, default=100)
-    before = serializers.IntegerField(min_value=1, required=False, help_text="Only rows with a smaller id.")
+    before = serializers.IntegerField(
+        min_value=1, max_value=2**63 - 1, required=False, help_text="Only rows with a smaller id."
+    )
 
 
 class EvaluateRequestSerializer(serializers.Serializer):
@@ -130,7 +132,13 @@ class RuleDefinitionSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True)
     flag = serializers.CharField(max_length=100, help_text="The primary flag this rule manages.")
-    priority = serializers.IntegerField(required=False, default=0, help_text="Higher runs first and wins.")
+    priority = serializers.IntegerField(
+        required=False,
+        default=0,
+        min_value=-1_000_000,
+        max_value=1_000_000,
+        help_text="Higher runs first and wins.",
+    )
     active = serializers.BooleanField(required=False, default=True)
     conditions = serializers.ListField(
         child=serializers.DictField(),

@@ -2,6 +2,7 @@
 
 from rest_framework import serializers
 
+from journeys.api.fields import FiniteFloatField
 from stages.models import Measurement, Pipeline, StagedJourney, StageTransition, UnitOfWork, WorkTask
 from stages.models.pipelines import KEY_VALIDATOR
 from stages.services.common import CLIENT_ID_MAX, REASON_MAX
@@ -32,7 +33,7 @@ class ReasonSerializer(serializers.Serializer):
 
 class MeasurementsInSerializer(serializers.Serializer):
     values = serializers.DictField(
-        child=serializers.FloatField(),
+        child=FiniteFloatField(),
         allow_empty=False,
         help_text="Metric criterion key → measured value, for the journey's current stage.",
     )

@@ -186,3 +186,10 @@ def test_a_form_encoded_body_is_refused_as_unsupported(admin_api):
 
     assert answer.status_code == 415
     assert Participant.objects.count() == 0
+
+
+def test_a_priority_beyond_the_database_integer_is_refused(admin_api):
+    answer = admin_api.post("/api/v1/journeys", {"name": "Big", "priority": 2**40})
+
+    assert answer.status_code == 400
+    assert answer.json() == {"priority": ["Ensure this value is less than or equal to 1000000."]}
