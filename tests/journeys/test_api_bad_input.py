@@ -4,8 +4,8 @@ import base64
 
 import pytest
 
-from journeys.models import Event, Participant
-from tests.journeys.factories import ParticipantFactory
+from journeys.models import Event, Participant, UserJourney
+from tests.journeys.factories import ParticipantFactory, make_journey
 
 pytestmark = pytest.mark.django_db
 
@@ -193,3 +193,31 @@ def test_a_priority_beyond_the_database_integer_is_refused(admin_api):
 
     assert answer.status_code == 400
     assert answer.json() == {"priority": ["Ensure this value is less than or equal to 1000000."]}
+
+
+def test_retrying_a_failed_run_while_the_participant_runs_the_journey_again_is_409(
+    admin_api, settings, django_capture_on_commit_callbacks
+):
+    settings.WEBHOOK_ALLOWED_HOSTS = []
+    hook = {
+        "key": "hook",
+        "name": "Hook",
+        "action_type": "trigger_webhook",
+        "config": {"url": "http://127.0.0.1:9/x"},
+    }
+    journey = make_journey(
+        [hook, {"key": "w", "name": "W", "kind": "manual", "order": 1}], re_entry="after_end"
+    )
+    enroll = f"/api/v1/journeys/{journey.pk}/enroll"
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_api.post(enroll, {"user_id": "u-1"})
+    [dead] = admin_api.get("/api/v1/step-runs", {"dead_lettered": "true"}).json()["results"]
+    assert UserJourney.objects.get().state == UserJourney.State.FAILED
+    second = admin_api.post(enroll, {"user_id": "u-1"})
+    assert second.status_code == 201
+
+    answer = admin_api.post(f"/api/v1/step-runs/{dead['id']}/retry")
+
+    assert answer.status_code == 409
+    assert answer.json()["code"] == "live_run_exists"
+    assert UserJourney.objects.filter(state=UserJourney.State.FAILED).count() == 1
