@@ -152,7 +152,7 @@ class DecisionSerializer(serializers.ModelSerializer):
             "impact",
         ]
 
-    def get_impact(self, decision: Decision) -> dict[str, list[int]]:
+    def get_impact(self, decision: Decision) -> dict[str, list[int | str]]:
         return {
             "quotes": [q.pk for q in decision.quotes.all() if q.deleted_at is None],
             "expenses": [e.pk for e in decision.expenses.all() if e.deleted_at is None],
