@@ -154,7 +154,7 @@ class JourneySerializer(serializers.ModelSerializer):
 
 
 class JourneyVersionSerializer(serializers.ModelSerializer):
-    published_by = serializers.StringRelatedField()
+    published_by = serializers.StringRelatedField(allow_null=True)
 
     class Meta:
         model = JourneyVersion

@@ -82,7 +82,9 @@ class ApiAutoSchema(AutoSchema):
                 add(code, "Invalid input: messages per field.", VALIDATION_ERROR_SCHEMA)
             else:
                 add(code, "Refused in the current state." if code == "409" else "Refused.", error)
-            responses[code]["content"]["application/json"].setdefault("examples", examples)
+            body = responses[code].get("content", {}).get("application/json")
+            if body is not None:
+                body.setdefault("examples", examples)
 
         parameters = operation.get("parameters", [])
         has_body = method in BODY_METHODS

@@ -53,10 +53,10 @@ class InvitationsView(WorkspaceAPIView):
     serializer_class = s.InvitationSerializer
     abilities = {**WorkspaceAPIView.abilities, "GET": Ability.MANAGE, "POST": Ability.MANAGE}
 
-    @extend_schema(tags=TAGS, summary="Invitations sent", responses=s.InvitationSerializer(many=True))
+    @extend_schema(tags=TAGS, summary="Invitations sent", responses=s.InvitationListSerializer(many=True))
     def get(self, request, user_journey_id):
         page = self.paginate_queryset(Invitation.objects.filter(workspace=self.workspace, revoked_at=None))
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+        return self.get_paginated_response(s.InvitationListSerializer(page, many=True).data)
 
     @extend_schema(
         tags=TAGS,

@@ -274,6 +274,15 @@ class InvitationSerializer(serializers.ModelSerializer):
         fields = ["id", "email", "role", "expires_at", "accepted_at", "created_at", "token"]
 
 
+class InvitationListSerializer(InvitationSerializer):
+    """An invitation as listed later: its token was shown once, when it was made."""
+
+    token = None
+
+    class Meta(InvitationSerializer.Meta):
+        fields = [name for name in InvitationSerializer.Meta.fields if name != "token"]
+
+
 class InvitationAcceptSerializer(serializers.Serializer):
     token = serializers.CharField(max_length=200)
 

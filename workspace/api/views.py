@@ -331,7 +331,7 @@ class DecisionRevisitView(WorkspaceAPIView):
         tags=TAGS,
         summary="Revisit a decision (the old choice stays in the history)",
         request=s.DecisionRevisitSerializer,
-        responses={201: s.DecisionSerializer},
+        responses={201: s.DecisionSerializer, 409: examples.REFUSED},
     )
     def post(self, request, user_journey_id, pk):
         data = s.DecisionRevisitSerializer(data=request.data)
