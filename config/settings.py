@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "django_prometheus",
     "django_structlog",
+    "django_filters",
     "journeys",
     "rules",
     "stages",
@@ -84,6 +85,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "journeys.api.http.ApiRequestGuardMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -281,9 +283,12 @@ REST_FRAMEWORK = {
         "ingest": env.str("API_THROTTLE_INGEST", default="60000/min"),
         "uploads": env.str("WORKSPACE_UPLOAD_RATE", default="60/min"),
     },
+    # JSON only, bounded (size, depth, NUL, finite numbers): see journeys/api/parsers.py.
+    "DEFAULT_PARSER_CLASSES": ["journeys.api.parsers.JSONParser"],
+    "DEFAULT_FILTER_BACKENDS": ["journeys.api.filters.StrictFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "journeys.api.pagination.IdCursorPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "journeys.api.schema.ApiAutoSchema",
     "EXCEPTION_HANDLER": "journeys.api.exceptions.exception_handler",
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",

@@ -30,3 +30,9 @@ urlpatterns = [
     path("readyz", readyz, name="readyz"),
     path("metrics", metrics_view, name="metrics"),
 ]
+
+# Under /api/ errors answer JSON; elsewhere Django's pages.
+handler400 = "journeys.api.http.handler400"
+handler403 = "journeys.api.http.handler403"
+handler404 = "journeys.api.http.handler404"
+handler500 = "journeys.api.http.handler500"

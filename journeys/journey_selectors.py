@@ -21,21 +21,9 @@ MILESTONE_STATUS = {
 }
 
 
-def journeys_list(
-    *, state: str | None = None, trigger_type: str | None = None, is_active: bool | None = None
-) -> QuerySet[Journey]:
-    journeys = Journey.objects.select_related("live_version").prefetch_related("steps")
-    if state:
-        journeys = journeys.filter(state=state)
-    if trigger_type:
-        journeys = journeys.filter(trigger_type=trigger_type)
-    if is_active is not None:
-        journeys = (
-            journeys.filter(state=Journey.State.PUBLISHED)
-            if is_active
-            else journeys.exclude(state=Journey.State.PUBLISHED)
-        )
-    return journeys
+def journeys_list() -> QuerySet[Journey]:
+    """Filtered by ``journeys.api.filters.JourneyFilterSet``."""
+    return Journey.objects.select_related("live_version").prefetch_related("steps")
 
 
 def journey_get(*, pk: int) -> Journey:
@@ -45,16 +33,11 @@ def journey_get(*, pk: int) -> Journey:
         raise NotFound(f"No journey {pk}.") from None
 
 
-def user_journeys_list(
-    *, user_id: str | None = None, journey_id: int | None = None, state: str | None = None
-) -> QuerySet[UserJourney]:
+def user_journeys_list(*, user_id: str | None = None) -> QuerySet[UserJourney]:
+    """All user journeys, or one participant's; filtered by ``journeys.api.filters``."""
     runs = UserJourney.objects.select_related("journey", "participant", "version")
     if user_id:
         runs = runs.filter(participant__user_id=user_id)
-    if journey_id:
-        runs = runs.filter(journey_id=journey_id)
-    if state:
-        runs = runs.filter(state=state)
     return runs
 
 
@@ -141,28 +124,6 @@ def user_journey_history(*, user_journey: UserJourney) -> tuple[QuerySet[StepRun
     return runs, entries
 
 
-def step_runs_list(
-    *,
-    dead_lettered: bool | None = None,
-    status: str | None = None,
-    journey_id: int | None = None,
-    overdue_seconds: float | None = None,
-) -> QuerySet[StepRun]:
-    from datetime import timedelta
-
-    from django.utils import timezone
-
-    runs = StepRun.objects.select_related("user_journey__journey", "participant")
-    if dead_lettered is not None:
-        runs = runs.filter(dead_lettered_at__isnull=not dead_lettered)
-    if status:
-        runs = runs.filter(status=status)
-    if journey_id:
-        runs = runs.filter(user_journey__journey_id=journey_id)
-    if overdue_seconds is not None:
-        runs = runs.filter(
-            status__in=[StepRun.Status.PENDING, StepRun.Status.SCHEDULED],
-            due_at__lt=timezone.now() - timedelta(seconds=overdue_seconds),
-            user_journey__state=UserJourney.State.ACTIVE,
-        )
-    return runs
+def step_runs_list() -> QuerySet[StepRun]:
+    """Filtered by ``journeys.api.filters.StepRunFilterSet`` (the dead-letter queue, overdue runs)."""
+    return StepRun.objects.select_related("user_journey__journey", "participant")

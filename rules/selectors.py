@@ -37,13 +37,9 @@ def milestones(*, participant: Participant) -> QuerySet[Milestone]:
     return Milestone.objects.filter(participant=participant).order_by("reached_at", "id")
 
 
-def rules_list(*, active: bool | None = None, flag: str | None = None) -> QuerySet[Rule]:
-    rules = Rule.objects.all()
-    if active is not None:
-        rules = rules.filter(active=active)
-    if flag:
-        rules = rules.filter(flag=flag)
-    return rules
+def rules_list() -> QuerySet[Rule]:
+    """In evaluation order; filtered by ``rules.api.filters.RuleFilterSet``."""
+    return Rule.objects.all()
 
 
 def rule_get(*, rule_id: str) -> Rule:

@@ -9,19 +9,9 @@ from stages.models.stages import ACTIVE_STAGES, PIPELINE_STAGES
 from stages.services.events import EVENT_SOURCE
 
 
-def staged_journeys_list(
-    *, stage: str | None = None, pipeline: str | None = None, active: bool | None = None
-) -> QuerySet[StagedJourney]:
-    journeys = StagedJourney.objects.select_related("pipeline")
-    if stage:
-        journeys = journeys.filter(stage=stage)
-    if pipeline:
-        journeys = journeys.filter(pipeline__slug=pipeline)
-    if active is True:
-        journeys = journeys.filter(stage__in=ACTIVE_STAGES)
-    elif active is False:
-        journeys = journeys.exclude(stage__in=ACTIVE_STAGES)
-    return journeys
+def staged_journeys_list() -> QuerySet[StagedJourney]:
+    """Filtered by ``stages.api.filters.StagedJourneyFilterSet``."""
+    return StagedJourney.objects.select_related("pipeline")
 
 
 def staged_journey_get(*, client_id: str) -> StagedJourney:

@@ -6,7 +6,6 @@ definition (action configs, conditions, the graph) are the service's, with the s
 """
 
 from django.utils.text import slugify
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -15,11 +14,13 @@ from journeys.journey_selectors import user_journey_progress
 from journeys.models import Journey, JourneyVersion, Step, StepRun, UserJourney, UserJourneyLog
 from journeys.services.journeys import has_unpublished_changes
 
+DELAY_MINUTES_MAX = 10 * 366 * 24 * 60  # ten years
+
 
 class StepInSerializer(serializers.Serializer):
     key = serializers.CharField(max_length=80, required=False)
     name = serializers.CharField(max_length=200)
-    order = serializers.IntegerField(required=False)
+    order = serializers.IntegerField(required=False, min_value=-1_000_000, max_value=1_000_000)
     kind = serializers.CharField(
         required=False,
         help_text="action, wait, wait_for_event, manual, branch, split or end (default: action "
@@ -29,7 +30,9 @@ class StepInSerializer(serializers.Serializer):
     config = serializers.JSONField(required=False)
     condition = serializers.JSONField(required=False, allow_null=True)
     next_steps = serializers.JSONField(required=False)
-    delay_minutes = serializers.IntegerField(required=False, min_value=0)
+    delay_minutes = serializers.IntegerField(
+        required=False, min_value=0, max_value=DELAY_MINUTES_MAX, help_text="At most ten years."
+    )
     is_milestone = serializers.BooleanField(required=False)
     completion = serializers.BooleanField(required=False)
     max_attempts = serializers.IntegerField(required=False, min_value=1, max_value=20)
@@ -68,7 +71,7 @@ class JourneyInSerializer(serializers.Serializer):
     trigger_config = serializers.JSONField(
         required=False, allow_null=True, help_text="003 name of trigger_conditions."
     )
-    priority = serializers.IntegerField(required=False)
+    priority = serializers.IntegerField(required=False, min_value=-1_000_000, max_value=1_000_000)
     re_entry = serializers.ChoiceField(choices=Journey.ReEntry.choices, required=False)
     goal_event = serializers.CharField(max_length=200, required=False, allow_blank=True)
     exit_event = serializers.CharField(max_length=200, required=False, allow_blank=True)
@@ -151,7 +154,7 @@ class JourneySerializer(serializers.ModelSerializer):
 
 
 class JourneyVersionSerializer(serializers.ModelSerializer):
-    published_by = serializers.StringRelatedField()
+    published_by = serializers.StringRelatedField(allow_null=True)
 
     class Meta:
         model = JourneyVersion
@@ -204,7 +207,7 @@ class UserJourneySerializer(serializers.ModelSerializer):
             "progress",
         ]
 
-    @extend_schema_field(OpenApiTypes.DATETIME)
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
     def get_completed_at(self, uj: UserJourney):
         return serializers.DateTimeField().to_representation(uj.ended_at) if uj.state == "completed" else None
 
@@ -250,7 +253,7 @@ class StepRunSerializer(serializers.ModelSerializer):
 
 
 class LogSerializer(serializers.ModelSerializer):
-    actor = serializers.StringRelatedField()
+    actor = serializers.StringRelatedField(allow_null=True)
 
     class Meta:
         model = UserJourneyLog
@@ -367,16 +370,3 @@ class TemplateSerializer(serializers.Serializer):
     journey_type = serializers.CharField()
     trigger_type = serializers.CharField(allow_blank=True)
     steps = serializers.ListField(child=serializers.DictField())
-
-
-class JourneyFilterSerializer(serializers.Serializer):
-    trigger_type = serializers.CharField(required=False)
-    is_active = serializers.BooleanField(required=False, allow_null=True, default=None)
-    state = serializers.ChoiceField(choices=Journey.State.choices, required=False)
-
-
-class StepRunFilterSerializer(serializers.Serializer):
-    dead_lettered = serializers.BooleanField(required=False, allow_null=True, default=None)
-    status = serializers.ChoiceField(choices=StepRun.Status.choices, required=False)
-    journey = serializers.IntegerField(required=False)
-    overdue_seconds = serializers.FloatField(required=False, min_value=0)

@@ -2,19 +2,20 @@
 service or selector, and renders."""
 
 from django.db import transaction
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
 from journeys import journey_selectors as selectors
+from journeys.api.examples import ENROLMENT_CONFLICT, JOURNEY_CONFLICT, UNKNOWN_TEMPLATE
+from journeys.api.filters import JourneyFilterSet, UserJourneyStateFilterSet
 from journeys.api.journey_serializers import (
     CustomizeInSerializer,
     DesignInSerializer,
     EnrollInSerializer,
     ExecuteInSerializer,
     ExecuteOutSerializer,
-    JourneyFilterSerializer,
     JourneyInSerializer,
     JourneySerializer,
     JourneyTypesSerializer,
@@ -167,11 +168,12 @@ def _require(request, perm: str) -> None:
 class JourneyListCreateView(ApiPermissions, generics.GenericAPIView):
     queryset = Journey.objects.all()
     serializer_class = JourneySerializer
+    filterset_class = JourneyFilterSet
 
     @extend_schema(
         operation_id="journeys_list",
         summary="List journeys (filters: trigger_type, is_active, state)",
-        parameters=[JourneyFilterSerializer],
+        responses={200: JourneySerializer(many=True)},
         examples=[
             OpenApiExample(
                 "Journeys",
@@ -181,9 +183,7 @@ class JourneyListCreateView(ApiPermissions, generics.GenericAPIView):
         ],
     )
     def get(self, request):
-        filters = JourneyFilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        page = self.paginate_queryset(selectors.journeys_list(**filters.validated_data))
+        page = self.paginate_queryset(self.filter_queryset(selectors.journeys_list()))
         return self.get_paginated_response(JourneySerializer(page, many=True).data)
 
     @extend_schema(
@@ -353,6 +353,7 @@ class JourneyVersionsView(ApiPermissions, generics.GenericAPIView):
     @extend_schema(
         operation_id="journeys_versions",
         summary="The published versions of a journey, newest first",
+        responses={200: JourneyVersionSerializer(many=True)},
         examples=[
             OpenApiExample(
                 "Versions",
@@ -377,35 +378,25 @@ class JourneyVersionsView(ApiPermissions, generics.GenericAPIView):
     )
     def get(self, request, pk: int):
         journey = selectors.journey_get(pk=pk)
-        versions = journey.versions.select_related("published_by").order_by("-number")
+        versions = self.filter_queryset(journey.versions.select_related("published_by").order_by("-number"))
         return Response(JourneyVersionSerializer(versions, many=True).data)
 
 
 class UserJourneysOfUserView(ApiPermissions, generics.GenericAPIView):
     permission_model = UserJourney
+    queryset = UserJourney.objects.all()
     serializer_class = UserJourneySerializer
+    filterset_class = UserJourneyStateFilterSet
     pagination_class = None
 
     @extend_schema(
         operation_id="journeys_user_journeys",
         summary="A participant's user journeys, newest first (at most 500)",
-        parameters=[
-            OpenApiParameter(
-                "status_filter",
-                str,
-                enum=[s.value for s in UserJourney.State],
-                description="Only user journeys in this state",
-            )
-        ],
+        responses={200: UserJourneySerializer(many=True)},
         examples=[OpenApiExample("User journeys", response_only=True, value=[USER_JOURNEY_EXAMPLE])],
     )
     def get(self, request, user_id: str):
-        state = request.query_params.get("status_filter") or None
-        if state and state not in UserJourney.State.values:
-            from journeys.errors import ValidationFailed
-
-            raise ValidationFailed({"status_filter": [f"Use one of {', '.join(UserJourney.State.values)}."]})
-        runs = selectors.user_journeys_list(user_id=user_id, state=state)[:USER_JOURNEY_LIST_MAX]
+        runs = self.filter_queryset(selectors.user_journeys_list(user_id=user_id))[:USER_JOURNEY_LIST_MAX]
         return Response(UserJourneySerializer(runs, many=True).data)
 
 
@@ -529,6 +520,7 @@ class JourneyTemplateListView(ApiPermissions, generics.GenericAPIView):
     @extend_schema(
         operation_id="journeys_templates_list",
         summary="The built-in journey templates",
+        responses={200: TemplateSerializer(many=True)},
         examples=[
             OpenApiExample(
                 "Templates",
@@ -594,6 +586,7 @@ class JourneyDesignView(ApiPermissions, generics.GenericAPIView):
         request=DesignInSerializer,
         responses={201: JourneySerializer},
         examples=[
+            UNKNOWN_TEMPLATE,
             OpenApiExample(
                 "From the content migration template",
                 request_only=True,
@@ -631,6 +624,7 @@ class JourneyCustomizeView(ApiPermissions, generics.GenericAPIView):
         request=CustomizeInSerializer,
         responses={200: JourneySerializer},
         examples=[
+            JOURNEY_CONFLICT,
             OpenApiExample(
                 "Customise",
                 request_only=True,
@@ -668,6 +662,7 @@ class JourneyEnrollView(ApiPermissions, generics.GenericAPIView):
         request=EnrollInSerializer,
         responses={201: UserJourneySerializer},
         examples=[
+            ENROLMENT_CONFLICT,
             OpenApiExample(
                 "Enrol", request_only=True, value={"user_id": "user-42", "context": {"plan": "premium"}}
             ),

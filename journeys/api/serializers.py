@@ -108,22 +108,6 @@ class EventSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class EventFilterSerializer(serializers.Serializer):
-    user_id = serializers.CharField(required=False)
-    type = serializers.CharField(
-        required=False, help_text="An exact type, or a prefix glob such as kintell.*"
-    )
-    status = serializers.ChoiceField(choices=Event.Status.choices, required=False)
-    occurred_after = serializers.DateTimeField(required=False)
-    occurred_before = serializers.DateTimeField(required=False)
-
-    def validate(self, attrs):
-        after, before = attrs.get("occurred_after"), attrs.get("occurred_before")
-        if after and before and after > before:
-            raise serializers.ValidationError({"occurred_before": ["Must not be before occurred_after."]})
-        return attrs
-
-
 class ParticipantSerializer(serializers.ModelSerializer):
     tags = serializers.ListField(child=serializers.CharField(max_length=100), required=False, max_length=200)
     attributes = serializers.DictField(required=False)

@@ -6,11 +6,11 @@ from rest_framework import generics
 from rest_framework.response import Response
 
 from journeys import journey_selectors as selectors
+from journeys.api.filters import StepRunFilterSet, UserJourneyFilterSet
 from journeys.api.journey_serializers import (
     AdvanceInSerializer,
     HistorySerializer,
     MilestoneCompleteInSerializer,
-    StepRunFilterSerializer,
     StepRunSerializer,
     UserJourneyMilestonesSerializer,
     UserJourneySerializer,
@@ -114,10 +114,12 @@ def _render(pk: int) -> Response:
 class UserJourneyListView(ApiPermissions, generics.GenericAPIView):
     queryset = UserJourney.objects.all()
     serializer_class = UserJourneySerializer
+    filterset_class = UserJourneyFilterSet
 
     @extend_schema(
         operation_id="user_journeys_list",
         summary="User journeys (newest first; filters: journey, state, user_id)",
+        responses={200: UserJourneySerializer(many=True)},
         examples=[
             OpenApiExample(
                 "Page",
@@ -127,14 +129,7 @@ class UserJourneyListView(ApiPermissions, generics.GenericAPIView):
         ],
     )
     def get(self, request):
-        params = request.query_params
-        journey = params.get("journey")
-        runs = selectors.user_journeys_list(
-            user_id=params.get("user_id") or None,
-            journey_id=int(journey) if journey and journey.isdigit() else None,
-            state=params.get("state") or None,
-        )
-        page = self.paginate_queryset(runs)
+        page = self.paginate_queryset(self.filter_queryset(selectors.user_journeys_list()))
         return self.get_paginated_response(UserJourneySerializer(page, many=True).data)
 
 
@@ -328,11 +323,12 @@ class UserJourneyHistoryView(ApiPermissions, generics.GenericAPIView):
 class StepRunListView(ApiPermissions, generics.GenericAPIView):
     queryset = StepRun.objects.all()
     serializer_class = StepRunSerializer
+    filterset_class = StepRunFilterSet
 
     @extend_schema(
         operation_id="step_runs_list",
         summary="Step runs: the dead-letter queue (dead_lettered=true), overdue runs (overdue_seconds=5)…",
-        parameters=[StepRunFilterSerializer],
+        responses={200: StepRunSerializer(many=True)},
         examples=[
             OpenApiExample(
                 "Dead letters",
@@ -342,11 +338,7 @@ class StepRunListView(ApiPermissions, generics.GenericAPIView):
         ],
     )
     def get(self, request):
-        filters = StepRunFilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        data = dict(filters.validated_data)
-        data["journey_id"] = data.pop("journey", None)
-        page = self.paginate_queryset(selectors.step_runs_list(**data))
+        page = self.paginate_queryset(self.filter_queryset(selectors.step_runs_list()))
         return self.get_paginated_response(StepRunSerializer(page, many=True).data)
 
 

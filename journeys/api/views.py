@@ -1,17 +1,22 @@
 """Views of the event spine. Each validates, calls one service or selector, renders."""
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    PolymorphicProxySerializer,
+    extend_schema,
+)
 from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle, ScopedRateThrottle
 
 from journeys import selectors
+from journeys.api.examples import PARTICIPANT_EXISTS
+from journeys.api.filters import EntityRecordFilterSet, EventFilterSet, ParticipantFilterSet
 from journeys.api.permissions import ApiPermissions
 from journeys.api.serializers import (
     EntityMappingSerializer,
     EntityRecordSerializer,
-    EventFilterSerializer,
     EventSerializer,
     IngestBatchResultSerializer,
     IngestResultSerializer,
@@ -19,7 +24,7 @@ from journeys.api.serializers import (
     ParticipantUpdateSerializer,
     parse_event_batch,
 )
-from journeys.models import EntityMapping, Event, Participant
+from journeys.models import EntityMapping, EntityRecord, Event, Participant
 from journeys.services.events import events_ingest
 from journeys.services.participants import participant_create, participant_update
 from journeys.services.records import entity_mapping_delete, entity_mapping_save
@@ -40,6 +45,7 @@ class EventListCreateView(ApiPermissions, generics.GenericAPIView):
     queryset = Event.objects.all()
     serializer_class = EventSerializer
     allows_ingest_keys = True
+    filterset_class = EventFilterSet
     # Services post events far more often than people browse: a budget of its own.
     throttle_classes = [AnonRateThrottle, ScopedRateThrottle]
     throttle_scope = "ingest"
@@ -55,7 +61,14 @@ class EventListCreateView(ApiPermissions, generics.GenericAPIView):
             "Processing happens after the 202."
         ),
         request={"application/json": OpenApiTypes.OBJECT},
-        responses={202: IngestBatchResultSerializer, 409: OpenApiTypes.OBJECT},
+        responses={
+            202: PolymorphicProxySerializer(
+                component_name="IngestAnswer",
+                serializers=[IngestResultSerializer, IngestBatchResultSerializer],
+                resource_type_field_name=None,
+            ),
+            409: OpenApiTypes.OBJECT,
+        },
         examples=[
             OpenApiExample("One event", value=EVENT_EXAMPLE, request_only=True),
             OpenApiExample(
@@ -109,12 +122,10 @@ class EventListCreateView(ApiPermissions, generics.GenericAPIView):
     @extend_schema(
         operation_id="events_list",
         summary="Browse the event log (newest first, cursor pagination)",
-        parameters=[EventFilterSerializer],
+        responses={200: EventSerializer(many=True)},
     )
     def get(self, request):
-        filters = EventFilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        page = self.paginate_queryset(selectors.events_list(**filters.validated_data))
+        page = self.paginate_queryset(self.filter_queryset(selectors.events_list()))
         return self.get_paginated_response(EventSerializer(page, many=True).data)
 
 
@@ -130,14 +141,15 @@ class EventDetailView(ApiPermissions, generics.RetrieveAPIView):
 class ParticipantListCreateView(ApiPermissions, generics.GenericAPIView):
     queryset = Participant.objects.all()
     serializer_class = ParticipantSerializer
+    filterset_class = ParticipantFilterSet
 
     @extend_schema(
         operation_id="participants_list",
         summary="List participants (newest first)",
-        parameters=[OpenApiParameter("tag", str, description="Only participants with this tag")],
+        responses={200: ParticipantSerializer(many=True)},
     )
     def get(self, request):
-        page = self.paginate_queryset(selectors.participants_list(tag=request.query_params.get("tag")))
+        page = self.paginate_queryset(self.filter_queryset(selectors.participants_list()))
         return self.get_paginated_response(ParticipantSerializer(page, many=True).data)
 
     @extend_schema(
@@ -146,6 +158,7 @@ class ParticipantListCreateView(ApiPermissions, generics.GenericAPIView):
         request=ParticipantSerializer,
         responses={201: ParticipantSerializer},
         examples=[
+            PARTICIPANT_EXISTS,
             OpenApiExample(
                 "New participant",
                 request_only=True,
@@ -154,7 +167,7 @@ class ParticipantListCreateView(ApiPermissions, generics.GenericAPIView):
                     "attributes": {"email": "ada@example.com", "timezone": "Europe/Oslo"},
                     "tags": ["beta"],
                 },
-            )
+            ),
         ],
     )
     def post(self, request):
@@ -196,16 +209,18 @@ class ParticipantDetailView(ApiPermissions, generics.GenericAPIView):
 
 class ParticipantRecordsView(ApiPermissions, generics.GenericAPIView):
     permission_model = Participant
+    queryset = EntityRecord.objects.all()
     serializer_class = EntityRecordSerializer
+    filterset_class = EntityRecordFilterSet
 
     @extend_schema(
         operation_id="participants_records",
         summary="The participant's entity records (the context rules read)",
-        parameters=[OpenApiParameter("entity", str, description="Only this entity")],
+        responses={200: EntityRecordSerializer(many=True)},
     )
     def get(self, request, user_id: str):
         participant = selectors.participant_get(user_id=user_id)
-        records = selectors.records_list(participant=participant, entity=request.query_params.get("entity"))
+        records = self.filter_queryset(selectors.records_list(participant=participant))
         page = self.paginate_queryset(records)
         return self.get_paginated_response(EntityRecordSerializer(page, many=True).data)
 
@@ -214,9 +229,13 @@ class EntityMappingListCreateView(ApiPermissions, generics.GenericAPIView):
     queryset = EntityMapping.objects.all()
     serializer_class = EntityMappingSerializer
 
-    @extend_schema(operation_id="entity_mappings_list", summary="List event → entity mappings")
+    @extend_schema(
+        operation_id="entity_mappings_list",
+        summary="List event → entity mappings",
+        responses={200: EntityMappingSerializer(many=True)},
+    )
     def get(self, request):
-        page = self.paginate_queryset(self.get_queryset())
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
         return self.get_paginated_response(EntityMappingSerializer(page, many=True).data)
 
     @extend_schema(

@@ -17,6 +17,7 @@ from journeys.engine.dispatcher import DispatchStats, dispatch_on_commit, step_r
 from journeys.engine.runner import Next, Walker, cancel_live_runs, lock_user_journey, log
 from journeys.errors import Conflict, NotFound
 from journeys.models import StepRun, UserJourney
+from journeys.models.runs import LIVE_STATES
 
 
 def _locked(user_journey: UserJourney) -> UserJourney:
@@ -38,6 +39,23 @@ def _waiting_run(uj: UserJourney) -> StepRun | None:
         .order_by("-seq")
         .first()
     )
+
+
+def _reactivate(uj: UserJourney) -> None:
+    """Bring a failed run back to life, unless the participant has entered the journey again
+    meanwhile: one live run per participant and exclusive journey (409, not an integrity error)."""
+    if (
+        uj.exclusive
+        and UserJourney.objects.filter(
+            journey_id=uj.journey_id, participant_id=uj.participant_id, state__in=LIVE_STATES, exclusive=True
+        )
+        .exclude(pk=uj.pk)
+        .exists()
+    ):
+        raise _conflict(
+            uj, "The participant has another live run of this journey; cancel it first.", "live_run_exists"
+        )
+    uj.reactivate()
 
 
 def _save_state(uj: UserJourney) -> None:
@@ -209,7 +227,7 @@ def milestone_rollback(*, user_journey: UserJourney, key: str, actor=None) -> Us
     steps = {k: v for k, v in uj.context.get("steps", {}).items() if k not in undone}
     uj.context = {**uj.context, "steps": steps}
     if uj.state == UserJourney.State.FAILED:
-        uj.reactivate()
+        _reactivate(uj)
     return _jump(uj, key, actor, "milestone_rolled_back", undone=sorted(undone))
 
 
@@ -230,7 +248,7 @@ def step_run_retry(*, step_run: StepRun, actor=None) -> StepRun:
     run = _dead_lettered(uj, StepRun.objects.select_for_update().get(pk=step_run.pk), step_run.step_key)
     before = uj.state
     if uj.state == UserJourney.State.FAILED:
-        uj.reactivate()
+        _reactivate(uj)
         _save_state(uj)
     elif uj.state != UserJourney.State.ACTIVE:
         raise _conflict(uj, f"The journey is {uj.state}; nothing can be retried.")
@@ -253,7 +271,7 @@ def step_run_skip(*, step_run: StepRun, actor=None) -> StepRun:
     uj = _locked(step_run.user_journey)
     run = _dead_lettered(uj, StepRun.objects.select_for_update().get(pk=step_run.pk), step_run.step_key)
     if uj.state == UserJourney.State.FAILED:
-        uj.reactivate()
+        _reactivate(uj)
     elif uj.state != UserJourney.State.ACTIVE:
         raise _conflict(uj, f"The journey is {uj.state}; nothing can be skipped.")
     walker = Walker(uj)

@@ -6,6 +6,7 @@ from typing import Any
 from rest_framework import serializers
 from rest_framework.parsers import BaseParser
 
+from journeys.api.parsers import read_text
 from rules.models import Flag, FlagHistory, Milestone, Rule
 from rules.services.rules import rule_definition, rule_definition_parse
 
@@ -16,7 +17,7 @@ class YAMLParser(BaseParser):
     media_type = "application/yaml"
 
     def parse(self, stream, media_type=None, parser_context=None) -> Any:
-        return rule_definition_parse(stream.read().decode("utf-8"))
+        return rule_definition_parse(read_text(stream, parser_context))
 
 
 class FlagSerializer(serializers.ModelSerializer):
@@ -57,7 +58,9 @@ class FlagHistoryPageSerializer(serializers.Serializer):
 
 class FlagHistoryQuerySerializer(serializers.Serializer):
     limit = serializers.IntegerField(min_value=1, max_value=500, default=100)
-    before = serializers.IntegerField(min_value=1, required=False, help_text="Only rows with a smaller id.")
+    before = serializers.IntegerField(
+        min_value=1, max_value=2**63 - 1, required=False, help_text="Only rows with a smaller id."
+    )
 
 
 class EvaluateRequestSerializer(serializers.Serializer):
@@ -129,7 +132,13 @@ class RuleDefinitionSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True)
     flag = serializers.CharField(max_length=100, help_text="The primary flag this rule manages.")
-    priority = serializers.IntegerField(required=False, default=0, help_text="Higher runs first and wins.")
+    priority = serializers.IntegerField(
+        required=False,
+        default=0,
+        min_value=-1_000_000,
+        max_value=1_000_000,
+        help_text="Higher runs first and wins.",
+    )
     active = serializers.BooleanField(required=False, default=True)
     conditions = serializers.ListField(
         child=serializers.DictField(),
@@ -169,11 +178,6 @@ class RuleSerializer(serializers.Serializer):
 class RulesSerializer(serializers.Serializer):
     rules = RuleSerializer(many=True)
     count = serializers.IntegerField()
-
-
-class RuleFilterSerializer(serializers.Serializer):
-    active = serializers.BooleanField(required=False, allow_null=True, default=None)
-    flag = serializers.CharField(required=False)
 
 
 class PreviewRequestSerializer(serializers.Serializer):

@@ -3,13 +3,15 @@
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from journeys import selectors as journey_selectors
+from journeys.api.filters import StrictFilterBackend
+from journeys.api.parsers import JSONParser
 from journeys.api.permissions import ApiPermissions
 from rules import selectors
+from rules.api.filters import RuleFilterSet
 from rules.api.serializers import (
     BacktestRequestSerializer,
     BacktestSerializer,
@@ -27,7 +29,6 @@ from rules.api.serializers import (
     PreviewRequestSerializer,
     PreviewSerializer,
     RuleDefinitionSerializer,
-    RuleFilterSerializer,
     RuleSerializer,
     RulesSerializer,
     YAMLParser,
@@ -318,20 +319,22 @@ class MilestoneReachView(ApiPermissions, APIView):
 class RuleListView(ApiPermissions, APIView):
     queryset = Rule.objects.all()
     parser_classes = [JSONParser, YAMLParser]
+    filterset_class = RuleFilterSet
 
     @extend_schema(
         operation_id="journey_rules_list",
         summary="List rules in evaluation order (priority, then rule_id)",
-        parameters=[RuleFilterSerializer],
+        parameters=[
+            OpenApiParameter("active", bool, description="Only active (true) or inactive (false) rules."),
+            OpenApiParameter("flag", str, description="Only rules that set this flag."),
+        ],
         responses={200: RulesSerializer},
         examples=[
             OpenApiExample("Rules", response_only=True, value={"rules": [RULE_OUT_EXAMPLE], "count": 1})
         ],
     )
     def get(self, request):
-        filters = RuleFilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        rules = list(selectors.rules_list(**filters.validated_data))
+        rules = list(StrictFilterBackend().filter_queryset(request, selectors.rules_list(), self))
         return Response({"rules": RuleSerializer(rules, many=True).data, "count": len(rules)})
 
     @extend_schema(

@@ -16,11 +16,13 @@ import yaml
 from django.db import transaction
 
 from journeys.errors import ValidationFailed
+from journeys.json_limits import json_data_problems
 from journeys.models import EntityMapping
 from journeys.services.records import entity_mapping_save
 from rules.cache import rules_invalidate
 from rules.engine.validation import rule_definition_validate
 from rules.models import Rule
+from rules.yaml_io import yaml_load, yaml_load_all
 
 DEFAULTS_DIR = Path(__file__).resolve().parent.parent / "defaults"
 RULE_FILE_SUFFIXES = (".yaml", ".yml", ".json")
@@ -54,13 +56,17 @@ def known_entities() -> set[str]:
 def rule_definition_parse(text: str) -> Any:
     """Parse YAML or JSON (JSON is YAML) into plain JSON data; dates become ISO strings."""
     try:
-        data = yaml.safe_load(text)
+        data = yaml_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise ValidationFailed({"definition": [f"Not valid YAML or JSON{where}: {problem}"]}) from None
-    return json.loads(json.dumps(data, default=str))
+    data = json.loads(json.dumps(data, default=str))
+    problems = json_data_problems(data)
+    if problems:
+        raise ValidationFailed({f"definition.{path}": messages for path, messages in problems.items()})
+    return data
 
 
 def rule_definition_check(raw: Any) -> dict[str, Any]:
@@ -179,9 +185,12 @@ def rule_files_read(folder: Path) -> list[tuple[str, Any]]:
     for path in sorted(p for p in folder.iterdir() if p.suffix in RULE_FILE_SUFFIXES):
         text = path.read_text(encoding="utf-8")
         try:
-            documents = [json.loads(json.dumps(d, default=str)) for d in yaml.safe_load_all(text)]
+            documents = [json.loads(json.dumps(d, default=str)) for d in yaml_load_all(text)]
         except yaml.YAMLError as exc:
             raise ValidationFailed({path.name: [f"Not valid YAML or JSON: {exc}"]}) from None
+        problems = json_data_problems(documents)
+        if problems:
+            raise ValidationFailed({f"{path.name}.{where}": messages for where, messages in problems.items()})
         items = [
             item for doc in documents if doc is not None for item in (doc if isinstance(doc, list) else [doc])
         ]

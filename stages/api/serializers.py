@@ -2,6 +2,7 @@
 
 from rest_framework import serializers
 
+from journeys.api.fields import FiniteFloatField
 from stages.models import Measurement, Pipeline, StagedJourney, StageTransition, UnitOfWork, WorkTask
 from stages.models.pipelines import KEY_VALIDATOR
 from stages.services.common import CLIENT_ID_MAX, REASON_MAX
@@ -24,12 +25,6 @@ class JourneyStartSerializer(serializers.Serializer):
         return pipeline
 
 
-class JourneyFilterSerializer(serializers.Serializer):
-    stage = serializers.ChoiceField(choices=StagedJourney.Stage.choices, required=False)
-    pipeline = serializers.SlugField(required=False)
-    active = serializers.BooleanField(required=False, allow_null=True, default=None)
-
-
 class ReasonSerializer(serializers.Serializer):
     reason = serializers.CharField(
         max_length=REASON_MAX, help_text="Kept in the history and sent with the event."
@@ -38,7 +33,7 @@ class ReasonSerializer(serializers.Serializer):
 
 class MeasurementsInSerializer(serializers.Serializer):
     values = serializers.DictField(
-        child=serializers.FloatField(),
+        child=FiniteFloatField(),
         allow_empty=False,
         help_text="Metric criterion key → measured value, for the journey's current stage.",
     )

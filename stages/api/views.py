@@ -19,10 +19,10 @@ from stages.api.examples import (
     VALIDATION_EXAMPLE,
     invalid_transition,
 )
+from stages.api.filters import StagedJourneyFilterSet
 from stages.api.serializers import (
     ApprovalInSerializer,
     ConflictSerializer,
-    JourneyFilterSerializer,
     JourneyStartSerializer,
     MeasurementsInSerializer,
     MeasurementsRecordedSerializer,
@@ -65,17 +65,22 @@ class JourneyActionView(ApiPermissions, generics.GenericAPIView):
 class StagedJourneyListCreateView(ApiPermissions, generics.GenericAPIView):
     queryset = StagedJourney.objects.all()
     serializer_class = StagedJourneySerializer
+    filterset_class = StagedJourneyFilterSet
 
     @extend_schema(
         operation_id="stages_journeys_list",
         summary="List staged journeys (newest first, cursor pagination)",
-        parameters=[JourneyFilterSerializer],
-        examples=[OpenApiExample("A page", value=[JOURNEY_EXAMPLE], response_only=True)],
+        responses={200: StagedJourneySerializer(many=True)},
+        examples=[
+            OpenApiExample(
+                "A page",
+                value={"next": None, "previous": None, "results": [JOURNEY_EXAMPLE]},
+                response_only=True,
+            )
+        ],
     )
     def get(self, request):
-        filters = JourneyFilterSerializer(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        page = self.paginate_queryset(selectors.staged_journeys_list(**filters.validated_data))
+        page = self.paginate_queryset(self.filter_queryset(selectors.staged_journeys_list()))
         return self.get_paginated_response(StagedJourneySerializer(page, many=True).data)
 
     @extend_schema(
@@ -341,7 +346,7 @@ class StagedJourneyUnitsOfWorkView(JourneyActionView):
         responses={200: UnitOfWorkSerializer(many=True)},
     )
     def get(self, request, client_id: str):
-        units = selectors.units_of_work_list(journey=self.journey())
+        units = self.filter_queryset(selectors.units_of_work_list(journey=self.journey()))
         return Response(UnitOfWorkSerializer(units, many=True).data)
 
 
@@ -355,7 +360,7 @@ class StagedJourneyEventsView(JourneyActionView):
         responses={200: EventSerializer(many=True)},
     )
     def get(self, request, client_id: str):
-        page = self.paginate_queryset(selectors.journey_events(journey=self.journey()))
+        page = self.paginate_queryset(self.filter_queryset(selectors.journey_events(journey=self.journey())))
         return self.get_paginated_response(EventSerializer(page, many=True).data)
 
 

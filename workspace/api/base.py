@@ -2,6 +2,7 @@
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import Model
+from rest_framework.exceptions import MethodNotAllowed
 from rest_framework.generics import GenericAPIView
 from rest_framework.permissions import BasePermission
 
@@ -20,7 +21,9 @@ class WorkspaceRole(BasePermission):
     """
 
     def has_permission(self, request, view) -> bool:
-        ability = view.abilities[request.method]
+        ability = view.abilities.get(request.method)
+        if ability is None:
+            raise MethodNotAllowed(request.method)
         view.workspace = workspace_for(
             user_journey_id=view.kwargs["user_journey_id"], user=request.user, ability=ability
         )

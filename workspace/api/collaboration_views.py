@@ -9,6 +9,7 @@ from journeys.errors import Conflict, NotFound
 from workspace.api import examples
 from workspace.api import serializers as s
 from workspace.api.base import PersonAPIView, WorkspaceAPIView, refuse
+from workspace.api.examples import REFUSED
 from workspace.models import Activity, Collaborator, Comment, Conversation, Export, Invitation, Task
 from workspace.policy import Ability, can_delete_comment
 from workspace.services import collaboration, conversations, exports
@@ -52,10 +53,10 @@ class InvitationsView(WorkspaceAPIView):
     serializer_class = s.InvitationSerializer
     abilities = {**WorkspaceAPIView.abilities, "GET": Ability.MANAGE, "POST": Ability.MANAGE}
 
-    @extend_schema(tags=TAGS, summary="Invitations sent", responses=s.InvitationSerializer(many=True))
+    @extend_schema(tags=TAGS, summary="Invitations sent", responses=s.InvitationListSerializer(many=True))
     def get(self, request, user_journey_id):
         page = self.paginate_queryset(Invitation.objects.filter(workspace=self.workspace, revoked_at=None))
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+        return self.get_paginated_response(s.InvitationListSerializer(page, many=True).data)
 
     @extend_schema(
         tags=TAGS,
@@ -165,7 +166,9 @@ class TasksView(WorkspaceAPIView):
         page = self.paginate_queryset(rows)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
-    @extend_schema(tags=TAGS, summary="Create a task", examples=examples.TASK)
+    @extend_schema(
+        tags=TAGS, summary="Create a task", responses={201: s.TaskSerializer}, examples=examples.TASK
+    )
     def post(self, request, user_journey_id):
         data = self.get_serializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -221,7 +224,13 @@ class ConversationsView(WorkspaceAPIView):
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     @extend_schema(
-        tags=TAGS, summary="Link a chat's conversation id to this journey", examples=examples.CONVERSATION
+        tags=TAGS,
+        summary="Link a chat's conversation id to this journey",
+        responses={
+            201: s.ConversationSerializer,
+            409: REFUSED,
+        },
+        examples=examples.CONVERSATION,
     )
     def post(self, request, user_journey_id):
         data = self.get_serializer(data=request.data)
@@ -250,7 +259,12 @@ class MessagesView(WorkspaceAPIView):
         page = self.paginate_queryset(conversation.messages.select_related("workspace"))
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
-    @extend_schema(tags=TAGS, summary="Keep a chat message with the journey", examples=examples.MESSAGE)
+    @extend_schema(
+        tags=TAGS,
+        summary="Keep a chat message with the journey",
+        responses={201: s.MessageSerializer},
+        examples=examples.MESSAGE,
+    )
     def post(self, request, user_journey_id, conversation_id):
         data = self.get_serializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -306,7 +320,12 @@ class ExportView(WorkspaceAPIView):
 
 class ExportDownloadView(WorkspaceAPIView):
     @extend_schema(
-        tags=TAGS, summary="Download a finished export", responses={(200, "application/pdf"): bytes}
+        tags=TAGS,
+        summary="Download a finished export",
+        responses={
+            (200, "application/pdf"): bytes,
+            409: REFUSED,
+        },
     )
     def get(self, request, user_journey_id, pk):
         export = self.row(Export, pk)

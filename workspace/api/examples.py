@@ -1,6 +1,10 @@
 """OpenAPI examples of the workspace API (kept apart so the views read as views)."""
 
-from drf_spectacular.utils import OpenApiExample
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse
+
+from journeys.api.schema import ErrorSerializer
+
+REFUSED = OpenApiResponse(ErrorSerializer, description="Refused in the current state.")
 
 MY_JOURNEYS = [
     OpenApiExample(

@@ -152,7 +152,7 @@ class DecisionSerializer(serializers.ModelSerializer):
             "impact",
         ]
 
-    def get_impact(self, decision: Decision) -> dict[str, list[int]]:
+    def get_impact(self, decision: Decision) -> dict[str, list[int | str]]:
         return {
             "quotes": [q.pk for q in decision.quotes.all() if q.deleted_at is None],
             "expenses": [e.pk for e in decision.expenses.all() if e.deleted_at is None],
@@ -272,6 +272,15 @@ class InvitationSerializer(serializers.ModelSerializer):
     class Meta:
         model = Invitation
         fields = ["id", "email", "role", "expires_at", "accepted_at", "created_at", "token"]
+
+
+class InvitationListSerializer(InvitationSerializer):
+    """An invitation as listed later: its token was shown once, when it was made."""
+
+    token = None
+
+    class Meta(InvitationSerializer.Meta):
+        fields = [name for name in InvitationSerializer.Meta.fields if name != "token"]
 
 
 class InvitationAcceptSerializer(serializers.Serializer):

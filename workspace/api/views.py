@@ -129,7 +129,7 @@ class AttachmentContentView(WorkspaceAPIView):
         tags=TAGS,
         summary="Download a file (or its thumbnail)",
         parameters=[OpenApiParameter("thumbnail", bool)],
-        responses={(200, "application/octet-stream"): bytes},
+        responses={(200, "*/*"): bytes},  # the file's own media type
     )
     def get(self, request, user_journey_id, pk):
         attachment = self.row(Attachment, pk)
@@ -149,7 +149,11 @@ class NearDuplicatesView(WorkspaceAPIView):
     serializer_class = s.NearDuplicateSerializer
     pagination_class = None
 
-    @extend_schema(tags=TAGS, summary="Images that show (nearly) the same picture")
+    @extend_schema(
+        tags=TAGS,
+        summary="Images that show (nearly) the same picture",
+        responses=s.NearDuplicateSerializer(many=True),
+    )
     def get(self, request, user_journey_id, pk):
         found = files.attachment_near_duplicates(attachment=self.row(Attachment, pk))
         rows = [{"attachment": other, "distance": distance} for other, distance in found]
@@ -170,7 +174,12 @@ class PairsView(WorkspaceAPIView):
         page = self.paginate_queryset(rows.select_related("before", "after"))
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
-    @extend_schema(tags=TAGS, summary="Pair a before and an after image", request=s.PairInputSerializer)
+    @extend_schema(
+        tags=TAGS,
+        summary="Pair a before and an after image",
+        request=s.PairInputSerializer,
+        responses={201: s.PairSerializer},
+    )
     def post(self, request, user_journey_id):
         data = s.PairInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -215,7 +224,12 @@ class ResearchView(WorkspaceAPIView):
         page = self.paginate_queryset(rows)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
-    @extend_schema(tags=TAGS, summary="Save a search result", examples=examples.RESEARCH)
+    @extend_schema(
+        tags=TAGS,
+        summary="Save a search result",
+        responses={201: s.ResearchSerializer},
+        examples=examples.RESEARCH,
+    )
     def post(self, request, user_journey_id):
         data = self.get_serializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -282,7 +296,12 @@ class DecisionsView(WorkspaceAPIView):
         page = self.paginate_queryset(rows)
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
-    @extend_schema(tags=TAGS, summary="Record a decision", examples=examples.DECISION)
+    @extend_schema(
+        tags=TAGS,
+        summary="Record a decision",
+        responses={201: s.DecisionSerializer},
+        examples=examples.DECISION,
+    )
     def post(self, request, user_journey_id):
         data = self.get_serializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -312,7 +331,7 @@ class DecisionRevisitView(WorkspaceAPIView):
         tags=TAGS,
         summary="Revisit a decision (the old choice stays in the history)",
         request=s.DecisionRevisitSerializer,
-        responses={201: s.DecisionSerializer},
+        responses={201: s.DecisionSerializer, 409: examples.REFUSED},
     )
     def post(self, request, user_journey_id, pk):
         data = s.DecisionRevisitSerializer(data=request.data)
@@ -326,7 +345,12 @@ class DecisionRevisitView(WorkspaceAPIView):
 class DecisionRollbackView(WorkspaceAPIView):
     serializer_class = s.DecisionSerializer
 
-    @extend_schema(tags=TAGS, summary="Roll a revisited decision back to the previous choice", request=None)
+    @extend_schema(
+        tags=TAGS,
+        summary="Roll a revisited decision back to the previous choice",
+        request=None,
+        responses={200: s.DecisionSerializer, 409: examples.REFUSED},
+    )
     def post(self, request, user_journey_id, pk):
         previous = decisions.decision_rollback(decision=self.row(Decision, pk), actor=request.user)
         return Response(self.get_serializer(previous).data)
@@ -336,7 +360,11 @@ class DecisionHistoryView(WorkspaceAPIView):
     serializer_class = s.DecisionSerializer
     pagination_class = None
 
-    @extend_schema(tags=TAGS, summary="Every choice made for this question, newest first")
+    @extend_schema(
+        tags=TAGS,
+        summary="Every choice made for this question, newest first",
+        responses=s.DecisionSerializer(many=True),
+    )
     def get(self, request, user_journey_id, pk):
         chain = decisions.decision_history(decision=self.row(Decision, pk, alive=False))
         return Response(self.get_serializer(chain, many=True).data)
@@ -347,6 +375,9 @@ class DecisionHistoryView(WorkspaceAPIView):
 # ---------------------------------------------------------------------------------------------
 class BudgetView(WorkspaceAPIView):
     serializer_class = s.BudgetReportSerializer
+
+    def get_object(self):
+        return self.workspace  # the budget is the workspace's own (OPTIONS asks for the object of PUT)
 
     @extend_schema(tags=TAGS, summary="Budget vs actual per category", examples=examples.BUDGET_REPORT)
     def get(self, request, user_journey_id):
@@ -381,7 +412,9 @@ class QuotesView(WorkspaceAPIView):
         rows = rows.order_by("category", "amount", "id")
         return Response(self.get_serializer(rows[:QUOTES_LIMIT], many=True).data)
 
-    @extend_schema(tags=TAGS, summary="Add a quote", examples=examples.QUOTE)
+    @extend_schema(
+        tags=TAGS, summary="Add a quote", responses={201: s.QuoteSerializer}, examples=examples.QUOTE
+    )
     def post(self, request, user_journey_id):
         data = self.get_serializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -410,7 +443,7 @@ class ExpensesView(WorkspaceAPIView):
         )
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
-    @extend_schema(tags=TAGS, summary="Record an expense")
+    @extend_schema(tags=TAGS, summary="Record an expense", responses={201: s.ExpenseSerializer})
     def post(self, request, user_journey_id):
         data = self.get_serializer(data=request.data)
         data.is_valid(raise_exception=True)
