@@ -85,9 +85,15 @@ class EvaluationSerializer(serializers.Serializer):
         child=serializers.CharField(), help_text="Active rules, in order."
     )
     triggered_rules = serializers.ListField(
-        child=serializers.CharField(), help_text="Rules whose conditions held."
+        child=serializers.CharField(),
+        help_text="Rules whose conditions held now, whether or not that changed anything (a flag "
+        "already true stays true; a higher-priority rule may already have decided the flag).",
     )
-    fired_rules = serializers.ListField(child=serializers.CharField(), help_text="Rules that changed a flag.")
+    fired_rules = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="The triggered rules whose action changed a flag now (set, cleared or a new "
+        "value). Evaluating again with the same context fires nothing.",
+    )
     changes = FlagChangeSerializer(many=True)
     milestones = serializers.ListField(child=serializers.CharField(), help_text="Milestones reached now.")
     events = serializers.ListField(child=serializers.CharField(), help_text="Types of the events emitted.")
