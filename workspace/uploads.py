@@ -6,13 +6,15 @@
 3. Images are opened with Pillow under a pixel bound (decompression bombs are refused),
    re-encoded without their metadata (EXIF, GPS, comments), thumbnailed, measured (size,
    dominant colours) and hashed perceptually (``imagehash``) to find near-duplicates.
-4. Documents keep their bytes; text and metadata are extracted later by a task.
+4. Documents keep their bytes (an office document only once its unpacked size is checked); text
+   and metadata are extracted later by a task.
 """
 
 import hashlib
 import io
 import re
 import unicodedata
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import PurePath
 
@@ -23,7 +25,10 @@ from PIL import Image, ImageOps
 from journeys.errors import ValidationFailed
 
 IMAGE_TYPES = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp", "image/gif": "gif"}
-DOCUMENT_TYPES = {"application/pdf": "pdf", "text/plain": "txt"}
+DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+DOCUMENT_TYPES = {"application/pdf": "pdf", "text/plain": "txt", DOCX: "docx"}
+MAX_UNZIPPED_BYTES = 50 * 1024 * 1024  # an office file's parts, unpacked; more is refused as a bomb
+MAX_UNZIP_RATIO = 100  # unpacked ÷ packed; ordinary documents stay far below
 ALLOWED_TYPES = {**IMAGE_TYPES, **DOCUMENT_TYPES}
 MAX_IMAGE_PIXELS = 40_000_000  # ~ a 7,700 x 5,200 photo; larger is refused as a possible bomb
 THUMBNAIL_SIZE = (320, 320)  # pixels, aspect kept
@@ -57,6 +62,8 @@ def prepare_upload(*, content: bytes, filename: str, max_bytes: int) -> Prepared
             {"file": [f"Files of type {content_type or 'unknown'} are not accepted (allowed: {allowed})."]}
         )
     name = sanitise_filename(filename, extension=ALLOWED_TYPES[content_type])
+    if content_type == DOCX:
+        _check_archive(content)
     if content_type in IMAGE_TYPES:
         return _prepare_image(content, name, lossless=content_type in {"image/png", "image/gif"})
     return PreparedUpload(
@@ -85,6 +92,17 @@ def _looks_like_text(content: bytes) -> bool:
         # A multi-byte character cut at the sample's end is still text.
         return error.start >= len(sample) - 3
     return True
+
+
+def _check_archive(content: bytes) -> None:
+    """An office document is a zip: refuse it before anything unpacks it if it would swell."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            unpacked = sum(member.file_size for member in archive.infolist())
+    except zipfile.BadZipFile:
+        raise ValidationFailed({"file": ["The document cannot be read."]}) from None
+    if unpacked > MAX_UNZIPPED_BYTES or unpacked > MAX_UNZIP_RATIO * len(content):
+        raise ValidationFailed({"file": ["The document unpacks to too much data."]})
 
 
 def sanitise_filename(filename: str, *, extension: str) -> str:

@@ -146,3 +146,45 @@ def test_deleting_a_file_hides_it_and_is_recorded(client_as, owner, base_url):
         "attachment.uploaded",
         "attachment.deleted",
     ]
+
+
+def docx_bytes(text: str) -> bytes:
+    from docx import Document
+
+    document = Document()
+    document.core_properties.title = "Tiling contract"
+    document.core_properties.author = "Tile Masters"
+    document.add_paragraph(text)
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+def test_a_word_document_is_read_and_found(client_as, owner, base_url, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = upload(client_as(owner), base_url, docx_bytes("Grout colour: anthracite"), "contract.docx")
+
+    assert response.status_code == 201
+    assert response.json()["filename"] == "contract.docx"
+    document = Attachment.objects.get(pk=response.json()["id"])
+    assert (document.text_status, document.metadata) == (
+        "done",
+        {"title": "Tiling contract", "author": "Tile Masters"},
+    )
+    hits = client_as(owner).get(f"{base_url}/search", {"q": "anthracite"}).json()
+    assert [hit["id"] for hit in hits] == [document.pk]
+
+
+def test_a_word_document_that_unpacks_to_too_much_is_refused(client_as, owner, base_url):
+    swollen = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(docx_bytes("x"))) as original,
+        zipfile.ZipFile(swollen, "w", compression=zipfile.ZIP_DEFLATED) as archive,
+    ):
+        for member in original.infolist():
+            archive.writestr(member, original.read(member))
+        archive.writestr("word/media/padding.xml", b"0" * 60_000_000)  # 60 MB of zeros, ~60 KB packed
+    response = upload(client_as(owner), base_url, swollen.getvalue(), "contract.docx")
+
+    assert response.status_code == 400
+    assert "unpacks to too much" in response.json()["file"][0]
