@@ -3,7 +3,10 @@
 Every request the product makes to an address a user typed (journey webhooks, push and
 Telegram providers, stage agent endpoints) goes through ``http_post``: the target's resolved
 addresses must be public unless the host or its network is allow-listed in
-``WEBHOOK_ALLOWED_HOSTS``; redirects are not followed (a redirect could point inside).
+``WEBHOOK_ALLOWED_HOSTS``; redirects are not followed (a redirect could point inside). IPv6
+forms that carry an IPv4 address (mapped, NAT64, 6to4) are judged by that address, and
+deprecated ranges (IPv4-compatible, site-local) are refused. The same check runs when a target
+is saved (``target_refusal``), so a forbidden URL is refused with a field error up front.
 
 Known limit: the address is checked, then httpx resolves the name again to connect. A DNS answer
 that changes in between (rebinding) is not caught; deployments that fear it should also deny
@@ -24,6 +27,7 @@ from urllib.parse import urlsplit
 
 import httpx
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from standardwebhooks import Webhook
 
 from journeys.errors import DomainError
@@ -71,32 +75,139 @@ def _allow_list(raw: tuple[str, ...]) -> tuple[frozenset[str], tuple[ipaddress._
         try:
             networks.append(ipaddress.ip_network(entry, strict=False))
         except ValueError:
-            hosts.add(entry)
+            hosts.add(entry.rstrip("."))
     return frozenset(hosts), tuple(networks)
+
+
+NAT64_WELL_KNOWN = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052: the IPv4 address is the last 32 bits
+NAT64_LOCAL_USE = ipaddress.ip_network("64:ff9b:1::/48")  # RFC 8215: a network's own translators
+SIX_TO_FOUR = ipaddress.ip_network("2002::/16")  # RFC 3056: the IPv4 address is bits 16-48
+IPV4_COMPATIBLE = ipaddress.ip_network("::/96")  # RFC 4291 §2.5.5.1, deprecated
+TEREDO = ipaddress.ip_network("2001::/32")  # RFC 4380: the client address is obfuscated
+
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address stands for, when it is one of the forms that carry one
+    (IPv4-mapped ``::ffff:a.b.c.d``, NAT64 ``64:ff9b::a.b.c.d``, 6to4 ``2002:AABB:CCDD::``)."""
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address in NAT64_WELL_KNOWN:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    if address.sixtofour is not None:
+        return address.sixtofour
+    return None
+
+
+def address_refusal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    """Why an address may not be called (``None``: a public unicast address).
+
+    1. An IPv6 form that carries an IPv4 address is judged by that address (``::ffff:127.0.0.1``
+       and ``64:ff9b::7f00:1`` are loopback, ``2002:a9fe:a9fe::`` is the metadata service).
+    2. Deprecated or opaque IPv6 ranges are refused whatever they carry: IPv4-compatible
+       (``::a.b.c.d``), site-local (``fec0::/10``), Teredo, the local-use NAT64 prefix.
+    3. Everything else must be global (``ipaddress.is_global``: not loopback, private,
+       link-local, shared 100.64/10, documentation, benchmarking, reserved…) and not multicast.
+    """
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.scope_id:
+            address = ipaddress.IPv6Address(address.compressed.partition("%")[0])
+        if address.is_unspecified:
+            return "the unspecified address"
+        if address.is_loopback:
+            return "a loopback address"
+        embedded = embedded_ipv4(address)
+        if embedded is not None:
+            reason = address_refusal(embedded)
+            return f"it carries {embedded}, {reason}" if reason else None
+        if address in IPV4_COMPATIBLE:
+            return "an IPv4-compatible IPv6 address (deprecated)"
+        if address.is_site_local:
+            return "a site-local IPv6 address (deprecated)"
+        if address in TEREDO:
+            return "a Teredo address"
+        if address in NAT64_LOCAL_USE:
+            return "a local-use NAT64 address"
+    if address.is_unspecified:
+        return "the unspecified address"
+    if address.is_loopback:
+        return "a loopback address"
+    if address.is_link_local:
+        return "a link-local address (cloud metadata lives there)"
+    if address.is_private:
+        return "a private address"
+    if address.is_multicast:
+        return "a multicast address"
+    if not address.is_global:
+        return "not a public address"
+    return None
+
+
+def _allowed(address: ipaddress.IPv4Address | ipaddress.IPv6Address, networks) -> bool:
+    candidates = [address]
+    if isinstance(address, ipaddress.IPv6Address) and (embedded := embedded_ipv4(address)):
+        candidates.append(embedded)
+    return any(candidate in network for candidate in candidates for network in networks)
+
+
+def is_http_url(url: str) -> bool:
+    """Whether ``url`` is an http(s) URL with a host (and parses at all)."""
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # a port out of range raises here
+    except ValueError:
+        return False
+    return parts.scheme in {"http", "https"} and bool(parts.hostname)
+
+
+def target_refusal(url: str, *, unresolvable_ok: bool = False) -> str | None:
+    """Why ``url`` may not be called, or ``None``.
+
+    Only http(s) URLs with a host; every address the host resolves to must pass
+    ``address_refusal`` unless the host, or a network holding the address, is allow-listed
+    (``WEBHOOK_ALLOWED_HOSTS``). Numeric hosts in any notation (``2130706433``, ``0177.0.0.1``,
+    ``0x7f.1``) are resolved the way the connection will resolve them, so they are judged by the
+    address they reach. ``unresolvable_ok`` lets a name that does not resolve (yet) pass: it is
+    how targets are checked when saved; the check before each call refuses it.
+    """
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower().rstrip(".")
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as exc:
+        return f"{url!r} is not a valid URL ({exc})."
+    if parts.scheme not in {"http", "https"} or not host:
+        return f"Only http(s) URLs with a host can be called, not {url!r}."
+    hosts, networks = _allow_list(tuple(settings.WEBHOOK_ALLOWED_HOSTS))
+    if host in hosts:
+        return None
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        return None if unresolvable_ok else f"The host {host!r} does not resolve ({exc})."
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        if _allowed(address, networks):
+            continue
+        reason = address_refusal(address)
+        if reason:
+            return (
+                f"{host!r} resolves to {address}, {reason}; internal addresses are refused "
+                "unless allow-listed in WEBHOOK_ALLOWED_HOSTS."
+            )
+    return None
+
+
+def validate_public_target(url: str) -> None:
+    """Model and form validator: refuse a forbidden target when it is saved."""
+    if url and (refusal := target_refusal(url, unresolvable_ok=True)):
+        raise ValidationError(refusal)
 
 
 def target_check(url: str) -> None:
     """Raise ``TargetRefused`` unless ``url`` is http(s) and reaches only allowed addresses."""
-    parts = urlsplit(url)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise TargetRefused(f"Only http(s) URLs with a host can be called, not {url!r}.")
-    host = parts.hostname.lower()
-    hosts, networks = _allow_list(tuple(settings.WEBHOOK_ALLOWED_HOSTS))
-    if host in hosts:
-        return
-    try:
-        infos = socket.getaddrinfo(host, parts.port or (443 if parts.scheme == "https" else 80))
-    except socket.gaierror as exc:
-        raise TargetRefused(f"The host {host!r} does not resolve ({exc}).") from exc
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if any(address in network for network in networks):
-            continue
-        if not address.is_global or address.is_multicast:
-            raise TargetRefused(
-                f"{host!r} resolves to {address}, an internal address; allow it with "
-                "WEBHOOK_ALLOWED_HOSTS if it is meant to be called."
-            )
+    refusal = target_refusal(url)
+    if refusal:
+        raise TargetRefused(refusal)
 
 
 @lru_cache(maxsize=1)

@@ -285,7 +285,7 @@ def test_enrolling_twice_against_the_policy_is_409(admin_api):
 def test_dead_letters_are_listed_and_retried_or_skipped_via_the_api(
     admin_api, settings, django_capture_on_commit_callbacks
 ):
-    settings.WEBHOOK_ALLOWED_HOSTS = []
+    settings.WEBHOOK_ALLOWED_HOSTS = ["127.0.0.1"]  # saved while allowed, refused when called
     journey = make_journey(
         [
             {
@@ -297,6 +297,7 @@ def test_dead_letters_are_listed_and_retried_or_skipped_via_the_api(
             tag_step("after", "after", order=1),
         ]
     )
+    settings.WEBHOOK_ALLOWED_HOSTS = []
     with django_capture_on_commit_callbacks(execute=True):
         admin_api.post(f"/api/v1/journeys/{journey.pk}/enroll", {"user_id": "u-1"}, format="json")
     dead = admin_api.get("/api/v1/step-runs?dead_lettered=true").json()["results"]
