@@ -6,9 +6,11 @@ Two deployment shapes share this file:
   ``var/broker`` (``config/broker.py``), a file-based cache in ``var/cache``: web, worker and beat
   on one machine with no services to run;
 * production (``DJANGO_ENV=production``): ``DATABASE_URL`` (Postgres), ``REDIS_URL`` (cache and
-  broker), a mandatory ``SECRET_KEY`` and the secure-transport flags that ``check --deploy`` asks for.
+  broker), a mandatory ``SECRET_KEY`` and ``SECRETS_ENCRYPTION_KEYS``, and the secure-transport
+  flags that ``check --deploy`` asks for.
 """
 
+import base64
 import ipaddress
 import secrets
 from datetime import timedelta
@@ -16,6 +18,9 @@ from pathlib import Path
 
 import environ
 import structlog
+from cryptography.fernet import Fernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -53,6 +58,35 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
+
+
+def _secrets_encryption_keys() -> list[str]:
+    """Fernet keys for secrets at rest (webhook and agent signing secrets), newest first.
+
+    ``SECRETS_ENCRYPTION_KEYS`` is a comma-separated list of Fernet keys (make one with
+    ``python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"``);
+    the first encrypts, all decrypt. Required in production; in development a key is derived
+    from ``SECRET_KEY`` (HKDF-SHA256), so a fresh checkout works without configuration.
+    """
+    keys = env.list("SECRETS_ENCRYPTION_KEYS", default=[])
+    for key in keys:
+        try:
+            Fernet(key)
+        except (ValueError, TypeError) as exc:
+            raise ImproperlyConfigured(
+                "SECRETS_ENCRYPTION_KEYS must hold Fernet keys (32 url-safe base64-encoded bytes)."
+            ) from exc
+    if keys:
+        return keys
+    if PRODUCTION:
+        raise ImproperlyConfigured("SECRETS_ENCRYPTION_KEYS must be set when DJANGO_ENV=production")
+    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"secrets-at-rest").derive(
+        SECRET_KEY.encode()
+    )
+    return [base64.urlsafe_b64encode(derived).decode()]
+
+
+SECRETS_ENCRYPTION_KEYS = _secrets_encryption_keys()
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])

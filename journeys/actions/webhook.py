@@ -2,14 +2,14 @@
 
 import json
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.utils import timezone
 
 from journeys.actions import schemas
 from journeys.actions.base import check_templates_in, render_value, unknown_keys
+from journeys.crypto import SecretUnreadable, is_encrypted, is_masked, secret_decrypt, secret_encrypt
 from journeys.registries import ActionContext, FieldErrors
-from journeys.webhooks import webhook_secret_generate, webhook_send
+from journeys.webhooks import is_http_url, target_refusal, webhook_secret_generate, webhook_send
 
 
 class TriggerWebhook:
@@ -36,14 +36,11 @@ class TriggerWebhook:
         errors: FieldErrors = {}
         unknown_keys(config, {"url", "secret", "payload", "headers", "timeout_seconds"}, errors)
         url = config.get("url")
-        parts = urlsplit(url) if isinstance(url, str) else None
-        if not parts or parts.scheme not in {"http", "https"} or not parts.hostname:
+        if not isinstance(url, str) or not is_http_url(url):
             errors.setdefault("url", []).append("An http(s) URL with a host is required.")
-        secret = config.get("secret")
-        if secret is not None and (not isinstance(secret, str) or not secret.startswith("whsec_")):
-            errors.setdefault("secret", []).append(
-                "A Standard Webhooks secret (whsec_…); leave empty to generate."
-            )
+        elif refusal := target_refusal(url, unresolvable_ok=True):
+            errors.setdefault("url", []).append(refusal)
+        secret_errors(config.get("secret"), errors)
         if "payload" in config:
             if not isinstance(config["payload"], dict):
                 errors.setdefault("payload", []).append("Must be a JSON object.")
@@ -60,8 +57,14 @@ class TriggerWebhook:
         return errors
 
     def prepare_config(self, config: dict[str, Any]) -> dict[str, Any]:
-        if not config.get("secret"):
-            return {**config, "secret": webhook_secret_generate()}
+        """The stored form: the secret generated when none is given, and encrypted at rest. A
+        masked secret (sent back as read) is left for validation to refuse: the service puts
+        the step's current secret in its place when the step already had one."""
+        secret = config.get("secret")
+        if not secret:
+            return {**config, "secret": secret_encrypt(webhook_secret_generate())}
+        if isinstance(secret, str) and secret.startswith("whsec_") and not is_masked(secret):
+            return {**config, "secret": secret_encrypt(secret)}
         return config
 
     def freeze(self, action: ActionContext) -> str:
@@ -86,9 +89,29 @@ class TriggerWebhook:
         delivery = webhook_send(
             url=config["url"],
             payload=action.frozen_request or self.freeze(action),
-            secret=config.get("secret") or "",
+            secret=secret_decrypt(config.get("secret") or ""),
             message_id=action.idempotency_key,
             headers=config.get("headers"),
             timeout=config.get("timeout_seconds"),
         )
         return {"url": config["url"], **delivery.as_result()}
+
+
+def secret_errors(secret: Any, errors: FieldErrors) -> None:
+    """A step's ``secret`` is absent (one is generated), a ``whsec_…`` secret, or the stored
+    (encrypted) form of one; a masked value only stands for a secret the step already has."""
+    if secret is None:
+        return
+    if is_masked(secret):
+        errors.setdefault("secret", []).append(
+            "This is a masked secret: leave it out to keep the step's secret, or rotate it."
+        )
+    elif is_encrypted(secret):
+        try:
+            secret_decrypt(secret)
+        except SecretUnreadable as exc:
+            errors.setdefault("secret", []).append(str(exc))
+    elif not isinstance(secret, str) or not secret.startswith("whsec_"):
+        errors.setdefault("secret", []).append(
+            "A Standard Webhooks secret (whsec_…); leave empty to generate."
+        )

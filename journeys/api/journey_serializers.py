@@ -13,6 +13,7 @@ from journeys.engine.definition import STEP_FIELDS
 from journeys.journey_selectors import user_journey_progress
 from journeys.models import Journey, JourneyVersion, Step, StepRun, UserJourney, UserJourneyLog
 from journeys.services.journeys import has_unpublished_changes
+from journeys.services.webhook_secrets import config_masked, definition_masked
 
 DELAY_MINUTES_MAX = 10 * 366 * 24 * 60  # ten years
 
@@ -106,6 +107,13 @@ class StepOutSerializer(serializers.ModelSerializer):
         model = Step
         fields = list(STEP_FIELDS)
 
+    def to_representation(self, step: Step) -> dict:
+        # A webhook step's signing secret is masked, except in the answer that created it.
+        data = super().to_representation(step)
+        revealed = (self.context.get("revealed_secrets") or {}).get(step.key)
+        data["config"] = config_masked(data["config"], revealed=revealed)
+        return data
+
 
 class JourneySerializer(serializers.ModelSerializer):
     trigger_config = serializers.JSONField(source="trigger_conditions", read_only=True)
@@ -159,6 +167,11 @@ class JourneyVersionSerializer(serializers.ModelSerializer):
     class Meta:
         model = JourneyVersion
         fields = ["number", "published_at", "published_by", "definition"]
+
+    def to_representation(self, version: JourneyVersion) -> dict:
+        data = super().to_representation(version)
+        data["definition"] = definition_masked(data["definition"])
+        return data
 
 
 class ProgressSerializer(serializers.Serializer):

@@ -5,6 +5,7 @@ from django.urls import path
 
 from journeys.api import journey_views as j
 from journeys.api import user_journey_views as u
+from journeys.api import webhook_secret_views as w
 
 urlpatterns = [
     path("journeys", j.JourneyListCreateView.as_view(), name="journeys"),
@@ -26,6 +27,11 @@ urlpatterns = [
     path("journeys/<int:pk>/versions", j.JourneyVersionsView.as_view(), name="journey-versions"),
     path("journeys/<int:pk>/customize", j.JourneyCustomizeView.as_view(), name="journey-customize"),
     path("journeys/<int:pk>/enroll", j.JourneyEnrollView.as_view(), name="journey-enroll"),
+    path(
+        "journeys/<int:pk>/steps/<str:key>/rotate-secret",
+        w.JourneyStepSecretRotateView.as_view(),
+        name="journey-step-rotate-secret",
+    ),
     path("user-journeys", u.UserJourneyListView.as_view(), name="user-journeys"),
     path("user-journeys/<int:pk>", u.UserJourneyDetailView.as_view(), name="user-journey-detail"),
     path("user-journeys/<int:pk>/advance", u.UserJourneyAdvanceView.as_view(), name="user-journey-advance"),

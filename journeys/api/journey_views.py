@@ -211,8 +211,10 @@ class JourneyListCreateView(ApiPermissions, generics.GenericAPIView):
         if publish:
             _require(request, PUBLISH)
         journey = journey_services.journey_create(data=data, steps=steps, actor=request.user, publish=publish)
-        journey = selectors.journey_get(pk=journey.pk)
-        return Response(JourneySerializer(journey).data, status=status.HTTP_201_CREATED)
+        shown = JourneySerializer(
+            selectors.journey_get(pk=journey.pk), context={"revealed_secrets": journey.revealed_secrets}
+        )
+        return Response(shown.data, status=status.HTTP_201_CREATED)
 
 
 class JourneyDetailView(ApiPermissions, generics.GenericAPIView):
@@ -253,16 +255,19 @@ class JourneyDetailView(ApiPermissions, generics.GenericAPIView):
         is_active = data.pop("is_active", None)
         if is_active is not None:
             _require(request, PUBLISH)
+        revealed: dict[str, str] = {}
         with transaction.atomic():
             if data or steps is not None:
                 journey = journey_services.journey_update(
                     journey=journey, data=data, steps=steps, actor=request.user
                 )
+                revealed = journey.revealed_secrets
             if is_active is True:
                 journey = journey_services.journey_publish(journey=journey, actor=request.user)
             elif is_active is False and journey.state != Journey.State.ARCHIVED:
                 journey = journey_services.journey_archive(journey=journey, actor=request.user)
-        return Response(JourneySerializer(selectors.journey_get(pk=pk)).data)
+        shown = JourneySerializer(selectors.journey_get(pk=pk), context={"revealed_secrets": revealed})
+        return Response(shown.data)
 
     @extend_schema(
         operation_id="journeys_delete",
@@ -608,9 +613,10 @@ class JourneyDesignView(ApiPermissions, generics.GenericAPIView):
         if serializer.validated_data["publish"]:
             _require(request, PUBLISH)
         journey = journey_design(**serializer.validated_data, actor=request.user)
-        return Response(
-            JourneySerializer(selectors.journey_get(pk=journey.pk)).data, status=status.HTTP_201_CREATED
+        shown = JourneySerializer(
+            selectors.journey_get(pk=journey.pk), context={"revealed_secrets": journey.revealed_secrets}
         )
+        return Response(shown.data, status=status.HTTP_201_CREATED)
 
 
 class JourneyCustomizeView(ApiPermissions, generics.GenericAPIView):
@@ -643,12 +649,15 @@ class JourneyCustomizeView(ApiPermissions, generics.GenericAPIView):
     def post(self, request, pk: int):
         serializer = CustomizeInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        journey_services.journey_customize(
+        journey = journey_services.journey_customize(
             journey=selectors.journey_get(pk=pk),
             customizations=serializer.validated_data["customizations"],
             actor=request.user,
         )
-        return Response(JourneySerializer(selectors.journey_get(pk=pk)).data)
+        shown = JourneySerializer(
+            selectors.journey_get(pk=pk), context={"revealed_secrets": journey.revealed_secrets}
+        )
+        return Response(shown.data)
 
 
 class JourneyEnrollView(ApiPermissions, generics.GenericAPIView):

@@ -8,7 +8,10 @@ from typing import Any
 
 from django import forms
 from django.forms.models import BaseInlineFormSet
+from django.urls import reverse
+from django.utils.html import format_html
 
+from journeys.crypto import secret_mask
 from journeys.engine.validation import validate_definition
 from journeys.models import Journey, Step
 from journeys.models.journeys import TriggerType
@@ -127,10 +130,15 @@ class StepForm(forms.ModelForm):
             hidden = [k for k in SECRET_KEYS if k in self.instance.config]
             if hidden:
                 self.initial["config"] = {k: v for k, v in self.instance.config.items() if k not in hidden}
-                names = " and ".join(hidden)
-                self.fields[
-                    "config"
-                ].help_text += f" The signing {names} is kept and not shown; give a new one to replace it."
+                self.fields["config"].help_text += format_html(
+                    " The signing secret <code>{}</code> is kept and not shown in full; "
+                    '<a href="{}" class="rotate-secret">rotate it</a> to get a new one.',
+                    secret_mask(self.instance.config.get("secret") or ""),
+                    reverse(
+                        "admin:journeys_journey_rotate_secret",
+                        args=[self.instance.journey_id, self.instance.key],
+                    ),
+                )
 
     def clean_config(self) -> dict[str, Any]:
         config = self.cleaned_data.get("config")

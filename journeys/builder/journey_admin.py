@@ -36,6 +36,7 @@ from journeys.services.journeys import (
     journey_restore,
     journey_update,
 )
+from journeys.services.webhook_secrets import WEBHOOK_ACTION, definition_masked, webhook_step_secret_rotate
 
 TRANSITIONS = {
     "publish": (journey_publish, "Published"),
@@ -254,6 +255,14 @@ class JourneyAdmin(admin.ModelAdmin):
         else:
             return
         journey.pk = saved.pk  # what the admin's log and redirect use
+        for key, secret in saved.revealed_secrets.items():
+            self.message_user(
+                request,
+                format_html(
+                    "The signing secret of step {}, shown only this once: <code>{}</code>", key, secret
+                ),
+                messages.WARNING,
+            )
 
     def delete_model(self, request, obj: Journey) -> None:
         journey_delete(journey=obj)
@@ -374,6 +383,11 @@ class JourneyAdmin(admin.ModelAdmin):
                 self.admin_site.admin_view(self.dry_run_view),
                 name="journeys_journey_dry_run",
             ),
+            path(
+                "<int:pk>/steps/<str:key>/rotate-secret/",
+                self.admin_site.admin_view(self.rotate_secret_view),
+                name="journeys_journey_rotate_secret",
+            ),
             *super().get_urls(),
         ]
 
@@ -431,6 +445,26 @@ class JourneyAdmin(admin.ModelAdmin):
             ]
         return TemplateResponse(request, "admin/journeys/journey/dry_run.html", context)
 
+    def rotate_secret_view(self, request, pk: int, key: str):
+        """Confirm, then give a webhook step a new signing secret and show it this once."""
+        journey = get_object_or_404(Journey, pk=pk)
+        if not self.has_change_permission(request, journey):
+            raise PermissionDenied
+        step = get_object_or_404(Step, journey=journey, key=key, action_type=WEBHOOK_ACTION)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": journey,
+            "title": f"Rotate the signing secret of step {step.key}",
+            "subjects": [f"step {step.key} ({step.name}) of {journey.name}"],
+            "subject_label": "Step",
+            "back_url": reverse("admin:journeys_journey_change", args=[journey.pk]),
+        }
+        if request.method == "POST" and request.POST.get("confirm") == "yes":
+            secret = webhook_step_secret_rotate(journey=journey, step_key=step.key, actor=request.user)
+            context["secrets"] = [(step.key, secret)]
+        return TemplateResponse(request, "admin/secret_rotate.html", context)
+
 
 class JourneyVersionAdmin(admin.ModelAdmin):
     """Versions are frozen when published: look, never touch."""
@@ -465,7 +499,7 @@ class JourneyVersionAdmin(admin.ModelAdmin):
 
     @admin.display(description="Definition")
     def definition_json(self, obj: JourneyVersion):
-        text = json.dumps(obj.definition, indent=2, ensure_ascii=False)
+        text = json.dumps(definition_masked(obj.definition), indent=2, ensure_ascii=False)
         return format_html('<pre class="json-view">{}</pre>', text)
 
 

@@ -197,9 +197,9 @@ def definition_for(version: Any) -> Definition:
     """The loaded definition of a version.
 
     Versions never change, so it is cached by id and publication time (ids alone can repeat in
-    a test database that rolls back).
+    a test database that rolls back), and by when a webhook secret was last rotated in it.
     """
-    key = (version.pk, version.published_at)
+    key = (version.pk, version.published_at, getattr(version, "secrets_rotated_at", None))
     definition = _cache.get(key)
     if definition is None:
         definition = Definition(version.definition)

@@ -158,6 +158,9 @@ class Journey(FSMModelMixin, models.Model):
 class JourneyVersion(models.Model):
     """An immutable snapshot of a journey's step graph, made when it is published.
 
+    The one exception is a webhook step's signing secret, a credential rather than part of the
+    graph: rotating it rewrites it in every version and stamps ``secrets_rotated_at``.
+
     ``definition`` is the normalised graph (see ``journeys.engine.definition``); ``goal_event``
     and ``exit_event`` are copied out of it so the bus can find runs to end with an index.
     """
@@ -170,6 +173,9 @@ class JourneyVersion(models.Model):
     published_at = models.DateTimeField(auto_now_add=True)
     published_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    secrets_rotated_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a webhook step's signing secret was last rotated."
     )
 
     class Meta:

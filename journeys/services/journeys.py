@@ -10,6 +10,7 @@ from journeys.engine.validation import validate_definition
 from journeys.errors import Conflict, ValidationFailed
 from journeys.models import Journey, JourneyVersion, Step, UserJourney
 from journeys.registries import action_types
+from journeys.services.webhook_secrets import config_with_kept_secret, secrets_revealed
 
 JOURNEY_FIELDS = (
     "name",
@@ -28,11 +29,17 @@ JOURNEY_FIELDS = (
 STEP_ROW_FIELDS = STEP_FIELDS  # the draft Step row holds exactly a step's definition
 
 
-def _prepared(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Steps in their stored form, with action defaults filled in (a webhook's secret)."""
+def _prepared(steps: list[dict[str, Any]], previous: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Steps in their stored form, with action defaults filled in (a webhook's secret, encrypted).
+
+    ``previous`` maps the keys of the steps being replaced to their configs: a webhook step that
+    leaves its secret out (or sends back the masked one) keeps the secret it has.
+    """
     prepared = []
     for raw in steps:
         step = step_as_dict(raw)
+        if previous and isinstance(step["key"], str):
+            step["config"] = config_with_kept_secret(step, previous.get(step["key"]))
         action = action_types.get(step["action_type"]) if step["kind"] == "action" else None
         prepare = getattr(action, "prepare_config", None)
         if prepare and isinstance(step["config"], dict):
@@ -66,6 +73,7 @@ def journey_create(
     if Journey.objects.filter(name=data.get("name")).exists():
         raise ValidationFailed({"name": ["A journey with this name already exists."]})
     steps = _prepared(steps or [])
+    revealed = secrets_revealed(steps, {})
     values = {name: data[name] for name in JOURNEY_FIELDS if name in data}
     _check({**_journey_values(Journey()), **values}, steps, for_publish=False)
     journey = Journey.objects.create(
@@ -76,6 +84,7 @@ def journey_create(
     _replace_steps(journey, steps)
     if publish:
         journey = journey_publish(journey=journey, actor=actor)
+    journey.revealed_secrets = revealed  # shown once, in the answer to this request
     return journey
 
 
@@ -94,14 +103,19 @@ def journey_update(
     if "name" in data and Journey.objects.filter(name=data["name"]).exclude(pk=journey.pk).exists():
         raise ValidationFailed({"name": ["A journey with this name already exists."]})
     values = {**_journey_values(journey), **{k: data[k] for k in JOURNEY_FIELDS if k in data}}
-    new_steps = _prepared(steps) if steps is not None else [step_as_dict(s) for s in journey.steps.all()]
+    previous = {s.key: s.config for s in journey.steps.all()}
+    new_steps = (
+        _prepared(steps, previous) if steps is not None else [step_as_dict(s) for s in journey.steps.all()]
+    )
     _check(values, new_steps, for_publish=False)
     changed = [name for name in JOURNEY_FIELDS if name in data and getattr(journey, name) != data[name]]
     for name in changed:
         setattr(journey, name, data[name])
     journey.save(update_fields=[*changed, "updated_at"])
+    journey.revealed_secrets = {}
     if steps is not None:
         _replace_steps(journey, new_steps)
+        journey.revealed_secrets = secrets_revealed(new_steps, previous)
     return journey
 
 

@@ -105,3 +105,27 @@ def invalid_transition(action: str, stage: str, reason: str) -> OpenApiExample:
             "reason": reason,
         },
     )
+
+
+AGENT_EXAMPLE = {
+    "agent_id": "dataops-agent",
+    "name": "Data operations",
+    "endpoint_url": "https://agents.example.com/dataops",
+    "active": True,
+    "description": "Provisions and tears down test datasets.",
+    "secret": "whsec_••••••••Xy9A",
+    "created_at": "2026-03-01T09:00:00Z",
+    "updated_at": "2026-03-01T09:00:00Z",
+}
+AGENT_CREATED_EXAMPLE = {**AGENT_EXAMPLE, "secret": "whsec_MfKQ9r3fTz2FJ7yR3Rk1Xw6AbC0dXy9A"}
+AGENT_REFUSED_EXAMPLE = OpenApiExample(
+    "Internal endpoint",
+    response_only=True,
+    status_codes=["400"],
+    value={
+        "endpoint_url": [
+            "'169.254.169.254' resolves to 169.254.169.254, a link-local address (cloud metadata "
+            "lives there); internal addresses are refused unless allow-listed in WEBHOOK_ALLOWED_HOSTS."
+        ]
+    },
+)

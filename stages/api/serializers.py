@@ -3,8 +3,9 @@
 from rest_framework import serializers
 
 from journeys.api.fields import FiniteFloatField
-from stages.models import Measurement, Pipeline, StagedJourney, StageTransition, UnitOfWork, WorkTask
-from stages.models.pipelines import KEY_VALIDATOR
+from journeys.crypto import secret_mask
+from stages.models import Agent, Measurement, Pipeline, StagedJourney, StageTransition, UnitOfWork, WorkTask
+from stages.models.pipelines import AGENT_ID_VALIDATOR, KEY_VALIDATOR
 from stages.services.common import CLIENT_ID_MAX, REASON_MAX
 
 
@@ -220,3 +221,46 @@ class ConflictSerializer(serializers.Serializer):
     current_status = serializers.CharField(required=False)
     reason = serializers.CharField()
     checks = CheckSerializer(many=True, required=False)
+
+
+# --- agents -----------------------------------------------------------------------------------
+class AgentInSerializer(serializers.Serializer):
+    agent_id = serializers.CharField(
+        max_length=100, validators=[AGENT_ID_VALIDATOR], help_text="How task templates name the agent."
+    )
+    name = serializers.CharField(max_length=200)
+    endpoint_url = serializers.URLField(
+        required=False,
+        allow_blank=True,
+        help_text="Where intents are POSTed; internal addresses are refused unless allow-listed.",
+    )
+    active = serializers.BooleanField(required=False)
+    description = serializers.CharField(required=False, allow_blank=True)
+
+
+class AgentUpdateSerializer(AgentInSerializer):
+    agent_id = None
+    name = serializers.CharField(max_length=200, required=False)
+
+
+class AgentSerializer(serializers.ModelSerializer):
+    secret = serializers.SerializerMethodField(
+        help_text="The signing secret: in full only in the answer that created or rotated it, masked after."
+    )
+
+    class Meta:
+        model = Agent
+        fields = [
+            "agent_id",
+            "name",
+            "endpoint_url",
+            "active",
+            "description",
+            "secret",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    def get_secret(self, agent: Agent) -> str:
+        return agent.secret if self.context.get("reveal_secret") else secret_mask(agent.secret)

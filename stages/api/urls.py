@@ -1,6 +1,6 @@
 from django.urls import path
 
-from stages.api import views
+from stages.api import agent_views, views
 
 journey = "journeys/<str:client_id>"
 
@@ -26,6 +26,13 @@ urlpatterns = [
     path("units-of-work/<uuid:work_id>/retry", views.UnitOfWorkRetryView.as_view(), name="stages-unit-retry"),
     path(
         "units-of-work/<uuid:work_id>/cancel", views.UnitOfWorkCancelView.as_view(), name="stages-unit-cancel"
+    ),
+    path("agents", agent_views.AgentListCreateView.as_view(), name="stages-agents"),
+    path("agents/<str:agent_id>", agent_views.AgentDetailView.as_view(), name="stages-agent-detail"),
+    path(
+        "agents/<str:agent_id>/rotate-secret",
+        agent_views.AgentSecretRotateView.as_view(),
+        name="stages-agent-rotate-secret",
     ),
     path("tasks/<uuid:task_id>/complete", views.WorkTaskCompleteView.as_view(), name="stages-task-complete"),
 ]

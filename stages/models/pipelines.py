@@ -4,8 +4,9 @@ from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 
+from journeys.crypto import EncryptedTextField
 from journeys.models.records import EVENT_PATTERN_VALIDATOR
-from journeys.webhooks import webhook_secret_generate
+from journeys.webhooks import validate_public_target, webhook_secret_generate
 from stages.models.stages import PIPELINE_STAGE_CHOICES, PIPELINE_STAGES
 
 KEY_VALIDATOR = RegexValidator(
@@ -146,14 +147,20 @@ class ExitCriterion(models.Model):
 
 class Agent(models.Model):
     """An agent that performs HTTP intents: called at ``endpoint_url`` with Standard Webhooks
-    signatures made with ``secret`` (so it can verify the call came from us)."""
+    signatures made with ``secret`` (so it can verify the call came from us). The secret is
+    encrypted at rest and reads as plain text in Python; ``endpoint_url`` must be a target the
+    SSRF guard allows (checked when saved and before each call)."""
 
     agent_id = models.CharField(max_length=100, unique=True, validators=[AGENT_ID_VALIDATOR])
     name = models.CharField(max_length=200)
     endpoint_url = models.URLField(
-        blank=True, help_text="Where intents are POSTed. Internal addresses need WEBHOOK_ALLOWED_HOSTS."
+        blank=True,
+        validators=[validate_public_target],
+        help_text="Where intents are POSTed. Internal addresses need WEBHOOK_ALLOWED_HOSTS.",
     )
-    secret = models.CharField(max_length=100, default=webhook_secret_generate)
+    secret = EncryptedTextField(
+        default=webhook_secret_generate, help_text="The signing secret, encrypted at rest; shown once."
+    )
     active = models.BooleanField(default=True)
     description = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -6,6 +6,7 @@ import json
 import pytest
 from django.urls import reverse
 
+from journeys.crypto import secret_decrypt
 from journeys.models import Journey, JourneyVersion, Step
 from journeys.services.enrolment import user_journey_enrol
 from tests.journeys.builder_helpers import add_step, form_data, messages_of, step_index
@@ -95,7 +96,8 @@ def test_staff_build_a_journey_with_steps_and_it_is_saved_through_the_services(d
         ("done", "end", ""),
     ]
     # The service filled in the webhook's signing secret, as it does for the API.
-    assert journey.steps.get(key="notify").config["secret"].startswith("whsec_")
+    stored = journey.steps.get(key="notify").config["secret"]
+    assert stored.startswith("fernet:") and secret_decrypt(stored).startswith("whsec_")
 
 
 def test_an_action_config_its_type_refuses_is_shown_next_to_the_step_field(designer):

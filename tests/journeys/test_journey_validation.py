@@ -2,6 +2,7 @@
 
 import pytest
 
+from journeys.crypto import secret_decrypt
 from journeys.errors import ValidationFailed
 from journeys.models import Journey, JourneyVersion
 from journeys.services.journeys import journey_create, journey_publish
@@ -141,4 +142,5 @@ def test_a_webhook_step_gets_its_own_signing_secret_when_saved():
     journey = journey_create(
         data={"name": "Hooks"}, steps=[action("hook", "trigger_webhook", {"url": "https://example.com/h"})]
     )
-    assert journey.steps.get().config["secret"].startswith("whsec_")
+    stored = journey.steps.get().config["secret"]
+    assert stored.startswith("fernet:") and secret_decrypt(stored).startswith("whsec_")
