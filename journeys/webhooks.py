@@ -170,20 +170,27 @@ def target_refusal(url: str, *, unresolvable_ok: bool = False) -> str | None:
     how targets are checked when saved; the check before each call refuses it.
     """
     try:
-        parts = urlsplit(url)
-        host = (parts.hostname or "").lower().rstrip(".")
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError as exc:
+        # The host as the HTTP client will connect to it (its parser, IDNA-encoded), so a URL
+        # that two parsers read differently is judged by what is actually called.
+        parsed = httpx.URL(url)
+        host = parsed.raw_host.decode("ascii").lower().rstrip(".")
+        if ":" in host:  # an IPv6 literal; a zone (fe80::1%25eth0) does not change what it is
+            host = host.partition("%")[0]
+    except (httpx.InvalidURL, UnicodeError, ValueError, TypeError) as exc:
         return f"{url!r} is not a valid URL ({exc})."
-    if parts.scheme not in {"http", "https"} or not host:
+    if parsed.scheme not in {"http", "https"} or not host:
         return f"Only http(s) URLs with a host can be called, not {url!r}."
     hosts, networks = _allow_list(tuple(settings.WEBHOOK_ALLOWED_HOSTS))
     if host in hosts:
         return None
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as exc:
-        return None if unresolvable_ok else f"The host {host!r} does not resolve ({exc})."
+        infos = socket.getaddrinfo(
+            host, parsed.port or (443 if parsed.scheme == "https" else 80), type=socket.SOCK_STREAM
+        )
+    except (OSError, UnicodeError, OverflowError, ValueError) as exc:
+        if unresolvable_ok and ":" not in host:
+            return None
+        return f"The host {host!r} does not resolve ({exc})."
     for info in infos:
         address = ipaddress.ip_address(info[4][0])
         if _allowed(address, networks):
