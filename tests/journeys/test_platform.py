@@ -107,6 +107,7 @@ def test_production_settings_pass_the_deploy_check():
         "DJANGO_ENV": "production",
         "SECRET_KEY": "k" * 20 + "-production-secret-for-the-check-0123456789-abcdefgh",
         "ALLOWED_HOSTS": "journeys.example.com",
+        "SECRETS_ENCRYPTION_KEYS": "Pk0gRr7sLPB7VDchW4xxzHgfr5GGFvp3gyMUwQr2Axg=",
     }
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
