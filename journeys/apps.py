@@ -12,7 +12,7 @@ class JourneysConfig(AppConfig):
         from django.db.models.signals import post_migrate
 
         from config import beat
-        from journeys import bootstrap, bus
+        from journeys import bootstrap, bus, checks  # noqa: F401  (checks register themselves)
         from journeys.services.records import entity_mappings_load_defaults
 
         # Bookkeeping, not domain: keep beat's schedule rows in step with the code.

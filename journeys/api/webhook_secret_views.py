@@ -5,7 +5,7 @@ from rest_framework import generics, serializers
 from rest_framework.response import Response
 
 from journeys import journey_selectors as selectors
-from journeys.api.permissions import ModelPermissions
+from journeys.api.permissions import ApiKeyScope, ModelPermissions
 from journeys.models import Journey
 from journeys.services.webhook_secrets import webhook_step_secret_rotate
 
@@ -17,7 +17,7 @@ class StepSecretSerializer(serializers.Serializer):
 
 
 class JourneyStepSecretRotateView(generics.GenericAPIView):
-    permission_classes = [ModelPermissions]
+    permission_classes = [ApiKeyScope, ModelPermissions]
     permission_model = Journey
     required_permission = "journeys.change_journey"
     serializer_class = StepSecretSerializer

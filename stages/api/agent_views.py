@@ -6,7 +6,7 @@ from rest_framework import generics, status
 from rest_framework.response import Response
 
 from journeys.api.pagination import IdCursorPagination
-from journeys.api.permissions import ModelPermissions
+from journeys.api.permissions import ApiKeyScope, ModelPermissions
 from stages.api.examples import AGENT_CREATED_EXAMPLE, AGENT_EXAMPLE, AGENT_REFUSED_EXAMPLE
 from stages.api.serializers import AgentInSerializer, AgentSerializer, AgentUpdateSerializer
 from stages.models import Agent
@@ -18,7 +18,7 @@ class AgentPagination(IdCursorPagination):
 
 
 class AgentListCreateView(generics.GenericAPIView):
-    permission_classes = [ModelPermissions]
+    permission_classes = [ApiKeyScope, ModelPermissions]
     queryset = Agent.objects.all()
     serializer_class = AgentSerializer
     pagination_class = AgentPagination
@@ -62,7 +62,7 @@ class AgentListCreateView(generics.GenericAPIView):
 
 
 class AgentDetailView(generics.GenericAPIView):
-    permission_classes = [ModelPermissions]
+    permission_classes = [ApiKeyScope, ModelPermissions]
     queryset = Agent.objects.all()
     serializer_class = AgentSerializer
 
@@ -97,7 +97,7 @@ class AgentDetailView(generics.GenericAPIView):
 
 
 class AgentSecretRotateView(generics.GenericAPIView):
-    permission_classes = [ModelPermissions]
+    permission_classes = [ApiKeyScope, ModelPermissions]
     permission_model = Agent
     required_permission = "stages.change_agent"
     serializer_class = AgentSerializer

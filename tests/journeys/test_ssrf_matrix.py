@@ -297,3 +297,16 @@ def test_an_allow_listed_step_reaches_the_canary_signed(canary, settings, emit):
     assert StepRun.objects.get().status == StepRun.Status.SUCCEEDED
     assert canary.hits == [("POST", "/h")]
     assert secret_decrypt(journey.steps.get().config["secret"]).startswith("whsec_")
+
+
+def test_a_provider_url_the_guard_would_refuse_is_reported_at_start_up(settings):
+    from journeys.checks import provider_targets_check
+
+    settings.WEBHOOK_ALLOWED_HOSTS = []
+    settings.PUSH_PROVIDER_URL = "http://[::ffff:10.0.0.5]/push"
+    settings.TELEGRAM_API_BASE = "https://api.telegram.org"
+    [warning] = provider_targets_check()
+    assert warning.id == "journeys.W001" and "PUSH_PROVIDER_URL" in warning.msg and "10.0.0.5" in warning.msg
+
+    settings.WEBHOOK_ALLOWED_HOSTS = ["10.0.0.0/8"]
+    assert provider_targets_check() == []

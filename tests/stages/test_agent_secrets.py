@@ -199,3 +199,16 @@ def test_the_admin_action_rotates_the_selected_agents_after_confirmation(staff):
     assert after["c-agent"] == before["c-agent"]
     for agent_id in ("a-agent", "b-agent"):
         assert after[agent_id] != before[agent_id] and after[agent_id] in done
+
+
+def test_an_ingest_key_cannot_read_or_rotate_agent_secrets(api_client, admin_user):
+    from tests.journeys.factories import ApiKeyFactory
+
+    agent("dataops")
+    before = Agent.objects.get().secret
+    key = ApiKeyFactory(user=admin_user)  # an ingest key of an account that may do everything
+    api_client.credentials(HTTP_AUTHORIZATION=f"Api-Key {ApiKeyFactory.full_key(key)}")
+
+    assert api_client.get(AGENTS).status_code == 403
+    assert api_client.post(f"{AGENTS}/dataops/rotate-secret").status_code == 403
+    assert Agent.objects.get().secret == before
