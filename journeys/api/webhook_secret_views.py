@@ -5,7 +5,7 @@ from rest_framework import generics, serializers
 from rest_framework.response import Response
 
 from journeys import journey_selectors as selectors
-from journeys.api.permissions import ApiKeyScope, ModelPermissions
+from journeys.api.permissions import ApiPermissions
 from journeys.models import Journey
 from journeys.services.webhook_secrets import webhook_step_secret_rotate
 
@@ -16,8 +16,7 @@ class StepSecretSerializer(serializers.Serializer):
     secret = serializers.CharField(help_text="The new signing secret (whsec_…), shown this once.")
 
 
-class JourneyStepSecretRotateView(generics.GenericAPIView):
-    permission_classes = [ApiKeyScope, ModelPermissions]
+class JourneyStepSecretRotateView(ApiPermissions, generics.GenericAPIView):
     permission_model = Journey
     required_permission = "journeys.change_journey"
     serializer_class = StepSecretSerializer

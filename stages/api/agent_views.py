@@ -6,7 +6,7 @@ from rest_framework import generics, status
 from rest_framework.response import Response
 
 from journeys.api.pagination import IdCursorPagination
-from journeys.api.permissions import ApiKeyScope, ModelPermissions
+from journeys.api.permissions import ApiPermissions
 from stages.api.examples import AGENT_CREATED_EXAMPLE, AGENT_EXAMPLE, AGENT_REFUSED_EXAMPLE
 from stages.api.serializers import AgentInSerializer, AgentSerializer, AgentUpdateSerializer
 from stages.models import Agent
@@ -17,8 +17,7 @@ class AgentPagination(IdCursorPagination):
     ordering = "agent_id"
 
 
-class AgentListCreateView(generics.GenericAPIView):
-    permission_classes = [ApiKeyScope, ModelPermissions]
+class AgentListCreateView(ApiPermissions, generics.GenericAPIView):
     queryset = Agent.objects.all()
     serializer_class = AgentSerializer
     pagination_class = AgentPagination
@@ -61,8 +60,7 @@ class AgentListCreateView(generics.GenericAPIView):
         return Response(shown.data, status=status.HTTP_201_CREATED)
 
 
-class AgentDetailView(generics.GenericAPIView):
-    permission_classes = [ApiKeyScope, ModelPermissions]
+class AgentDetailView(ApiPermissions, generics.GenericAPIView):
     queryset = Agent.objects.all()
     serializer_class = AgentSerializer
 
@@ -96,8 +94,7 @@ class AgentDetailView(generics.GenericAPIView):
         return Response(AgentSerializer(agent).data)
 
 
-class AgentSecretRotateView(generics.GenericAPIView):
-    permission_classes = [ApiKeyScope, ModelPermissions]
+class AgentSecretRotateView(ApiPermissions, generics.GenericAPIView):
     permission_model = Agent
     required_permission = "stages.change_agent"
     serializer_class = AgentSerializer

@@ -21,7 +21,7 @@ from journeys.models import StepRun, UserJourney
 from journeys.services.enrolment import user_journey_enrol
 from journeys.services.templates import TEMPLATES
 from rules.models import Milestone
-from stages.models import UnitOfWork, WorkTask
+from stages.models import Agent, UnitOfWork, WorkTask
 from tests.journeys.factories import (
     ApiKeyFactory,
     EntityMappingFactory,
@@ -219,6 +219,7 @@ def world(db, django_capture_on_commit_callbacks) -> dict[str, str]:
     unit = UnitOfWork.objects.filter(journey=staged).first()
     work_task = WorkTask.objects.filter(unit=unit).first()
     assert step_run and unit and work_task and UserJourney.objects.filter(pk=run.pk).exists()
+    agent = Agent.objects.create(agent_id="sweep-agent", name="Sweep agent")
     return {
         **workspace_world(run),
         "journeys/{id}": str(journey.pk),
@@ -236,4 +237,5 @@ def world(db, django_capture_on_commit_callbacks) -> dict[str, str]:
         "{client_id}": staged.client_id,
         "{work_id}": str(unit.work_id),
         "{task_id}": str(work_task.task_id),
+        "{agent_id}": agent.agent_id,
     }
