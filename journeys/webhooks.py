@@ -93,7 +93,7 @@ def embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | Non
         return address.ipv4_mapped
     if address in NAT64_WELL_KNOWN:
         return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
-    if address.sixtofour is not None:
+    if address in SIX_TO_FOUR:
         return address.sixtofour
     return None
 

@@ -14,8 +14,10 @@ from journeys.webhooks import is_http_url, target_refusal, webhook_secret_genera
 
 class TriggerWebhook:
     """POST JSON to ``url``, signed with the step's own ``secret`` (generated when the journey is
-    saved), ``webhook-id`` = the step run's idempotency key, so a retried run is recognisable by
-    the receiver. Internal addresses are refused unless allow-listed (``WEBHOOK_ALLOWED_HOSTS``).
+    saved, stored encrypted, see ``journeys.services.webhook_secrets``), ``webhook-id`` = the step
+    run's idempotency key, so a retried run is recognisable by the receiver. Internal addresses
+    are refused when the step is saved and before each call, unless allow-listed
+    (``WEBHOOK_ALLOWED_HOSTS``).
 
     The body is ``{"type": "journey.step", "journey_id", "user_journey_id", "step_run_id",
     "user_id", "timestamp", "data"}`` where ``data`` is the configured ``payload`` (templated) or

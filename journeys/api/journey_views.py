@@ -192,7 +192,9 @@ class JourneyListCreateView(ApiPermissions, generics.GenericAPIView):
         description=(
             "The whole definition is validated (action configs, conditions, next steps); with "
             "`is_active: true` it is published at once, which also checks the graph (reachability, "
-            "cycles without a wait) and needs the publish permission."
+            "cycles without a wait) and needs the publish permission. A webhook step's signing "
+            "secret (`config.secret`, generated when left out) is in full in this answer only and "
+            "masked after; a target that reaches an internal address is refused (`steps.N.config.url`)."
         ),
         request=JourneyInSerializer,
         responses={201: JourneySerializer},
