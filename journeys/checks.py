@@ -7,7 +7,7 @@ from django.core.checks import Tags, Warning, register
 
 from journeys.webhooks import target_refusal
 
-PROVIDER_URL_SETTINGS = ("PUSH_PROVIDER_URL", "TELEGRAM_API_BASE")
+PROVIDER_URL_SETTINGS = ("PUSH_PROVIDER_URL", "TELEGRAM_API_BASE", "WORKSPACE_SEARCH_PROVIDER_URL")
 
 
 @register(Tags.security)
