@@ -13,9 +13,11 @@ import json
 from types import SimpleNamespace
 from typing import Any
 
+from django.contrib.messages import WARNING
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, JsonResponse
 from django.shortcuts import get_object_or_404
+from django.utils.html import format_html
 
 from journeys.builder.describe import describe_step
 from journeys.engine.conditions import OPERATORS, ROOTS
@@ -222,4 +224,10 @@ def canvas_endpoint(model_admin: Any, request: HttpRequest, pk: int) -> JsonResp
     except Conflict as exc:
         return JsonResponse({"detail": exc.message}, status=409)
     model_admin.log_change(request, saved, [{"changed": {"fields": ["steps (canvas)"]}}])
+    for key, secret in saved.revealed_secrets.items():  # a new webhook step's secret, shown once
+        model_admin.message_user(
+            request,
+            format_html("The signing secret of step {}, shown only this once: <code>{}</code>", key, secret),
+            WARNING,
+        )
     return JsonResponse(canvas_state(Journey.objects.get(pk=saved.pk)))

@@ -11,13 +11,15 @@ from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 from django_fsm import TransitionNotAllowed
 
 from journeys.builder.canvas import canvas_endpoint
 from journeys.builder.forms import DryRunForm, JourneyForm, StepForm, StepFormSet
 from journeys.builder.graph import draft_svg, render_svg
 from journeys.builder.traces import trace_html
+from journeys.crypto import secret_mask
 from journeys.engine.definition import definition_for, step_as_dict
 from journeys.engine.validation import implicit_transitions, validate_definition
 from journeys.errors import Conflict, ValidationFailed
@@ -165,6 +167,7 @@ class JourneyAdmin(admin.ModelAdmin):
         "created_by",
         "created_at",
         "updated_at",
+        "signing_secrets",
     ]
     fieldsets = [
         (None, {"fields": ["name", "description", ("journey_type", "state", "live_version_link")]}),
@@ -198,6 +201,29 @@ class JourneyAdmin(admin.ModelAdmin):
             if obj is not None and isinstance(inline, StepInline):
                 inline.classes = [*inline.classes, "collapse"]  # the canvas edits them; the form stays
         return inlines
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is not None and obj.steps.filter(action_type=WEBHOOK_ACTION).exists():
+            fieldsets = [*fieldsets, ("Webhook signing secrets", {"fields": ["signing_secrets"]})]
+        return fieldsets
+
+    @admin.display(description="Signing secrets")
+    def signing_secrets(self, obj: Journey):
+        """Each webhook step's secret, masked, with a link to rotate it (shown once then)."""
+        steps = obj.steps.filter(action_type=WEBHOOK_ACTION).order_by("order", "id")
+        return format_html_join(
+            mark_safe("<br>"),
+            '{}: <code>{}</code> <a href="{}" class="rotate-secret">Rotate</a>',
+            (
+                (
+                    step.key,
+                    secret_mask(step.config.get("secret") or "") if isinstance(step.config, dict) else "",
+                    reverse("admin:journeys_journey_rotate_secret", args=[obj.pk, step.key]),
+                )
+                for step in steps
+            ),
+        )
 
     def get_readonly_fields(self, request, obj=None):
         if obj is not None and not _editable(obj):

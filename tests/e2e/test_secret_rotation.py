@@ -16,16 +16,17 @@ def test_staff_rotate_a_webhook_steps_secret_from_the_builder(staff_page, live_s
     old = secret_decrypt(journey.steps.get().config["secret"])
     page = staff_page
     page.goto(f"{live_server.url}/admin/journeys/journey/{journey.pk}/change/")
-    expect(page.locator("code", has_text=secret_mask(old))).to_be_visible()
+    secrets = page.locator(".field-signing_secrets")
+    expect(secrets.locator("code", has_text=secret_mask(old))).to_be_visible()
     assert old not in page.content()
 
-    page.click("a.rotate-secret")
+    secrets.locator("a.rotate-secret").click()
     page.click("input[value='Yes, rotate']")
 
     shown = page.locator("code.new-secret").inner_text()
     assert shown == secret_decrypt(journey.steps.get().config["secret"]) != old
     page.click("text=Done")
-    expect(page.locator("code", has_text=secret_mask(shown))).to_be_visible()
+    expect(page.locator(".field-signing_secrets code", has_text=secret_mask(shown))).to_be_visible()
     assert shown not in page.content()
 
 

@@ -18,6 +18,7 @@ import config.settings
 from journeys.crypto import SecretUnreadable, secret_decrypt, secret_encrypt, secret_mask
 from journeys.models import Journey, JourneyVersion, Step, StepRun
 from journeys.services.journeys import has_unpublished_changes
+from tests.journeys.builder_helpers import messages_of
 from tests.journeys.factories import action, make_journey
 
 pytestmark = pytest.mark.django_db
@@ -231,7 +232,7 @@ def test_the_admin_shows_the_secret_masked_and_rotates_it_showing_the_new_one_on
     page = staff.get(change).content.decode()
     rotate = reverse("admin:journeys_journey_rotate_secret", args=[journey.pk, "hook"])
     assert secret not in page and "fernet:" not in page
-    assert secret_mask(secret) in page and rotate in page
+    assert f'hook: <code>{secret_mask(secret)}</code> <a href="{rotate}" class="rotate-secret">' in page
 
     confirm = staff.get(rotate)
     assert confirm.status_code == 200 and "Yes, rotate" in confirm.content.decode()
@@ -247,7 +248,7 @@ def test_the_admin_shows_the_secret_masked_and_rotates_it_showing_the_new_one_on
 
 
 def test_a_webhook_step_added_in_the_admin_shows_its_secret_once(staff):
-    from tests.journeys.builder_helpers import add_step, form_data, messages_of
+    from tests.journeys.builder_helpers import add_step, form_data
 
     data = form_data(staff.get(reverse("admin:journeys_journey_add")))
     data.update({"name": "Built", "trigger_type": "signup", "re_entry": "after_end", "cap_policy": "defer"})
@@ -315,3 +316,20 @@ def test_a_stored_secret_is_not_the_plain_text():
     stored = secret_encrypt("whsec_abc")
     assert stored.startswith("fernet:") and "whsec_abc" not in stored
     assert secret_decrypt(stored) == "whsec_abc" and secret_encrypt("whsec_abc") != stored
+
+
+def test_a_webhook_step_added_on_the_canvas_shows_its_secret_once(staff):
+    journey = make_journey([action("tag", "apply_tag", {"tag": "t"})], publish=False)
+    hook = {"key": "hook", "name": "Hook", "kind": "action", "action_type": "trigger_webhook"}
+    body = {"steps": [{**hook, "config": {"url": "https://crm.example.com/h"}}]}
+    canvas = reverse("admin:journeys_journey_canvas", args=[journey.pk])
+
+    saved = staff.post(canvas, body, content_type="application/json")
+
+    assert saved.status_code == 200
+    secret = secret_decrypt(Step.objects.get(journey=journey).config["secret"])
+    assert secret not in saved.content.decode()  # the canvas's JSON never carries it
+    page = staff.get(reverse("admin:journeys_journey_change", args=[journey.pk]))
+    assert any(secret in message and "only this once" in message for message in messages_of(page))
+    again = staff.get(reverse("admin:journeys_journey_change", args=[journey.pk])).content.decode()
+    assert secret not in again
