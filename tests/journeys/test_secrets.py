@@ -301,7 +301,7 @@ def test_the_data_migration_encrypts_plain_secrets_and_signing_still_works(webho
     JourneyVersion.objects.filter(pk=version.pk).update(definition=definition)
     assert plain in raw_step_config(step.pk)  # as an older release stored it
 
-    migration = importlib.import_module("journeys.migrations.0004_encrypt_webhook_step_secrets")
+    migration = importlib.import_module("journeys.migrations.0006_encrypt_webhook_step_secrets")
     migration.encrypt_existing_secrets(apps, None)
 
     assert plain not in raw_step_config(step.pk) and plain not in raw_definition(version.pk)

@@ -33,7 +33,7 @@ def decrypt_secrets(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("journeys", "0003_entityrecord_event_type"),
+        ("journeys", "0005_steprun_frozen_request_body"),
     ]
 
     operations = [
