@@ -5,6 +5,7 @@ from datetime import timedelta
 import pytest
 from standardwebhooks import Webhook
 
+from journeys.crypto import secret_decrypt
 from journeys.models import StepRun
 from tests.journeys.factories import ParticipantFactory, action, make_journey
 
@@ -42,5 +43,5 @@ def test_a_retried_webhook_sends_the_first_attempts_body_byte_for_byte(
     assert first["headers"]["webhook-id"] == second["headers"]["webhook-id"] == f"step-run-{run.pk}"
     assert first["body"] == second["body"]
     assert run.request_body.encode() == first["body"]
-    secret = journey.steps.get().config["secret"]
+    secret = secret_decrypt(journey.steps.get().config["secret"])  # stored encrypted
     assert Webhook(secret).verify(second["body"], second["headers"])["data"] == {"name": "Ada"}
