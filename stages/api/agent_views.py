@@ -25,6 +25,7 @@ class AgentListCreateView(ApiPermissions, generics.GenericAPIView):
     @extend_schema(
         operation_id="stages_agents_list",
         summary="List agents (by agent_id; secrets masked)",
+        responses={200: AgentSerializer(many=True)},
         examples=[
             OpenApiExample(
                 "Agents",

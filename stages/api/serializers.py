@@ -244,6 +244,9 @@ class AgentUpdateSerializer(AgentInSerializer):
 
 
 class AgentSerializer(serializers.ModelSerializer):
+    endpoint_url = serializers.CharField(
+        read_only=True, help_text="Where intents are POSTed; empty until it is set."
+    )
     secret = serializers.SerializerMethodField(
         help_text="The signing secret: in full only in the answer that created or rotated it, masked after."
     )
