@@ -30,12 +30,12 @@ class JourneysConfig(AppConfig):
         from journeys.services.demo import demo_load
         from journeys.services.enrolment import journeys_handle_event, journeys_handle_events
         from journeys.services.roles import staff_roles_load
-        from journeys.services.templates import journey_templates_load
+        from journeys.services.templates import journey_template_drafts_retire
 
         register_builtin_actions()
         bus.subscribe(
             "*", journeys_handle_event, name="journeys.journey_runner", batch_handler=journeys_handle_events
         )
         bootstrap.register("staff roles", staff_roles_load)
-        bootstrap.register("journey templates", journey_templates_load)
+        bootstrap.register("journey templates", journey_template_drafts_retire)
         bootstrap.register("demo", demo_load, demo=True)

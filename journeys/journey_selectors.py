@@ -22,13 +22,22 @@ MILESTONE_STATUS = {
 
 
 def journeys_list() -> QuerySet[Journey]:
-    """Filtered by ``journeys.api.filters.JourneyFilterSet``."""
-    return Journey.objects.select_related("live_version").prefetch_related("steps")
+    """Journeys not deleted; filtered by ``journeys.api.filters.JourneyFilterSet``."""
+    return (
+        Journey.objects.filter(deleted_at__isnull=True)
+        .select_related("live_version")
+        .prefetch_related("steps")
+    )
 
 
 def journey_get(*, pk: int) -> Journey:
     try:
-        return Journey.objects.select_related("live_version").prefetch_related("steps").get(pk=pk)
+        return (
+            Journey.objects.filter(deleted_at__isnull=True)
+            .select_related("live_version")
+            .prefetch_related("steps")
+            .get(pk=pk)
+        )
     except Journey.DoesNotExist:
         raise NotFound(f"No journey {pk}.") from None
 

@@ -2,7 +2,7 @@
 service or selector, and renders."""
 
 from django.db import transaction
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
@@ -79,7 +79,7 @@ JOURNEY_EXAMPLE = {
     "trigger_conditions": None,
     "trigger_config": None,
     "priority": 10,
-    "re_entry": "after_end",
+    "re_entry": "once",
     "goal_event": "",
     "exit_event": "",
     "quiet_hours_start": None,
@@ -273,11 +273,16 @@ class JourneyDetailView(ApiPermissions, generics.GenericAPIView):
 
     @extend_schema(
         operation_id="journeys_delete",
-        summary="Delete a journey nobody has entered (archive one with history)",
-        responses={204: None, 409: OpenApiResponse(description="Participants have entered it; archive it.")},
+        summary="Delete a journey (softly: restorable from the admin)",
+        description=(
+            "The journey leaves lists and the API at once and enrols nobody any more; its runs in "
+            "flight are cancelled with the end reason `journey deleted`; finished runs and all "
+            "history stay. Staff restore it from the admin (Journeys, filter *Deleted*)."
+        ),
+        responses={204: None},
     )
     def delete(self, request, pk: int):
-        journey_services.journey_delete(journey=selectors.journey_get(pk=pk))
+        journey_services.journey_delete(journey=selectors.journey_get(pk=pk), actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

@@ -29,10 +29,20 @@ class EventInSerializer(serializers.Serializer):
         max_length=100, required=False, default="api", validators=[SOURCE_VALIDATOR]
     )
     idempotency_key = serializers.CharField(max_length=200, required=False, allow_null=True)
+    attributes = serializers.DictField(
+        required=False,
+        help_text="Merged into the participant's attributes when the event is stored (a null value "
+        "removes that attribute); a repeated idempotency key changes nothing.",
+    )
 
     def validate_payload(self, value: dict) -> dict:
         if len(json.dumps(value, separators=(",", ":"))) > PAYLOAD_MAX_BYTES:
             raise serializers.ValidationError(f"The payload is larger than {PAYLOAD_MAX_BYTES} bytes.")
+        return value
+
+    def validate_attributes(self, value: dict) -> dict:
+        if len(json.dumps(value, separators=(",", ":"))) > PAYLOAD_MAX_BYTES:
+            raise serializers.ValidationError(f"The attributes are larger than {PAYLOAD_MAX_BYTES} bytes.")
         return value
 
     def validate_occurred_at(self, value):

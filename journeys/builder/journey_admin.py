@@ -36,6 +36,7 @@ from journeys.services.journeys import (
     journey_delete,
     journey_publish,
     journey_restore,
+    journey_undelete,
     journey_update,
 )
 from journeys.services.webhook_secrets import WEBHOOK_ACTION, definition_masked, webhook_step_secret_rotate
@@ -144,6 +145,36 @@ class JourneyVersionInline(admin.TabularInline):
         return format_html('<a href="{}">{}</a>', url, obj.run_count)
 
 
+class DeletedFilter(admin.SimpleListFilter):
+    """Deleted journeys are hidden unless asked for; they are restored with an action."""
+
+    title = "deleted"
+    parameter_name = "deleted"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Deleted"), ("all", "All")]
+
+    def choices(self, changelist):
+        yield {
+            "selected": self.value() is None,
+            "query_string": changelist.get_query_string(remove=[self.parameter_name]),
+            "display": "Not deleted",
+        }
+        for value, label in self.lookup_choices:
+            yield {
+                "selected": self.value() == value,
+                "query_string": changelist.get_query_string({self.parameter_name: value}),
+                "display": label,
+            }
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(deleted_at__isnull=False)
+        if self.value() == "all":
+            return queryset
+        return queryset.filter(deleted_at__isnull=True)
+
+
 class JourneyAdmin(admin.ModelAdmin):
     form = JourneyForm
     inlines = [StepInline, JourneyVersionInline]
@@ -158,8 +189,9 @@ class JourneyAdmin(admin.ModelAdmin):
         "active_runs",
         "updated_at",
     ]
-    list_filter = ["state", "journey_type", "trigger_type"]
+    list_filter = [DeletedFilter, "state", "journey_type", "trigger_type"]
     search_fields = ["name", "description", "trigger_type"]
+    actions = ["restore_deleted"]
     readonly_fields = [
         "state",
         "live_version_link",
@@ -168,6 +200,8 @@ class JourneyAdmin(admin.ModelAdmin):
         "created_at",
         "updated_at",
         "signing_secrets",
+        "deleted_at",
+        "deleted_by",
     ]
     fieldsets = [
         (None, {"fields": ["name", "description", ("journey_type", "state", "live_version_link")]}),
@@ -177,7 +211,12 @@ class JourneyAdmin(admin.ModelAdmin):
         (
             "Bookkeeping",
             {
-                "fields": ["template_name", "created_by", ("created_at", "updated_at")],
+                "fields": [
+                    "template_name",
+                    "created_by",
+                    ("created_at", "updated_at"),
+                    ("deleted_at", "deleted_by"),
+                ],
                 "classes": ["collapse"],
             },
         ),
@@ -291,20 +330,29 @@ class JourneyAdmin(admin.ModelAdmin):
             )
 
     def delete_model(self, request, obj: Journey) -> None:
-        journey_delete(journey=obj)
+        """Soft: runs in flight are cancelled, history stays, *Restore* brings it back."""
+        journey_delete(journey=obj, actor=request.user)
 
     def delete_queryset(self, request, queryset) -> None:
         for journey in queryset:
-            try:
-                journey_delete(journey=journey)
-            except Conflict as exc:
-                self.message_user(request, f"{journey}: {exc.message}", messages.ERROR)
+            journey_delete(journey=journey, actor=request.user)
 
-    def has_delete_permission(self, request, obj=None) -> bool:
-        # A journey participants have entered keeps its history: archive it instead.
-        if obj is not None and obj.user_journeys.exists():
-            return False
-        return super().has_delete_permission(request, obj)
+    def get_deleted_objects(self, objs, request):
+        """A soft delete removes no related rows, so the confirmation lists only the journeys."""
+        return [str(obj) for obj in objs], {}, set(), []
+
+    @admin.action(description="Restore the selected deleted journeys", permissions=["delete"])
+    def restore_deleted(self, request, queryset) -> None:
+        restored = 0
+        for journey in queryset.filter(deleted_at__isnull=False):
+            try:
+                journey_undelete(journey=journey, actor=request.user)
+            except ValidationFailed as exc:
+                for line in readable_errors(exc.errors, []):
+                    self.message_user(request, f"{journey}: {line}", messages.ERROR)
+                continue
+            restored += 1
+        self.message_user(request, f"{restored} journeys restored.", messages.SUCCESS)
 
     # ------------------------------------------------------------------------------------------
     # The change page: graph, readiness, transitions

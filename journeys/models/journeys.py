@@ -50,6 +50,9 @@ class JourneyType(models.TextChoices):
 class Journey(FSMModelMixin, models.Model):
     """A journey definition.
 
+    Deleting is soft (``deleted_at``): the journey leaves lists and the API, its runs in flight
+    are cancelled, its history stays, and staff can restore it from the admin.
+
     Transitions (``state``):
 
     * ``publish``: draft → published, and published → published (freeze the edited steps as a
@@ -72,7 +75,7 @@ class Journey(FSMModelMixin, models.Model):
         SKIP = "skip", "Skip the capped message"
         DEFER = "defer", "Defer it until the cap allows"
 
-    name = models.CharField(max_length=200, unique=True)
+    name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     journey_type = models.CharField(max_length=50, choices=JourneyType.choices, default=JourneyType.CUSTOM)
     trigger_type = models.CharField(
@@ -87,7 +90,7 @@ class Journey(FSMModelMixin, models.Model):
         help_text='A condition over the event: {"field": "payload.plan", "op": "eq", "value": "premium"}.',
     )
     priority = models.IntegerField(default=0, help_text="Higher priority journeys are entered first.")
-    re_entry = models.CharField(max_length=16, choices=ReEntry.choices, default=ReEntry.AFTER_END)
+    re_entry = models.CharField(max_length=16, choices=ReEntry.choices, default=ReEntry.ONCE)
     goal_event = models.CharField(
         max_length=200,
         blank=True,
@@ -122,9 +125,21 @@ class Journey(FSMModelMixin, models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    deleted_at = models.DateTimeField(
+        null=True, blank=True, help_text="Deleted (hidden from lists and the API); restorable in the admin."
+    )
+    deleted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     class Meta:
         ordering = ["-priority", "name"]
+        constraints = [
+            # A deleted journey keeps its name, so a new one may take it; restoring checks again.
+            models.UniqueConstraint(
+                fields=["name"], condition=Q(deleted_at__isnull=True), name="journey_unique_live_name"
+            ),
+        ]
         indexes = [
             models.Index(
                 fields=["trigger_type", "-priority"],

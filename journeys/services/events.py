@@ -23,7 +23,7 @@ from django.utils import timezone
 from journeys import bus, metrics
 from journeys.errors import Conflict, ValidationFailed
 from journeys.models import Event
-from journeys.services.participants import participants_lock_or_create
+from journeys.services.participants import participants_lock_or_create, participants_merge_attributes
 from journeys.services.records import records_project
 
 logger = logging.getLogger(__name__)
@@ -41,13 +41,16 @@ class EventInput:
     occurred_at: datetime | None = None
     source: str = "api"
     idempotency_key: str | None = None
+    attributes: dict[str, Any] | None = None  # merged into the participant's attributes
 
     def fingerprint(self) -> str:
         """What makes two requests under one idempotency key "the same": type, participant,
-        payload and the ``occurred_at`` the sender gave (none when it gave none)."""
+        payload, the ``occurred_at`` the sender gave (none when it gave none) and the attributes
+        it carries (when it carries any, so fingerprints of events without them are unchanged)."""
         occurred = self.occurred_at.astimezone(UTC).isoformat() if self.occurred_at else None
+        extra = [self.attributes] if self.attributes else []
         canonical = json.dumps(
-            [self.type, self.user_id, self.payload, occurred],
+            [self.type, self.user_id, self.payload, occurred, *extra],
             sort_keys=True,
             separators=(",", ":"),
             ensure_ascii=False,
@@ -127,6 +130,7 @@ def _ingest(events: Sequence[EventInput]) -> list[IngestResult]:
     _refuse_reused_keys(events, fingerprints, known)
 
     to_insert: list[Event] = []
+    new_items: list[EventInput] = []
     seen_in_batch: dict[tuple[str, str], Event] = {}
     plan: list[tuple[str, Any]] = []  # ("known", id) | ("new", Event) | ("repeat", Event)
     sweep_at = now + timedelta(seconds=settings.EVENT_SWEEP_AFTER_SECONDS)
@@ -150,10 +154,15 @@ def _ingest(events: Sequence[EventInput]) -> list[IngestResult]:
             next_attempt_at=sweep_at,
         )
         to_insert.append(event)
+        new_items.append(item)
         if ident:
             seen_in_batch[ident] = event
         plan.append(("new", event))
 
+    # An event's ``attributes`` update its participant (a repeated idempotency key does not).
+    participants_merge_attributes(
+        participants=participants, changes=[(item.user_id, item.attributes) for item in new_items]
+    )
     if to_insert:
         Event.objects.bulk_create(to_insert)
         records_project(events=to_insert)

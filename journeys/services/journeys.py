@@ -4,11 +4,13 @@ import copy
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from journeys.engine.definition import STEP_FIELDS, build_definition, step_as_dict
 from journeys.engine.validation import validate_definition
 from journeys.errors import Conflict, ValidationFailed
 from journeys.models import Journey, JourneyVersion, Step, UserJourney
+from journeys.models.runs import LIVE_STATES
 from journeys.registries import action_types
 from journeys.services.webhook_secrets import config_with_kept_secret, secrets_revealed
 
@@ -27,6 +29,15 @@ JOURNEY_FIELDS = (
     "cap_policy",
 )
 STEP_ROW_FIELDS = STEP_FIELDS  # the draft Step row holds exactly a step's definition
+DELETED_REASON = "journey deleted"  # the end reason of runs cancelled by deleting their journey
+
+
+def journey_name_taken(name: str, *, exclude_pk: int | None = None) -> bool:
+    """Whether a journey that is not deleted has this name (a deleted one gives its name up)."""
+    journeys = Journey.objects.filter(name=name, deleted_at__isnull=True)
+    if exclude_pk is not None:
+        journeys = journeys.exclude(pk=exclude_pk)
+    return journeys.exists()
 
 
 def _prepared(steps: list[dict[str, Any]], previous: dict[str, Any] | None = None) -> list[dict[str, Any]]:
@@ -70,7 +81,7 @@ def journey_create(
     *, data: dict[str, Any], steps: list[dict[str, Any]] | None = None, actor=None, publish: bool = False
 ) -> Journey:
     """Create a journey with its steps (validated as a whole); publish it at once if asked."""
-    if Journey.objects.filter(name=data.get("name")).exists():
+    if journey_name_taken(data.get("name")):
         raise ValidationFailed({"name": ["A journey with this name already exists."]})
     steps = _prepared(steps or [])
     revealed = secrets_revealed(steps, {})
@@ -100,7 +111,7 @@ def journey_update(
     journey = Journey.objects.select_for_update().get(pk=journey.pk)
     if journey.state == Journey.State.ARCHIVED:
         raise Conflict("An archived journey cannot be edited; restore it first.", current_state=journey.state)
-    if "name" in data and Journey.objects.filter(name=data["name"]).exclude(pk=journey.pk).exists():
+    if "name" in data and journey_name_taken(data["name"], exclude_pk=journey.pk):
         raise ValidationFailed({"name": ["A journey with this name already exists."]})
     values = {**_journey_values(journey), **{k: data[k] for k in JOURNEY_FIELDS if k in data}}
     previous = {s.key: s.config for s in journey.steps.all()}
@@ -170,17 +181,47 @@ def journey_restore(*, journey: Journey, actor=None) -> Journey:
 
 
 @transaction.atomic
-def journey_delete(*, journey: Journey) -> None:
-    """Delete a journey nobody has entered; one with history must be archived instead."""
+def journey_delete(*, journey: Journey, actor=None) -> Journey:
+    """Delete softly: hide the journey, stop new enrolments, cancel its runs in flight.
+
+    1. Lock the journey; deleting one already deleted changes nothing.
+    2. A published journey is archived, so no trigger enrols anyone into it any more.
+    3. Every live run (active or paused) is cancelled with the reason ``journey deleted``, under
+       its own row lock, through the same service staff use; finished runs keep their history.
+    4. ``deleted_at`` hides it from lists and the API; ``journey_undelete`` brings it back.
+    """
+    from journeys.services.user_journeys import user_journey_cancel
+
     journey = Journey.objects.select_for_update().get(pk=journey.pk)
-    if UserJourney.objects.filter(journey=journey).exists():
-        raise Conflict(
-            "Participants have entered this journey; archive it instead to keep their history.",
-            code="journey_has_runs",
-            current_state=journey.state,
+    if journey.deleted_at is not None:
+        return journey
+    if journey.state == Journey.State.PUBLISHED:
+        journey.archive()
+    for run in UserJourney.objects.filter(journey=journey, state__in=LIVE_STATES).order_by("pk"):
+        user_journey_cancel(user_journey=run, actor=actor, reason=DELETED_REASON)
+    journey.deleted_at = timezone.now()
+    journey.deleted_by = actor if getattr(actor, "pk", None) else None
+    journey.save(update_fields=["state", "deleted_at", "deleted_by", "updated_at"])
+    return journey
+
+
+@transaction.atomic
+def journey_undelete(*, journey: Journey, actor=None) -> Journey:
+    """Bring a deleted journey back (archived if it was live; restore or publish it to use it).
+
+    Its name must be free: a journey created meanwhile may have taken it.
+    """
+    journey = Journey.objects.select_for_update().get(pk=journey.pk)
+    if journey.deleted_at is None:
+        return journey
+    if journey_name_taken(journey.name, exclude_pk=journey.pk):
+        raise ValidationFailed(
+            {"name": [f"A journey named {journey.name!r} exists now; rename one of them first."]}
         )
-    Journey.objects.filter(pk=journey.pk).update(live_version=None)
-    journey.delete()
+    journey.deleted_at = None
+    journey.deleted_by = None
+    journey.save(update_fields=["deleted_at", "deleted_by", "updated_at"])
+    return journey
 
 
 def apply_customizations(

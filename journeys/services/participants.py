@@ -86,6 +86,37 @@ def participant_update(
     return participant
 
 
+def participants_merge_attributes(
+    *, participants: dict[str, Participant], changes: Iterable[tuple[str, dict[str, Any]]]
+) -> int:
+    """Merge attributes carried by events into their participants, in the order given.
+
+    ``changes`` are ``(user_id, attributes)`` pairs; a ``None`` value removes that attribute, as
+    ``PATCH /participants`` does. ``participants`` are the rows ingestion holds locked
+    (``participants_lock_or_create``). Returns how many participants changed.
+    """
+    merged_by_user: dict[str, dict[str, Any]] = {}
+    for user_id, attributes in changes:
+        if attributes:
+            merged_by_user.setdefault(user_id, {}).update(attributes)
+    if not merged_by_user:
+        return 0
+    changed = []
+    for participant in (participants[user_id] for user_id in sorted(merged_by_user)):
+        attributes = dict(participant.attributes)
+        for name, value in merged_by_user[participant.user_id].items():
+            if value is None:
+                attributes.pop(name, None)
+            else:
+                attributes[name] = value
+        if attributes != participant.attributes:
+            participant.attributes = attributes
+            changed.append(participant)
+    for participant in changed:
+        participant.save(update_fields=["attributes", "updated_at"])
+    return len(changed)
+
+
 @transaction.atomic
 def participant_tag(*, participant: Participant, add: Iterable[str] = (), remove: Iterable[str] = ()) -> bool:
     """Apply and remove tags under a row lock. Returns whether anything changed."""

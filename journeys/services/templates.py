@@ -1,8 +1,11 @@
 """Built-in journey templates, journey types, and designing a journey from a template.
 
-A template is a journey definition in code (settings and steps). ``journey_design`` makes a
-draft journey from one, with the caller's customisations applied; ``journey_templates_load``
-(a bootstrap step) makes sure each template exists as a draft journey staff can copy and edit.
+A template is a journey definition in code (settings and steps), not a journey: templates are
+read through ``/api/v1/journeys/templates`` and ``journey_design`` makes a draft journey from
+one, with the caller's customisations applied. Bootstrap creates no journeys from templates, so
+their names stay free for the journeys staff create (the 003 create body names its journey
+*Onboarding Flow*, as the onboarding template does); ``journey_template_drafts_retire`` removes
+the untouched template drafts older installs were given.
 """
 
 import copy
@@ -13,7 +16,12 @@ from django.db import transaction
 from journeys.errors import NotFound, ValidationFailed
 from journeys.models import Journey
 from journeys.models.journeys import JourneyType, TriggerType
-from journeys.services.journeys import apply_customizations, journey_create
+from journeys.services.journeys import (
+    apply_customizations,
+    journey_create,
+    journey_delete,
+    journey_name_taken,
+)
 
 TEMPLATES: dict[str, dict[str, Any]] = {
     "content_migration": {
@@ -256,7 +264,7 @@ def journey_design(
     source = journey_template_get(name=template)
     values = {k: v for k, v in source.items() if k not in {"steps", "template"}}
     values, steps = apply_customizations(values, source["steps"], customizations or {})
-    if Journey.objects.filter(name=values["name"]).exists():
+    if journey_name_taken(values["name"]):
         raise ValidationFailed(
             {"name": [f"A journey named {values['name']!r} exists; give the new one a name."]}
         )
@@ -265,11 +273,24 @@ def journey_design(
     )
 
 
-def journey_templates_load() -> str:
-    """Bootstrap: each built-in template exists as a journey (draft; publish it to use it)."""
-    created = 0
+def journey_template_drafts_retire() -> str:
+    """Bootstrap: delete (softly) the template drafts older installs loaded as journeys.
+
+    Only drafts nobody touched: made by bootstrap (no author) from a template under its name,
+    never published, never entered. Anything staff worked on stays; all of it is restorable.
+    """
+    retired = 0
     for key, template in TEMPLATES.items():
-        if not Journey.objects.filter(name=template["name"]).exists():
-            journey_design(template=key)
-            created += 1
-    return f"{created} journey templates created, {len(TEMPLATES) - created} already there"
+        drafts = Journey.objects.filter(
+            name=template["name"],
+            template_name=key,
+            created_by__isnull=True,
+            state=Journey.State.DRAFT,
+            deleted_at__isnull=True,
+            versions__isnull=True,
+            user_journeys__isnull=True,
+        )
+        for journey in drafts:
+            journey_delete(journey=journey)
+            retired += 1
+    return f"{retired} template drafts retired; templates are served from /api/v1/journeys/templates"

@@ -370,14 +370,24 @@ class RuleDetailView(ApiPermissions, APIView):
 
     @extend_schema(
         operation_id="journey_rules_replace",
-        summary="Replace a rule's definition (rule_id cannot change)",
+        summary="Update a rule with the fields given (the others stay); rule_id cannot change",
+        description=(
+            "As the rules document specifies: the body is a partial rule object. Each top-level "
+            "field given replaces the rule's (`conditions` and `actions` as whole lists); fields "
+            "left out keep their values; the result is validated as a whole. A complete "
+            "definition therefore replaces the rule."
+        ),
         parameters=[RULE],
-        request={"application/json": RuleDefinitionSerializer, "application/yaml": OpenApiTypes.STR},
+        request={"application/json": OpenApiTypes.OBJECT, "application/yaml": OpenApiTypes.STR},
         responses={200: RuleSerializer},
-        examples=[OpenApiExample("Definition", request_only=True, value=RULE_EXAMPLE), RULE_ERRORS_EXAMPLE],
+        examples=[
+            OpenApiExample("Some fields", request_only=True, value={"priority": 30, "active": False}),
+            OpenApiExample("Definition", request_only=True, value=RULE_EXAMPLE),
+            RULE_ERRORS_EXAMPLE,
+        ],
     )
     def put(self, request, rule_id: str):
-        rule = rule_update(rule=selectors.rule_get(rule_id=rule_id), definition=request.data)
+        rule = rule_update(rule=selectors.rule_get(rule_id=rule_id), definition=request.data, partial=True)
         return Response(RuleSerializer(rule).data)
 
     @extend_schema(

@@ -245,11 +245,18 @@ def _value(spec: dict[str, Any]) -> Node:
     description = f"{entity}.{name} {spec['operator']} {_text(expected)}"
     aggregate = split_aggregate(name)
     if aggregate is not None:
-        # avg_rating, max_rating… reduce one list of the entity's ratings, read once.
+        # avg_rating, max_rating… reduce one list of the entity's ratings, read once; a literal
+        # avg_rating field of the newest record wins (see rules.engine.values).
         numbers, reduce = numbers_reader(aggregate[1]), REDUCERS[aggregate[0]]
         numbers_key = fact_key(("numbers", entity, aggregate[1]))
+        literal = record_getter(name)
 
         def compute(state: EvalState) -> Any:
+            records = state.entities.get(entity, NO_RECORDS)
+            if records:
+                value = literal(records[0])
+                if value is not None:
+                    return value
             facts = state.facts
             values = facts.get(numbers_key, MISSING)
             if values is MISSING:

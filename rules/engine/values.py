@@ -7,10 +7,11 @@ the records projected from its events (``journeys.EntityRecord``), newest first 
 **Fields of an entity** (``value`` conditions, ``time_since``, filters):
 
 * ``<field>`` or a dot path ``<a>.<b>``: the value in the **newest** record (missing: none).
-* ``avg_<field>``, ``sum_<field>``, ``min_<field>``, ``max_<field>``: the aggregate of
-  ``<field>`` over **all** records of the entity, counting only numbers (booleans, strings and
-  missing values are skipped). ``sum_`` of nothing is 0; ``avg_``/``min_``/``max_`` of nothing
-  is none. A name with one of these prefixes is always an aggregate.
+* ``avg_<field>``, ``sum_<field>``, ``min_<field>``, ``max_<field>``: when the **newest**
+  record has a field of that very name (a source that sends ``avg_rating`` itself), its value;
+  otherwise the aggregate of ``<field>`` over **all** records of the entity, counting only
+  numbers (booleans, strings and missing values are skipped). ``sum_`` of nothing is 0;
+  ``avg_``/``min_``/``max_`` of nothing is none. A literal field set to null counts as absent.
 * ``count``: how many records the entity has.
 * ``last_activity``: the newest record's ``occurred_at``; ``first_activity``: the oldest's.
 * ``event_type``: the type of the newest event behind a record (``kintell.session.completed``),
@@ -322,8 +323,16 @@ def entity_value_reader(name: str) -> Callable[[list[Record]], Any]:
         get = record_getter(name)
         return lambda records: get(records[0]) if records else None
     kind, source = aggregate
-    numbers, reduce = numbers_reader(source), REDUCERS[kind]
-    return lambda records: reduce(numbers(records))
+    literal, numbers, reduce = record_getter(name), numbers_reader(source), REDUCERS[kind]
+
+    def literal_or_aggregate(records: list[Record]) -> Any:
+        if records:
+            value = literal(records[0])
+            if value is not None:
+                return value
+        return reduce(numbers(records))
+
+    return literal_or_aggregate
 
 
 def time_reader(name: str) -> Callable[[list[Record]], datetime | None]:

@@ -346,14 +346,16 @@ def test_versions_are_read_only_and_drawn(designer):
     assert designer.get(reverse("admin:journeys_journeyversion_delete", args=[version.pk])).status_code == 403
 
 
-def test_a_journey_participants_entered_cannot_be_deleted_only_archived(designer):
+def test_deleting_a_journey_in_the_admin_is_soft_and_cancels_its_runs(designer):
     journey = make_journey([tag_step("a", "a"), manual("m")])
-    user_journey_enrol(journey=journey, user_id="u-1")
+    run = user_journey_enrol(journey=journey, user_id="u-1")
     url = reverse("admin:journeys_journey_delete", args=[journey.pk])
-    assert designer.get(url).status_code == 403
+    assert designer.get(url).status_code == 200
 
-    unused = make_journey([tag_step("a", "a")], publish=False)
-    response = designer.post(reverse("admin:journeys_journey_delete", args=[unused.pk]), {"post": "yes"})
+    response = designer.post(url, {"post": "yes"})
+
     assert response.status_code == 302
-    assert not Journey.objects.filter(pk=unused.pk).exists()
+    assert Journey.objects.get(pk=journey.pk).deleted_at is not None
     assert Step.objects.filter(journey=journey).exists()
+    run.refresh_from_db()
+    assert (run.state, run.end_reason) == ("cancelled", "journey deleted")

@@ -113,11 +113,11 @@ def test_list_get_patch_and_delete(admin_api):
     assert admin_api.get(url).status_code == 404
 
 
-def test_a_journey_participants_entered_cannot_be_deleted_only_archived(admin_api):
+def test_deleting_a_journey_participants_entered_keeps_their_runs(admin_api):
     journey = make_journey([{"key": "w", "name": "W", "kind": "manual"}])
-    admin_api.post(f"/api/v1/journeys/{journey.pk}/enroll", {"user_id": "u-1"}, format="json")
-    response = admin_api.delete(f"/api/v1/journeys/{journey.pk}")
-    assert response.status_code == 409 and response.json()["current_state"] == "published"
+    run = admin_api.post(f"/api/v1/journeys/{journey.pk}/enroll", {"user_id": "u-1"}, format="json").json()
+    assert admin_api.delete(f"/api/v1/journeys/{journey.pk}").status_code == 204
+    assert admin_api.get(f"/api/v1/user-journeys/{run['id']}").json()["state"] == "cancelled"
 
 
 def test_trigger_enters_matching_journeys_and_the_user_list_shows_them(
