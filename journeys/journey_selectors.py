@@ -6,7 +6,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from journeys.engine.definition import definition_for
+from journeys.engine.definition import Definition, definition_for
 from journeys.errors import NotFound
 from journeys.models import Journey, StepRun, UserJourney, UserJourneyLog
 
@@ -68,35 +68,90 @@ class Milestone:
     attempts: int
     started_at: datetime | None
     completed_at: datetime | None
+    duration_seconds: float | None  # completed_at - started_at, once both are known
+    on_path: bool  # counts toward progress: not skipped, and reached or still reachable
     result: dict[str, Any]
     error: str
 
 
-def user_journey_milestones(*, user_journey: UserJourney) -> list[Milestone]:
-    """Each milestone's status, from its newest step run that was not rolled back."""
-    definition = definition_for(user_journey.version)
+def reachable_from(definition: Definition, start: str | None) -> set[str]:
+    """Every step the journey can still reach from ``start`` (itself included)."""
+    seen: set[str] = set()
+    stack = [start] if start else []
+    while stack:
+        key = stack.pop()
+        if key in seen or key not in definition.steps:
+            continue
+        seen.add(key)
+        stack.extend(definition.successors(key))
+    return seen
+
+
+def predecessors_of(definition: Definition, key: str) -> list[str]:
+    """The steps that lead to ``key``, in order."""
+    return [k for k in definition.order if key in definition.successors(k)]
+
+
+def _milestone(step, run: StepRun | None, ahead: set[str]) -> Milestone:
+    status = MILESTONE_STATUS[run.status] if run else "not_started"
+    started = run.created_at if run else None
+    finished = run.finished_at if run else None
+    reached = status in {"completed", "in_progress", "failed"}
+    return Milestone(
+        key=step.key,
+        name=step.name,
+        kind=step.kind,
+        is_milestone=step.is_milestone,
+        status=status,
+        step_run_id=run.pk if run else None,
+        attempts=run.attempts if run else 0,
+        started_at=started,
+        completed_at=finished,
+        duration_seconds=(finished - started).total_seconds() if started and finished else None,
+        on_path=status != "skipped" and (reached or step.key in ahead),
+        result=run.result if run else {},
+        error=run.error if run else "",
+    )
+
+
+def _latest_runs(user_journey: UserJourney) -> dict[str, StepRun]:
     latest: dict[str, StepRun] = {}
     for run in StepRun.objects.filter(user_journey=user_journey, rolled_back=False).order_by("seq"):
         latest[run.step_key] = run
-    milestones = []
-    for step in definition.milestones():
-        run = latest.get(step.key)
-        milestones.append(
-            Milestone(
-                key=step.key,
-                name=step.name,
-                kind=step.kind,
-                is_milestone=step.is_milestone,
-                status=MILESTONE_STATUS[run.status] if run else "not_started",
-                step_run_id=run.pk if run else None,
-                attempts=run.attempts if run else 0,
-                started_at=run.created_at if run else None,
-                completed_at=run.finished_at if run else None,
-                result=run.result if run else {},
-                error=run.error if run else "",
-            )
-        )
-    return milestones
+    return latest
+
+
+def _ahead(user_journey: UserJourney, definition: Definition) -> set[str]:
+    """What the participant's path may still include: reachable from where the journey stands."""
+    return reachable_from(definition, user_journey.current_step or definition.entry)
+
+
+def user_journey_milestones(*, user_journey: UserJourney) -> list[Milestone]:
+    """Each milestone's status, from its newest step run that was not rolled back.
+
+    A milestone is on the participant's path (``on_path``) when it was not skipped and was
+    reached or can still be reached from the current step; one a branch went around is not.
+    """
+    definition = definition_for(user_journey.version)
+    latest = _latest_runs(user_journey)
+    ahead = _ahead(user_journey, definition)
+    return [_milestone(step, latest.get(step.key), ahead) for step in definition.milestones()]
+
+
+def user_journey_milestone(*, user_journey: UserJourney, key: str) -> dict[str, Any]:
+    """One milestone (any step of the journey, by key): status, times, duration, neighbours."""
+    definition = definition_for(user_journey.version)
+    step = definition.steps.get(key)
+    if step is None:
+        raise NotFound(f"The journey has no milestone {key!r}.")
+    run = _latest_runs(user_journey).get(key)
+    milestone = _milestone(step, run, _ahead(user_journey, definition))
+    return {
+        "user_journey_id": user_journey.pk,
+        **milestone.__dict__,
+        "predecessors": predecessors_of(definition, key),
+        "next_steps": definition.successors(key),
+    }
 
 
 @dataclass(frozen=True)
@@ -110,13 +165,19 @@ class Progress:
 def user_journey_progress(
     *, user_journey: UserJourney, milestones: list[Milestone] | None = None
 ) -> Progress:
+    """Completed milestones over the milestones on the participant's path.
+
+    Skipped milestones and those a branch went around are out of the total; an ended journey
+    is not rounded up (one that converted half-way shows how far it got).
+    """
     milestones = milestones if milestones is not None else user_journey_milestones(user_journey=user_journey)
-    done = sum(m.status in {"completed", "skipped"} for m in milestones)
-    total = len(milestones)
-    if user_journey.state == UserJourney.State.COMPLETED:
-        percent = 100.0
+    on_path = [m for m in milestones if m.on_path]
+    done = sum(m.status == "completed" for m in on_path)
+    total = len(on_path)
+    if total:
+        percent = round(done / total * 100, 1)
     else:
-        percent = round(done / total * 100, 1) if total else 0.0
+        percent = 100.0 if user_journey.state == UserJourney.State.COMPLETED else 0.0
     keys = {m.key for m in milestones}
     current = user_journey.current_step if user_journey.current_step in keys else None
     if user_journey.state == UserJourney.State.COMPLETED:

@@ -1,21 +1,24 @@
 """Serializers of journeys, user journeys, step runs and milestones.
 
 Inputs accept the 003 document's shapes as they are (``trigger_config``, ``is_active``,
-``action_config``) and the 000 ones (``milestone_id``, ``milestone_name``); the deep checks of a
-definition (action configs, conditions, the graph) are the service's, with the same error paths.
+``action_config``) and the 000 ones (``journey_id``, ``journey_name``, ``milestones`` with
+``milestone_id``, ``milestone_name``, ``experience_api``, ``personalization``,
+``session_tracking``); the deep checks of a definition (action configs, conditions, the graph)
+are the service's, with the same error paths.
 """
 
 from django.utils.text import slugify
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from journeys.engine.definition import STEP_FIELDS
+from journeys.engine.definition import SERVICE_FIELDS, STEP_FIELDS
 from journeys.journey_selectors import user_journey_progress
 from journeys.models import Journey, JourneyVersion, Step, StepRun, UserJourney, UserJourneyLog
 from journeys.services.journeys import has_unpublished_changes
 from journeys.services.webhook_secrets import config_masked, definition_masked
 
 DELAY_MINUTES_MAX = 10 * 366 * 24 * 60  # ten years
+MILESTONE_STATUSES = ["not_started", "in_progress", "completed", "skipped", "failed", "cancelled"]
 
 
 class StepInSerializer(serializers.Serializer):
@@ -38,6 +41,27 @@ class StepInSerializer(serializers.Serializer):
     completion = serializers.BooleanField(required=False)
     max_attempts = serializers.IntegerField(required=False, min_value=1, max_value=20)
     on_failure = serializers.ChoiceField(choices=Step.OnFailure.choices, required=False)
+    experience_api = serializers.CharField(
+        max_length=200,
+        required=False,
+        allow_blank=True,
+        validators=Step._meta.get_field("experience_api").validators,
+        help_text="The service operation that carries the milestone out (recorded on the step).",
+    )
+    personalization = serializers.CharField(
+        max_length=200,
+        required=False,
+        allow_blank=True,
+        validators=Step._meta.get_field("personalization").validators,
+        help_text="The service operation that personalises the milestone (recorded on the step).",
+    )
+    session_tracking = serializers.CharField(
+        max_length=200,
+        required=False,
+        allow_blank=True,
+        validators=Step._meta.get_field("session_tracking").validators,
+        help_text="The service operation that records the participant's state (recorded on the step).",
+    )
 
     def to_internal_value(self, data):
         if isinstance(data, dict):
@@ -60,9 +84,20 @@ def _steps_with_order(steps: list[dict]) -> list[dict]:
 
 
 class JourneyInSerializer(serializers.Serializer):
-    """Create or change a journey. ``is_active: true`` publishes it, ``false`` archives it."""
+    """Create or change a journey. ``is_active: true`` publishes it, ``false`` archives it.
+
+    The journey realm's names are accepted as they are: ``journey_name`` for ``name``,
+    ``journey_id`` for ``key``, ``milestones`` for ``steps``.
+    """
 
     name = serializers.CharField(max_length=200)
+    key = serializers.CharField(
+        max_length=80,
+        required=False,
+        allow_blank=True,
+        validators=Journey._meta.get_field("key").validators,
+        help_text="A stable identifier of your own (the 000 journey_id), unique among journeys.",
+    )
     description = serializers.CharField(required=False, allow_blank=True)
     journey_type = serializers.ChoiceField(
         choices=Journey._meta.get_field("journey_type").choices, required=False
@@ -81,6 +116,16 @@ class JourneyInSerializer(serializers.Serializer):
     cap_policy = serializers.ChoiceField(choices=Journey.CapPolicy.choices, required=False)
     is_active = serializers.BooleanField(required=False)
     steps = StepInSerializer(many=True, required=False)
+
+    ALIASES = {"journey_name": "name", "journey_id": "key", "milestones": "steps"}
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            data = dict(data)
+            for alias, name in self.ALIASES.items():
+                if alias in data and name not in data:
+                    data[name] = data.pop(alias)
+        return super().to_internal_value(data)
 
     def validate_trigger_type(self, value: str) -> str:
         if value:
@@ -105,7 +150,7 @@ class StepOutSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Step
-        fields = list(STEP_FIELDS)
+        fields = [*STEP_FIELDS, *SERVICE_FIELDS]
 
     def to_representation(self, step: Step) -> dict:
         # A webhook step's signing secret is masked, except in the answer that created it.
@@ -127,6 +172,7 @@ class JourneySerializer(serializers.ModelSerializer):
         model = Journey
         fields = [
             "id",
+            "key",
             "name",
             "description",
             "journey_type",
@@ -284,13 +330,13 @@ class JourneyMilestoneSerializer(serializers.Serializer):
     name = serializers.CharField()
     kind = serializers.CharField()
     is_milestone = serializers.BooleanField()
-    status = serializers.ChoiceField(
-        choices=["not_started", "in_progress", "completed", "skipped", "failed", "cancelled"]
-    )
+    status = serializers.ChoiceField(choices=MILESTONE_STATUSES)
     step_run_id = serializers.IntegerField(allow_null=True)
     attempts = serializers.IntegerField()
     started_at = serializers.DateTimeField(allow_null=True)
     completed_at = serializers.DateTimeField(allow_null=True)
+    duration_seconds = serializers.FloatField(allow_null=True)
+    on_path = serializers.BooleanField(help_text="Whether it counts toward progress.")
     result = serializers.JSONField()
     error = serializers.CharField(allow_blank=True)
 
@@ -325,10 +371,58 @@ class EnrollInSerializer(serializers.Serializer):
 
 class AdvanceInSerializer(serializers.Serializer):
     step_result = serializers.DictField(required=False, default=dict)
+    next_step = serializers.CharField(
+        max_length=80,
+        required=False,
+        help_text="The next step taken, among the step's next steps; required when the step offers "
+        "a choice (several next steps without a condition). Same as step_result.next_step.",
+    )
+
+    def validate(self, attrs):
+        if "next_step" in attrs:
+            attrs["step_result"] = {**attrs["step_result"], "next_step": attrs.pop("next_step")}
+        return attrs
 
 
 class MilestoneCompleteInSerializer(serializers.Serializer):
     result = serializers.DictField(required=False, default=dict)
+    next_step = serializers.CharField(
+        max_length=80,
+        required=False,
+        help_text="The next milestone taken when this one offers a choice. Same as result.next_step.",
+    )
+
+    def validate(self, attrs):
+        if "next_step" in attrs:
+            attrs["result"] = {**attrs["result"], "next_step": attrs.pop("next_step")}
+        return attrs
+
+
+class MilestoneStartInSerializer(serializers.Serializer):
+    force = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Start it although no milestone leading to it is done yet.",
+    )
+
+
+class MilestoneDetailSerializer(serializers.Serializer):
+    user_journey_id = serializers.IntegerField()
+    key = serializers.CharField()
+    name = serializers.CharField()
+    kind = serializers.CharField()
+    is_milestone = serializers.BooleanField()
+    on_path = serializers.BooleanField(help_text="Whether it counts toward progress.")
+    status = serializers.ChoiceField(choices=MILESTONE_STATUSES)
+    step_run_id = serializers.IntegerField(allow_null=True)
+    attempts = serializers.IntegerField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    completed_at = serializers.DateTimeField(allow_null=True)
+    duration_seconds = serializers.FloatField(allow_null=True)
+    result = serializers.JSONField()
+    error = serializers.CharField(allow_blank=True)
+    predecessors = serializers.ListField(child=serializers.CharField())
+    next_steps = serializers.ListField(child=serializers.CharField())
 
 
 class ExecuteInSerializer(serializers.Serializer):
@@ -345,11 +439,34 @@ class ExecuteOutSerializer(serializers.Serializer):
 
 
 class DesignInSerializer(serializers.Serializer):
+    """``{template, customizations}``, or the journey realm's ``{journey_type, requirements}``."""
+
     template = serializers.CharField(
-        max_length=200, help_text="A template key or name (see /journeys/types)."
+        max_length=200, required=False, help_text="A template key or name (see /journeys/types)."
+    )
+    journey_type = serializers.ChoiceField(
+        choices=Journey._meta.get_field("journey_type").choices,
+        required=False,
+        help_text="Design from this journey type's template (instead of naming a template).",
     )
     customizations = serializers.DictField(required=False, default=dict)
+    requirements = serializers.DictField(
+        required=False,
+        help_text="The journey realm's name for customizations (journey fields, steps, add_steps, "
+        "remove_steps).",
+    )
     publish = serializers.BooleanField(required=False, default=False)
+
+    def validate(self, attrs):
+        if not attrs.get("template") and not attrs.get("journey_type"):
+            raise serializers.ValidationError({"journey_type": ["Give a journey_type or a template."]})
+        if "requirements" in attrs:
+            if attrs["customizations"]:
+                raise serializers.ValidationError(
+                    {"requirements": ["Give requirements or customizations, not both."]}
+                )
+            attrs["customizations"] = attrs.pop("requirements")
+        return attrs
 
 
 class CustomizeInSerializer(serializers.Serializer):

@@ -45,6 +45,11 @@ urlpatterns = [
         name="user-journey-milestones",
     ),
     path(
+        "user-journeys/<int:pk>/milestones/<str:key>",
+        u.MilestoneDetailView.as_view(),
+        name="milestone-detail",
+    ),
+    path(
         "user-journeys/<int:pk>/milestones/<str:key>/start",
         u.MilestoneStartView.as_view(),
         name="milestone-start",

@@ -600,6 +600,14 @@ class JourneyDesignView(ApiPermissions, generics.GenericAPIView):
         examples=[
             UNKNOWN_TEMPLATE,
             OpenApiExample(
+                "By journey type, with requirements",
+                request_only=True,
+                value={
+                    "journey_type": "content_migration",
+                    "requirements": {"name": "Migrate ACME content", "priority": 5},
+                },
+            ),
+            OpenApiExample(
                 "From the content migration template",
                 request_only=True,
                 value={

@@ -11,6 +11,8 @@ from journeys.api.journey_serializers import (
     AdvanceInSerializer,
     HistorySerializer,
     MilestoneCompleteInSerializer,
+    MilestoneDetailSerializer,
+    MilestoneStartInSerializer,
     StepRunSerializer,
     UserJourneyMilestonesSerializer,
     UserJourneySerializer,
@@ -83,6 +85,8 @@ MILESTONES_EXAMPLE = {
             "attempts": 0,
             "started_at": "2026-01-18T12:00:00Z",
             "completed_at": "2026-01-18T12:10:00Z",
+            "duration_seconds": 600.0,
+            "on_path": True,
             "result": {"files": 3},
             "error": "",
         },
@@ -96,6 +100,8 @@ MILESTONES_EXAMPLE = {
             "attempts": 0,
             "started_at": "2026-01-18T12:20:00Z",
             "completed_at": None,
+            "duration_seconds": None,
+            "on_path": True,
             "result": {},
             "error": "",
         },
@@ -225,16 +231,47 @@ def _milestones_response(pk: int) -> Response:
     )
 
 
-def _milestone_view(name: str, service, summary: str, *, takes_result: bool = False):
+class MilestoneDetailView(ApiPermissions, generics.GenericAPIView):
+    permission_model = UserJourney
+    serializer_class = MilestoneDetailSerializer
+
+    @extend_schema(
+        operation_id="user_journeys_milestones_retrieve",
+        summary="One milestone: status, started and completed times, duration, neighbours",
+        examples=[
+            OpenApiExample(
+                "Milestone",
+                response_only=True,
+                value={
+                    "user_journey_id": 501,
+                    **MILESTONES_EXAMPLE["milestones"][0],
+                    "predecessors": [],
+                    "next_steps": ["analyze"],
+                },
+            )
+        ],
+    )
+    def get(self, request, pk: int, key: str):
+        milestone = selectors.user_journey_milestone(user_journey=_user_journey(pk), key=key)
+        return Response(MilestoneDetailSerializer(milestone).data)
+
+
+def _milestone_view(name: str, service, summary: str, *, takes_result: bool = False, takes_force=False):
+    request_serializer = (
+        MilestoneCompleteInSerializer if takes_result else MilestoneStartInSerializer if takes_force else None
+    )
+
     @extend_schema(
         operation_id=f"user_journeys_milestones_{name}",
         summary=summary,
-        request=MilestoneCompleteInSerializer if takes_result else None,
+        request=request_serializer,
         responses={200: UserJourneyMilestonesSerializer},
         examples=[
             *(
                 [OpenApiExample("Result", request_only=True, value={"result": {"files": 3}})]
                 if takes_result
+                else [OpenApiExample("Force", request_only=True, value={"force": True})]
+                if takes_force
                 else []
             ),
             OpenApiExample("Milestones", response_only=True, value=MILESTONES_EXAMPLE),
@@ -253,10 +290,10 @@ def _milestone_view(name: str, service, summary: str, *, takes_result: bool = Fa
     )
     def post(self, request, pk: int, key: str):
         kwargs = {}
-        if takes_result:
-            serializer = MilestoneCompleteInSerializer(data=request.data)
+        if request_serializer is not None:
+            serializer = request_serializer(data=request.data)
             serializer.is_valid(raise_exception=True)
-            kwargs["result"] = serializer.validated_data["result"]
+            kwargs.update(serializer.validated_data)
         service(user_journey=_user_journey(pk), key=key, actor=request.user, **kwargs)
         return _milestones_response(pk)
 
@@ -268,7 +305,10 @@ def _milestone_view(name: str, service, summary: str, *, takes_result: bool = Fa
 
 
 MilestoneStartView = _milestone_view(
-    "start", services.milestone_start, "Start a milestone (the journey moves to it)"
+    "start",
+    services.milestone_start,
+    "Start a milestone (the journey moves to it); 409 while no milestone leading to it is done, unless force",
+    takes_force=True,
 )
 MilestoneCompleteView = _milestone_view(
     "complete",

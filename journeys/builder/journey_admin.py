@@ -98,6 +98,7 @@ class StepInline(admin.StackedInline):
                     "next_steps",
                     ("delay_minutes", "max_attempts", "on_failure"),
                     ("is_milestone", "completion"),
+                    ("experience_api", "personalization", "session_tracking"),
                 ]
             },
         )
@@ -204,7 +205,7 @@ class JourneyAdmin(admin.ModelAdmin):
         "deleted_by",
     ]
     fieldsets = [
-        (None, {"fields": ["name", "description", ("journey_type", "state", "live_version_link")]}),
+        (None, {"fields": [("name", "key"), "description", ("journey_type", "state", "live_version_link")]}),
         ("Trigger", {"fields": ["trigger_type", "trigger_conditions", ("priority", "re_entry")]}),
         ("Ending", {"fields": [("goal_event", "exit_event")]}),
         ("Messages", {"fields": [("quiet_hours_start", "quiet_hours_end"), "cap_policy"]}),

@@ -36,6 +36,9 @@ STEP_FIELDS = (
     "max_attempts",
     "on_failure",
 )
+# The services a milestone names (the journey realm's definition). They are part of a step's
+# frozen form only when set, so versions published before they existed compare equal.
+SERVICE_FIELDS = ("experience_api", "personalization", "session_tracking")
 WAITING_KINDS = frozenset({"wait", "wait_for_event", "manual"})
 
 
@@ -62,6 +65,7 @@ def normalise_next_steps(raw: Any) -> list[dict[str, Any]]:
 def step_as_dict(step: Any) -> dict[str, Any]:
     """A Step row (or a dict of its fields) in the frozen form."""
     get = step.get if isinstance(step, dict) else lambda name, default=None: getattr(step, name, default)
+    services = {name: get(name) for name in SERVICE_FIELDS if get(name)}
     return {
         "key": get("key"),
         "name": get("name") or get("key"),
@@ -76,6 +80,7 @@ def step_as_dict(step: Any) -> dict[str, Any]:
         "completion": bool(get("completion", False)),
         "max_attempts": get("max_attempts", 3) or 3,
         "on_failure": get("on_failure") or "fail",
+        **services,
     }
 
 

@@ -15,6 +15,10 @@ STEP_KEY_VALIDATOR = RegexValidator(
     r"^[a-z][a-z0-9_\-]{0,79}$",
     "Use lower-case letters, digits, _ and -, starting with a letter (e.g. welcome_email).",
 )
+SERVICE_NAME_VALIDATOR = RegexValidator(
+    r"^[A-Za-z][A-Za-z0-9_.:\-]{0,199}$",
+    "A service operation such as FrontendGateway.handle_insights_request (letters, digits, . _ - :).",
+)
 TRIGGER_TYPE_VALIDATOR = RegexValidator(
     r"^[A-Za-z0-9_.:\-]{1,200}$",
     "An event type: letters, digits and . _ - : only (e.g. signup, payment.failed).",
@@ -76,6 +80,12 @@ class Journey(FSMModelMixin, models.Model):
         DEFER = "defer", "Defer it until the cap allows"
 
     name = models.CharField(max_length=200)
+    key = models.CharField(
+        max_length=80,
+        blank=True,
+        validators=[STEP_KEY_VALIDATOR],
+        help_text="An optional stable identifier other services use (e.g. content_migration_001).",
+    )
     description = models.TextField(blank=True)
     journey_type = models.CharField(max_length=50, choices=JourneyType.choices, default=JourneyType.CUSTOM)
     trigger_type = models.CharField(
@@ -138,6 +148,11 @@ class Journey(FSMModelMixin, models.Model):
             # A deleted journey keeps its name, so a new one may take it; restoring checks again.
             models.UniqueConstraint(
                 fields=["name"], condition=Q(deleted_at__isnull=True), name="journey_unique_live_name"
+            ),
+            models.UniqueConstraint(
+                fields=["key"],
+                condition=Q(deleted_at__isnull=True) & ~Q(key=""),
+                name="journey_unique_live_key",
             ),
         ]
         indexes = [
@@ -243,6 +258,24 @@ class Step(models.Model):
     )
     delay_minutes = models.PositiveIntegerField(default=0, help_text="Wait this long before the step runs.")
     is_milestone = models.BooleanField(default=False)
+    experience_api = models.CharField(
+        max_length=200,
+        blank=True,
+        validators=[SERVICE_NAME_VALIDATOR],
+        help_text="The service operation that carries this milestone out (the realm's experience_api).",
+    )
+    personalization = models.CharField(
+        max_length=200,
+        blank=True,
+        validators=[SERVICE_NAME_VALIDATOR],
+        help_text="The service operation that personalises this milestone for the participant.",
+    )
+    session_tracking = models.CharField(
+        max_length=200,
+        blank=True,
+        validators=[SERVICE_NAME_VALIDATOR],
+        help_text="The service operation that records the participant's state at this milestone.",
+    )
     completion = models.BooleanField(default=False, help_text="Finishing this step completes the journey.")
     max_attempts = models.PositiveSmallIntegerField(default=3, validators=[MinValueValidator(1)])
     on_failure = models.CharField(max_length=10, choices=OnFailure.choices, default=OnFailure.FAIL)

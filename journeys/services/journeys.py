@@ -6,7 +6,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from journeys.engine.definition import STEP_FIELDS, build_definition, step_as_dict
+from journeys.engine.definition import SERVICE_FIELDS, STEP_FIELDS, build_definition, step_as_dict
 from journeys.engine.validation import validate_definition
 from journeys.errors import Conflict, ValidationFailed
 from journeys.models import Journey, JourneyVersion, Step, UserJourney
@@ -16,6 +16,7 @@ from journeys.services.webhook_secrets import config_with_kept_secret, secrets_r
 
 JOURNEY_FIELDS = (
     "name",
+    "key",
     "description",
     "journey_type",
     "trigger_type",
@@ -28,8 +29,15 @@ JOURNEY_FIELDS = (
     "quiet_hours_end",
     "cap_policy",
 )
-STEP_ROW_FIELDS = STEP_FIELDS  # the draft Step row holds exactly a step's definition
+STEP_ROW_FIELDS = (*STEP_FIELDS, *SERVICE_FIELDS)  # the draft Step row holds a step's definition
 DELETED_REASON = "journey deleted"  # the end reason of runs cancelled by deleting their journey
+
+
+def journey_key_taken(key: str, *, exclude_pk: int | None = None) -> bool:
+    journeys = Journey.objects.filter(key=key, deleted_at__isnull=True)
+    if exclude_pk is not None:
+        journeys = journeys.exclude(pk=exclude_pk)
+    return journeys.exists()
 
 
 def journey_name_taken(name: str, *, exclude_pk: int | None = None) -> bool:
@@ -72,7 +80,7 @@ def _check(journey_values: dict[str, Any], steps: list[dict[str, Any]], *, for_p
 def _replace_steps(journey: Journey, steps: list[dict[str, Any]]) -> None:
     journey.steps.all().delete()
     Step.objects.bulk_create(
-        [Step(journey=journey, **{name: step[name] for name in STEP_ROW_FIELDS}) for step in steps]
+        [Step(journey=journey, **{name: step.get(name, "") for name in STEP_ROW_FIELDS}) for step in steps]
     )
 
 
@@ -83,6 +91,8 @@ def journey_create(
     """Create a journey with its steps (validated as a whole); publish it at once if asked."""
     if journey_name_taken(data.get("name")):
         raise ValidationFailed({"name": ["A journey with this name already exists."]})
+    if data.get("key") and journey_key_taken(data["key"]):
+        raise ValidationFailed({"key": [f"A journey with the key {data['key']!r} already exists."]})
     steps = _prepared(steps or [])
     revealed = secrets_revealed(steps, {})
     values = {name: data[name] for name in JOURNEY_FIELDS if name in data}
@@ -113,6 +123,8 @@ def journey_update(
         raise Conflict("An archived journey cannot be edited; restore it first.", current_state=journey.state)
     if "name" in data and journey_name_taken(data["name"], exclude_pk=journey.pk):
         raise ValidationFailed({"name": ["A journey with this name already exists."]})
+    if data.get("key") and journey_key_taken(data["key"], exclude_pk=journey.pk):
+        raise ValidationFailed({"key": [f"A journey with the key {data['key']!r} already exists."]})
     values = {**_journey_values(journey), **{k: data[k] for k in JOURNEY_FIELDS if k in data}}
     previous = {s.key: s.config for s in journey.steps.all()}
     new_steps = (

@@ -256,18 +256,50 @@ def journey_types() -> list[dict[str, Any]]:
     ]
 
 
+def template_for_type(journey_type: str) -> str:
+    """The template a journey type is designed from (the first of its kind)."""
+    for key, template in TEMPLATES.items():
+        if template["journey_type"] == journey_type:
+            return key
+    offered = sorted({str(t["journey_type"]) for t in TEMPLATES.values()})
+    raise ValidationFailed(
+        {"journey_type": [f"No template for {journey_type!r} yet; types with one: {', '.join(offered)}."]}
+    )
+
+
+def _free_name(name: str) -> str:
+    """``name``, or ``name (2)``, ``name (3)``… when journeys have taken it."""
+    candidate, n = name, 1
+    while journey_name_taken(candidate):
+        n += 1
+        candidate = f"{name} ({n})"
+    return candidate
+
+
 @transaction.atomic
 def journey_design(
-    *, template: str, customizations: dict[str, Any] | None = None, actor=None, publish: bool = False
+    *,
+    template: str | None = None,
+    journey_type: str | None = None,
+    customizations: dict[str, Any] | None = None,
+    actor=None,
+    publish: bool = False,
 ) -> Journey:
-    """A new journey from a template, with customisations (the 000 ``design_journey``)."""
-    source = journey_template_get(name=template)
+    """A new journey from a template, with customisations (the 000 ``design_journey``).
+
+    Give the template, or the ``journey_type`` whose template to use. A name given in the
+    customisations must be free; without one, the template's name is numbered if taken.
+    """
+    source = journey_template_get(name=template or template_for_type(journey_type or ""))
     values = {k: v for k, v in source.items() if k not in {"steps", "template"}}
     values, steps = apply_customizations(values, source["steps"], customizations or {})
-    if journey_name_taken(values["name"]):
-        raise ValidationFailed(
-            {"name": [f"A journey named {values['name']!r} exists; give the new one a name."]}
-        )
+    if "name" in (customizations or {}):
+        if journey_name_taken(values["name"]):
+            raise ValidationFailed(
+                {"name": [f"A journey named {values['name']!r} exists; give the new one another name."]}
+            )
+    else:
+        values["name"] = _free_name(values["name"])
     return journey_create(
         data={**values, "template_name": source["template"]}, steps=steps, actor=actor, publish=publish
     )

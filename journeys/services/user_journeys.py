@@ -15,7 +15,8 @@ from django.utils import timezone
 from journeys.engine.definition import definition_for
 from journeys.engine.dispatcher import DispatchStats, dispatch_on_commit, step_runs_execute_now
 from journeys.engine.runner import Next, Walker, cancel_live_runs, lock_user_journey, log
-from journeys.errors import Conflict, NotFound
+from journeys.errors import Conflict, NotFound, ValidationFailed
+from journeys.journey_selectors import predecessors_of
 from journeys.models import StepRun, UserJourney
 from journeys.models.runs import LIVE_STATES
 
@@ -108,10 +109,33 @@ def user_journey_cancel(
     return uj
 
 
+def participant_choices(step) -> list[str]:
+    """The next steps a participant chooses among: two or more entries without a condition.
+
+    ``"next_steps": ["transform", "validate"]`` on a milestone is a decision point, not "the
+    first one": the advance must name the step taken (``next_step``).
+    """
+    unconditional = [e["step"] for e in step.next_steps if isinstance(e, dict) and not e.get("condition")]
+    return unconditional if len(unconditional) > 1 else []
+
+
 def _finish_waiting(uj: UserJourney, run: StepRun, result: dict[str, Any], actor, action: str) -> UserJourney:
     walker = Walker(uj)
     run.user_journey = uj
     chosen = result.get("next_step") if isinstance(result.get("next_step"), str) else None
+    step = walker.definition.steps.get(run.step_key)
+    choices = participant_choices(step) if step is not None else []
+    allowed = {e["step"] for e in step.next_steps if isinstance(e, dict)} if step is not None else set()
+    if choices and chosen not in allowed:
+        named = f"{chosen!r} is not one of them; " if chosen is not None else ""
+        raise ValidationFailed(
+            {
+                "next_step": [
+                    f"Milestone {run.step_key!r} leads to a choice: {named}name one of {', '.join(choices)}."
+                ]
+            },
+            code="choice_required",
+        )
     nxt = walker.finish(
         run, {**result, "advanced_by": getattr(actor, "username", None) or "api"}, chosen=chosen
     )
@@ -171,8 +195,12 @@ def _jump(uj: UserJourney, key: str, actor, action: str, **detail: Any) -> UserJ
 
 
 @transaction.atomic
-def milestone_start(*, user_journey: UserJourney, key: str, actor=None) -> UserJourney:
-    """Start a milestone now: the journey moves to it (what it waited on is cancelled)."""
+def milestone_start(*, user_journey: UserJourney, key: str, actor=None, force: bool = False) -> UserJourney:
+    """Start a milestone now: the journey moves to it (what it waited on is cancelled).
+
+    A milestone depends on the steps leading to it: unless ``force``, one of them must be done
+    (completed or skipped) first; the entry step depends on nothing.
+    """
     uj = _locked(user_journey)
     _step_or_404(uj, key)
     if uj.state != UserJourney.State.ACTIVE:
@@ -186,7 +214,24 @@ def milestone_start(*, user_journey: UserJourney, key: str, actor=None) -> UserJ
         return uj  # already started
     if latest is not None and latest.status == StepRun.Status.SUCCEEDED:
         raise _conflict(uj, f"Milestone {key!r} is already completed; roll back to it to do it again.")
-    return _jump(uj, key, actor, "milestone_started")
+    predecessors = predecessors_of(definition_for(uj.version), key)
+    if predecessors and not force:
+        done = StepRun.objects.filter(
+            user_journey=uj,
+            step_key__in=predecessors,
+            rolled_back=False,
+            status__in=[StepRun.Status.SUCCEEDED, StepRun.Status.SKIPPED],
+        )
+        if not done.exists():
+            raise Conflict(
+                f"Milestone {key!r} follows {', '.join(predecessors)}, and none of them is done; "
+                'finish one first, or start it anyway with {"force": true}.',
+                code="predecessors_not_done",
+                current_state=uj.state,
+                current_step=uj.current_step,
+                predecessors=predecessors,
+            )
+    return _jump(uj, key, actor, "milestone_started", **({"forced": True} if force else {}))
 
 
 @transaction.atomic

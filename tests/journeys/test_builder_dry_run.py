@@ -199,6 +199,7 @@ def test_the_trigger_and_the_re_entry_policy_are_checked_too(client, admin_user)
     journey = make_journey(
         [tag_step("a", "a"), {"key": "m", "name": "M", "kind": "manual"}],
         trigger_conditions={"field": "payload.plan", "op": "eq", "value": "pro"},
+        re_entry="after_end",
     )
     user_journey_enrol(journey=journey, user_id="ada")
 
