@@ -185,6 +185,7 @@ class Writes:
         self.journeys: dict[int, UserJourney] = {}
         self.logs: list[UserJourneyLog] = []
         self.kick: list[StepRun] = []
+        self.journey_events: list = []  # EventInputs of journey.* facts, stored by flush
         self.participants: dict[int, Participant] = dict(participants or {})
         self._tags_read = {pk: list(p.tags) for pk, p in self.participants.items()}
 
@@ -213,6 +214,11 @@ class Writes:
         for participant in tagged:
             participant.updated_at = self.now
         bulk_update(Participant, tagged, ["tags", "updated_at"])
+        if self.journey_events:
+            from journeys.journey_events import journey_events_publish
+
+            journey_events_publish(self.journey_events)
+            self.journey_events = []
         kick = [run.pk for run in self.kick]
         self.runs, self.journeys, self.logs, self.kick = {}, {}, [], []
         self._tags_read = {pk: list(p.tags) for pk, p in self.participants.items()}

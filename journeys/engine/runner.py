@@ -29,7 +29,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from journeys import metrics
+from journeys import journey_events, metrics
 from journeys.actions.base import ActionSkipped
 from journeys.engine.batch import USER_JOURNEY_FIELDS, Writes
 from journeys.engine.conditions import EvaluationContext, evaluate
@@ -159,6 +159,20 @@ class Walker:
             )
         )
 
+    def publish(self, events: list) -> None:
+        """Journey events go on the bus with the batch's writes, or at once without a batch."""
+        if self.writes is not None:
+            self.writes.journey_events.extend(events)
+        else:
+            journey_events.journey_events_publish(events)
+
+    def _milestone_event(self, run: StepRun, type: str, *, key: str, **payload: Any) -> None:
+        if run.step_key in journey_events.milestone_keys(self.definition):
+            event = journey_events.journey_event(
+                self.uj, type, key=key, user_id=self.participant.user_id, milestone=run.step_key, **payload
+            )
+            self.publish([event])
+
     def _park(self, run: StepRun, *, kick: bool = False) -> None:
         """Write the run the walk stops on (now, or with the batch's writes)."""
         self._save_run(run)
@@ -211,6 +225,9 @@ class Walker:
             entered=entered_now,
             status=StepRun.Status.SCHEDULED if delay else StepRun.Status.PENDING,
             due_at=self.now + (delay or timedelta()),
+        )
+        self._milestone_event(
+            run, journey_events.MILESTONE_STARTED, key=f"{self.uj.pk}:{run.seq}", seq=run.seq
         )
         if not entered_now:
             self._park(run)
@@ -381,6 +398,14 @@ class Walker:
             run.due_at = self.now
         self._save_run(run)
         metrics.step_recorded(self.uj, run, self.definition)
+        if status == StepRun.Status.SUCCEEDED:
+            self._milestone_event(
+                run, journey_events.MILESTONE_COMPLETED, key=f"{self.uj.pk}:{run.seq}", seq=run.seq
+            )
+        elif status == StepRun.Status.SKIPPED:
+            self._milestone_event(
+                run, journey_events.MILESTONE_SKIPPED, key=f"{self.uj.pk}:{run.seq}", seq=run.seq
+            )
 
     def finish(
         self,
@@ -447,6 +472,13 @@ class Walker:
             run.due_at = self.now
         self._save_run(run)
         metrics.step_dead_lettered(self.uj, run, self.definition)
+        self._milestone_event(
+            run,
+            journey_events.MILESTONE_FAILED,
+            key=f"{self.uj.pk}:{run.seq}:{run.attempts}",
+            seq=run.seq,
+            error=run.error,
+        )
         if step.on_failure == "continue":
             return self.resolve_next(run, step)
         if self.uj.is_live:
@@ -458,6 +490,11 @@ class Walker:
             if run.pk is None:
                 run.save()  # the log names the run
             self._log("failed", from_state=before, step_key=step.key, step_run=run.pk)
+            self.publish(
+                journey_events.journey_ended_events(
+                    self.uj, journey_events.FAILED, user_id=self.participant.user_id, milestone=step.key
+                )
+            )
         return None
 
     # ------------------------------------------------------------------------------------------
@@ -542,6 +579,11 @@ class Walker:
         before = self.uj.state
         self.uj.complete(at=self.now, reason=reason, converted=converted)
         self._log("converted" if converted else "completed", from_state=before, reason=reason)
+        self.publish(
+            journey_events.journey_ended_events(
+                self.uj, journey_events.COMPLETED, user_id=self.participant.user_id
+            )
+        )
 
 
 @dataclass

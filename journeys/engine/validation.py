@@ -152,6 +152,16 @@ def _step_errors(errors: FieldErrors, index: int, step: dict[str, Any], keys: se
                 _check_target(errors, keys, variant.get("step"), f"{at}.config.variants.{j}.step")
     elif kind == "end" and next_steps:
         _add(errors, f"{at}.next_steps", "An end step has no next steps.")
+    unconditional = [e for e in next_steps if isinstance(e, dict) and e.get("condition") in (None, {})]
+    if len(unconditional) > 1 and kind not in {"manual", "branch", "end"}:
+        # Several next steps without a condition are the participant's choice, made when a
+        # manual step is advanced; any other step would have to pick one silently.
+        _add(
+            errors,
+            f"{at}.next_steps",
+            "Several next steps without a condition are a choice only a manual step can offer; "
+            "give all but one a condition.",
+        )
 
 
 def _graph_errors(errors: FieldErrors, steps: list[dict[str, Any]]) -> None:

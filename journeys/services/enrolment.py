@@ -23,7 +23,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from journeys import metrics
+from journeys import journey_events, metrics
 from journeys.engine.batch import Writes, bulk_insert, participants_lock, versions_load
 from journeys.engine.conditions import EvaluationContext, evaluate
 from journeys.engine.dispatcher import dispatch_on_commit
@@ -130,6 +130,15 @@ def user_journeys_enrol(*, enrolments: Sequence[Enrolment], now: datetime | None
     for uj in created:
         # One participant instance: tags applied by one journey's first steps are seen by the next.
         uj.participant = participants[uj.participant_id]
+        writes.journey_events.append(
+            journey_events.journey_event(
+                uj,
+                journey_events.ENROLLED,
+                key=str(uj.pk),
+                user_id=uj.participant.user_id,
+                version=uj.version.number,
+            )
+        )
         Walker(uj, now=now, writes=writes).start()
     dispatch_on_commit(writes.flush())
     return created
@@ -232,6 +241,8 @@ def _matching(
     journeys: list[Journey] | None = None,
 ) -> list[Enrolment]:
     journeys = _triggered_by(trigger_type) if journeys is None else journeys
+    if trigger_type.startswith("journey."):  # a journey never feeds on its own journey.* events
+        journeys = [j for j in journeys if payload.get("journey_id") != j.pk]
     if not journeys:
         return []
     ctx = EvaluationContext(
@@ -293,6 +304,11 @@ def _end_by_event(event: Event, now: datetime) -> int:
         )
         cancel_live_runs(uj, now=now, reason=reason)
         log(uj, "converted" if converted else "ended", at=now, from_state=before, event=event.pk)
+        journey_events.journey_events_publish(
+            journey_events.journey_ended_events(
+                uj, journey_events.COMPLETED, user_id=event.participant.user_id, event_id=event.pk
+            )
+        )
     return ended
 
 

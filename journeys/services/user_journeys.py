@@ -12,6 +12,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from journeys import journey_events
 from journeys.engine.definition import definition_for
 from journeys.engine.dispatcher import DispatchStats, dispatch_on_commit, step_runs_execute_now
 from journeys.engine.runner import Next, Walker, cancel_live_runs, lock_user_journey, log
@@ -106,6 +107,9 @@ def user_journey_cancel(
     _save_state(uj)
     cancel_live_runs(uj, now=now, reason=reason)
     log(uj, "cancelled", at=now, from_state=before, actor=actor)
+    journey_events.journey_events_publish(
+        journey_events.journey_ended_events(uj, journey_events.CANCELLED, user_id=uj.participant.user_id)
+    )
     return uj
 
 

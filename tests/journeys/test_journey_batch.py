@@ -198,9 +198,12 @@ def snapshot(prefix: str) -> list:
             (
                 person,
                 "events",
-                sorted(
+                sorted(  # by type without the scenario's prefix (journey.* events sort among them)
                     Counter(
-                        Event.objects.filter(participant=participant).values_list("type", flat=True)
+                        event_type.replace(prefix, "")
+                        for event_type in Event.objects.filter(participant=participant).values_list(
+                            "type", flat=True
+                        )
                     ).items()
                 ),
             )

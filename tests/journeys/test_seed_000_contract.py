@@ -158,3 +158,23 @@ def test_design_names_the_types_that_have_a_template(admin_api):
     assert response.status_code == 400
     assert "content_migration" in response.json()["journey_type"][0]
     assert admin_api.post("/api/v1/journeys/design", {}, format="json").status_code == 400
+
+
+def test_only_a_manual_step_can_offer_a_choice(admin_api):
+    body = {
+        "name": "Automatic fork",
+        "steps": [
+            {
+                "key": "tag",
+                "name": "Tag",
+                "action_type": "apply_tag",
+                "config": {"tag": "x"},
+                "next_steps": ["a", "b"],
+            },
+            {"key": "a", "name": "A"},
+            {"key": "b", "name": "B"},
+        ],
+    }
+    response = admin_api.post("/api/v1/journeys", body, format="json")
+    assert response.status_code == 400
+    assert "only a manual step can offer" in response.json()["steps.0.next_steps"][0]
