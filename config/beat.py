@@ -39,6 +39,13 @@ PERIODIC_TASKS: list[PeriodicTaskSpec] = [
         "delays, waits, timeouts, retries, runs whose kick was lost and runs of dead workers.",
     ),
     PeriodicTaskSpec(
+        name="Sweep webhook deliveries",
+        task="journeys.webhook_deliveries_sweep",
+        every_seconds=15,
+        description="Send pending webhook deliveries that fell due: retries after their backoff "
+        "and deliveries whose message was lost.",
+    ),
+    PeriodicTaskSpec(
         name="Re-evaluate rules whose time came",
         task="rules.evaluate_due",
         every_seconds=60,

@@ -265,6 +265,11 @@ STAGES_MAX_RETRY_DELAY_SECONDS = env.int("STAGES_MAX_RETRY_DELAY_SECONDS", defau
 # Internal addresses are refused unless listed here: hosts or CIDRs, comma-separated.
 WEBHOOK_ALLOWED_HOSTS = env.list("WEBHOOK_ALLOWED_HOSTS", default=[])
 WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+# Webhook subscriptions (journey events to staff's endpoints): tries per delivery, the backoff's
+# first delay, and how many failed tries in a row disable a subscription.
+WEBHOOK_SUBSCRIPTION_MAX_ATTEMPTS = env.int("WEBHOOK_SUBSCRIPTION_MAX_ATTEMPTS", default=8)
+WEBHOOK_SUBSCRIPTION_RETRY_BASE_SECONDS = env.float("WEBHOOK_SUBSCRIPTION_RETRY_BASE_SECONDS", default=10.0)
+WEBHOOK_SUBSCRIPTION_DISABLE_AFTER = env.int("WEBHOOK_SUBSCRIPTION_DISABLE_AFTER", default=20)
 
 # --------------------------------------------------------------------------------------------
 # The journey engine (step runs, the dispatcher, message channels)
@@ -364,6 +369,8 @@ EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="journeys@localhost")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Who is alerted by e-mail when something needs a person (a webhook subscription disabled).
+ADMINS = [(address, address) for address in env.list("ADMINS", default=[])]
 
 # --------------------------------------------------------------------------------------------
 # Internationalisation and static files

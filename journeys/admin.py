@@ -155,4 +155,5 @@ class ApiKeyAdmin(admin.ModelAdmin):
         self.message_user(request, "Keys revoked.", messages.SUCCESS)
 
 
-import journeys.builder.admin  # noqa: E402,F401  (the journey builder screens)
+import journeys.builder.admin  # noqa: E402  (the journey builder screens)
+import journeys.subscriptions_admin  # noqa: E402,F401  (webhook subscriptions and deliveries)

@@ -36,6 +36,9 @@ class JourneysConfig(AppConfig):
         bus.subscribe(
             "*", journeys_handle_event, name="journeys.journey_runner", batch_handler=journeys_handle_events
         )
+        from journeys.services.subscriptions import webhook_subscriptions_handle_event
+
+        bus.subscribe("journey.*", webhook_subscriptions_handle_event, name="journeys.webhook_subscriptions")
         bootstrap.register("staff roles", staff_roles_load)
         bootstrap.register("journey templates", journey_template_drafts_retire)
         bootstrap.register("demo", demo_load, demo=True)

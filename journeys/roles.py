@@ -18,6 +18,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "journeys.view_event",
         "journeys.view_entitymapping",
         "journeys.view_entityrecord",
+        "journeys.view_webhooksubscription",
+        "journeys.view_webhookdelivery",
+        "journeys.view_webhookattempt",
     ],
     # Runs journeys: enrols, pauses, resumes, cancels, advances; retries or skips dead letters.
     "operator": [
@@ -37,5 +40,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "journeys.add_entitymapping",
         "journeys.change_entitymapping",
         "journeys.delete_entitymapping",
+        "journeys.add_webhooksubscription",
+        "journeys.change_webhooksubscription",
+        "journeys.delete_webhooksubscription",
+        "journeys.change_webhookdelivery",
     ],
 }

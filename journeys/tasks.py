@@ -34,3 +34,17 @@ def step_runs_execute_task(run_ids: list[int]) -> int:
     from journeys.engine.dispatcher import step_runs_execute_now
 
     return step_runs_execute_now(run_ids=run_ids).executed
+
+
+@shared_task(name="journeys.webhook_delivery_send", ignore_result=True)
+def webhook_delivery_send_task(delivery_id: int) -> str:
+    from journeys.services.subscriptions import webhook_delivery_send
+
+    return webhook_delivery_send(delivery_id=delivery_id)
+
+
+@shared_task(name="journeys.webhook_deliveries_sweep", ignore_result=True)
+def webhook_deliveries_sweep_task() -> int:
+    from journeys.services.subscriptions import webhook_deliveries_sweep
+
+    return webhook_deliveries_sweep()

@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from journeys.api import views
+from journeys.api import subscription_views, views
 
 urlpatterns = [
     path("events", views.EventListCreateView.as_view(), name="events"),
@@ -13,6 +13,16 @@ urlpatterns = [
         name="participant-records",
     ),
     path("entity-mappings", views.EntityMappingListCreateView.as_view(), name="entity-mappings"),
+    path(
+        "webhook-subscriptions",
+        subscription_views.WebhookSubscriptionListCreateView.as_view(),
+        name="webhook-subscriptions",
+    ),
+    path(
+        "webhook-subscriptions/<int:pk>",
+        subscription_views.WebhookSubscriptionDetailView.as_view(),
+        name="webhook-subscription-detail",
+    ),
     path("entity-mappings/<int:pk>", views.EntityMappingDetailView.as_view(), name="entity-mapping-detail"),
     path("", include("journeys.api.journey_urls")),
 ]

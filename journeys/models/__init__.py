@@ -6,6 +6,7 @@ from journeys.models.journeys import Journey, JourneyVersion, Step
 from journeys.models.participants import Participant
 from journeys.models.records import EntityMapping, EntityRecord
 from journeys.models.runs import RewardLedger, StepRun, UserJourney, UserJourneyLog
+from journeys.models.subscriptions import WebhookAttempt, WebhookDelivery, WebhookSubscription
 
 __all__ = [
     "ApiKey",
@@ -20,4 +21,7 @@ __all__ = [
     "StepRun",
     "UserJourney",
     "UserJourneyLog",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookSubscription",
 ]

@@ -17,7 +17,7 @@ from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from journeys.models import StepRun, UserJourney
+from journeys.models import StepRun, UserJourney, WebhookSubscription
 from journeys.services.enrolment import user_journey_enrol
 from journeys.services.templates import TEMPLATES
 from rules.models import Milestone
@@ -201,6 +201,9 @@ def world(db, django_capture_on_commit_callbacks) -> dict[str, str]:
     participant = ParticipantFactory(user_id="sweep-participant")
     event = EventFactory(participant=participant)
     mapping = EntityMappingFactory()
+    subscription = WebhookSubscription.objects.create(
+        name="sweep", url="https://hooks.example.com/journeys", event_types=["journey.*"]
+    )
     journey = make_journey([{"key": "review", "name": "Review", "kind": "manual"}])
     with django_capture_on_commit_callbacks(execute=True):
         run = user_journey_enrol(journey=journey, user_id=participant.user_id)
@@ -225,6 +228,7 @@ def world(db, django_capture_on_commit_callbacks) -> dict[str, str]:
         "journeys/{id}": str(journey.pk),
         "events/{id}": str(event.pk),
         "entity-mappings/{id}": str(mapping.pk),
+        "webhook-subscriptions/{id}": str(subscription.pk),
         "user-journeys/{id}": str(run.pk),
         "step-runs/{id}": str(step_run.pk),
         "{user_journey_id}": str(run.pk),
