@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('journeys', '0007_milestone_services_and_journey_key'),
+        ('journeys', '0008_milestone_services_and_journey_key'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('journeys', '0006_journey_soft_delete_and_re_entry_once'),
+        ('journeys', '0007_journey_soft_delete_and_re_entry_once'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
