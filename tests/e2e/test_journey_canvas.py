@@ -57,9 +57,12 @@ def shots(tmp_path):
 def live_numbers():
     """Per-step numbers as the analytics app would provide them (registered for this test only)."""
     numbers = {"welcome": StepStats(reached=7, waiting=0, completed=7, dropped=0)}
+    installed = step_stats_providers.get("default")  # the analytics app's, when installed
     step_stats_providers.register("default", lambda journey_id: numbers, replace=True)
     yield numbers
     step_stats_providers.unregister("default")
+    if installed is not None:
+        step_stats_providers.register("default", installed)
 
 
 def test_staff_build_a_branching_journey_on_the_canvas_and_watch_it_run(
