@@ -198,7 +198,7 @@ def test_a_priority_beyond_the_database_integer_is_refused(admin_api):
 def test_retrying_a_failed_run_while_the_participant_runs_the_journey_again_is_409(
     admin_api, settings, django_capture_on_commit_callbacks
 ):
-    settings.WEBHOOK_ALLOWED_HOSTS = []
+    settings.WEBHOOK_ALLOWED_HOSTS = ["127.0.0.1"]  # saved while allowed; refused when sent below
     hook = {
         "key": "hook",
         "name": "Hook",
@@ -208,6 +208,7 @@ def test_retrying_a_failed_run_while_the_participant_runs_the_journey_again_is_4
     journey = make_journey(
         [hook, {"key": "w", "name": "W", "kind": "manual", "order": 1}], re_entry="after_end"
     )
+    settings.WEBHOOK_ALLOWED_HOSTS = []
     enroll = f"/api/v1/journeys/{journey.pk}/enroll"
     with django_capture_on_commit_callbacks(execute=True):
         admin_api.post(enroll, {"user_id": "u-1"})
