@@ -11,6 +11,7 @@ from django.utils.text import slugify
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from journeys.api.serializers import EVENT_TYPE_VALIDATOR
 from journeys.engine.definition import SERVICE_FIELDS, STEP_FIELDS
 from journeys.journey_selectors import user_journey_progress
 from journeys.models import Journey, JourneyVersion, Step, StepRun, UserJourney, UserJourneyLog
@@ -102,15 +103,21 @@ class JourneyInSerializer(serializers.Serializer):
     journey_type = serializers.ChoiceField(
         choices=Journey._meta.get_field("journey_type").choices, required=False
     )
-    trigger_type = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    trigger_type = serializers.CharField(
+        max_length=200, required=False, allow_blank=True, validators=[EVENT_TYPE_VALIDATOR]
+    )
     trigger_conditions = serializers.JSONField(required=False, allow_null=True)
     trigger_config = serializers.JSONField(
         required=False, allow_null=True, help_text="003 name of trigger_conditions."
     )
     priority = serializers.IntegerField(required=False, min_value=-1_000_000, max_value=1_000_000)
     re_entry = serializers.ChoiceField(choices=Journey.ReEntry.choices, required=False)
-    goal_event = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    exit_event = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    goal_event = serializers.CharField(
+        max_length=200, required=False, allow_blank=True, validators=[EVENT_TYPE_VALIDATOR]
+    )
+    exit_event = serializers.CharField(
+        max_length=200, required=False, allow_blank=True, validators=[EVENT_TYPE_VALIDATOR]
+    )
     quiet_hours_start = serializers.TimeField(required=False, allow_null=True)
     quiet_hours_end = serializers.TimeField(required=False, allow_null=True)
     cap_policy = serializers.ChoiceField(choices=Journey.CapPolicy.choices, required=False)

@@ -222,3 +222,13 @@ def test_retrying_a_failed_run_while_the_participant_runs_the_journey_again_is_4
     assert answer.status_code == 409
     assert answer.json()["code"] == "live_run_exists"
     assert UserJourney.objects.filter(state=UserJourney.State.FAILED).count() == 1
+
+
+@pytest.mark.parametrize("field", ["trigger_type", "goal_event", "exit_event"])
+def test_an_event_type_with_other_characters_is_refused_when_a_journey_is_changed(admin_api, field):
+    journey = make_journey([{"key": "w", "name": "W", "kind": "manual"}])
+
+    answer = admin_api.patch(f"/api/v1/journeys/{journey.pk}", {field: "\u0083v"})
+
+    assert answer.status_code == 400
+    assert field in answer.json()
