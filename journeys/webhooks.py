@@ -98,6 +98,30 @@ def embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | Non
     return None
 
 
+def _ipv6_refusal(address: ipaddress.IPv6Address) -> str | None:
+    """Steps 1 and 2 of ``address_refusal`` for an IPv6 address: a reason, ``""`` when the
+    IPv4 address it carries is public (nothing more to judge), ``None`` to go on to step 3."""
+    if address.scope_id:
+        address = ipaddress.IPv6Address(address.compressed.partition("%")[0])
+    if address.is_unspecified:
+        return "the unspecified address"
+    if address.is_loopback:
+        return "a loopback address"
+    embedded = embedded_ipv4(address)
+    if embedded is not None:
+        reason = address_refusal(embedded)
+        return f"it carries {embedded}, {reason}" if reason else ""
+    if address in IPV4_COMPATIBLE:
+        return "an IPv4-compatible IPv6 address (deprecated)"
+    if address.is_site_local:
+        return "a site-local IPv6 address (deprecated)"
+    if address in TEREDO:
+        return "a Teredo address"
+    if address in NAT64_LOCAL_USE:
+        return "a local-use NAT64 address"
+    return None
+
+
 def address_refusal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
     """Why an address may not be called (``None``: a public unicast address).
 
@@ -109,24 +133,9 @@ def address_refusal(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> s
        link-local, shared 100.64/10, documentation, benchmarking, reserved…) and not multicast.
     """
     if isinstance(address, ipaddress.IPv6Address):
-        if address.scope_id:
-            address = ipaddress.IPv6Address(address.compressed.partition("%")[0])
-        if address.is_unspecified:
-            return "the unspecified address"
-        if address.is_loopback:
-            return "a loopback address"
-        embedded = embedded_ipv4(address)
-        if embedded is not None:
-            reason = address_refusal(embedded)
-            return f"it carries {embedded}, {reason}" if reason else None
-        if address in IPV4_COMPATIBLE:
-            return "an IPv4-compatible IPv6 address (deprecated)"
-        if address.is_site_local:
-            return "a site-local IPv6 address (deprecated)"
-        if address in TEREDO:
-            return "a Teredo address"
-        if address in NAT64_LOCAL_USE:
-            return "a local-use NAT64 address"
+        verdict = _ipv6_refusal(address)
+        if verdict is not None:
+            return verdict or None
     if address.is_unspecified:
         return "the unspecified address"
     if address.is_loopback:
