@@ -26,7 +26,9 @@ lease, its lease, chunk, sweep batch and backoff); this module is the one routin
 
 Sending is not this module's business: the engine does not import Celery. Each app's
 ``tasks.py`` connects a sender (a function that calls ``task.delay``) to its queues when the app
-is ready (``Queue.connect``), so the import direction is tasks → services → queue, never back.
+is ready (``Channel.connect``), so the import direction is tasks → services → queue, never back.
+Work that is not a leased row (a nudge to check a gate, which a beat check repeats anyway) uses a
+``Channel``, the sending half alone.
 """
 
 import logging
@@ -67,8 +69,39 @@ class Backoff:
         return timedelta(seconds=ceiling / 2 + random.uniform(0, ceiling / 2))
 
 
-@dataclass(eq=False)
-class Queue:
+@dataclass(eq=False, kw_only=True)
+class Channel:
+    """Where one kind of work's messages go: the sender its app's ``tasks.py`` connected (step 1)."""
+
+    name: str
+    chunk: int = 100  # ids per message
+    _send: Send | None = field(default=None, repr=False)
+
+    def connect(self, send: Send) -> None:
+        """Use ``send(ids, **options)`` to wake a worker (called by the app's ``tasks.py``)."""
+        self._send = send
+
+    def enqueue_on_commit(self, ids: Iterable[int], **options: Any) -> None:
+        """Send these ids, ``chunk`` per message, once the surrounding transaction commits
+        (step 1); ``options`` (a ``countdown``) go to each send. Nothing when it rolls back."""
+        ids = list(ids)
+        if not ids:
+            return
+        send = self._send
+        if send is None:
+            raise ImproperlyConfigured(
+                f"Nothing sends the {self.name} queue's messages: its app is not ready."
+            )
+
+        def send_chunks() -> None:
+            for start in range(0, len(ids), self.chunk):
+                send(ids[start : start + self.chunk], **options)
+
+        transaction.on_commit(send_chunks)
+
+
+@dataclass(eq=False, kw_only=True)
+class Queue(Channel):
     """One table used as a durable queue.
 
     ``waiting`` selects rows waiting for a worker, due once ``due_field`` is past; ``held``
@@ -77,17 +110,14 @@ class Queue:
     pushes the row's due moment ``lease_seconds`` later.
     """
 
-    name: str
     model: type[models.Model]
     waiting: Q
     due_field: str
     lease_seconds: Seconds
     held: Q | None = None
     lease_field: str = "lease_until"
-    chunk: int = 100  # ids per message
     sweep_batch: Seconds = 1000  # rows per sweep
     backoff: Backoff | None = None
-    _send: Send | None = field(default=None, repr=False)
 
     # ------------------------------------------------------------------------------------------
     # Which rows
@@ -158,28 +188,3 @@ class Queue:
         if self.backoff is None:
             raise ImproperlyConfigured(f"The {self.name} queue has no backoff.")
         return now + self.backoff.delay(attempt, base=base)
-
-    # ------------------------------------------------------------------------------------------
-    # Sending
-    # ------------------------------------------------------------------------------------------
-    def connect(self, send: Send) -> None:
-        """Use ``send(ids, **options)`` to wake a worker (called by the app's ``tasks.py``)."""
-        self._send = send
-
-    def enqueue_on_commit(self, ids: Iterable[int], **options: Any) -> None:
-        """Send these ids, ``chunk`` per message, once the surrounding transaction commits
-        (step 1); ``options`` (a ``countdown``) go to each send. Nothing when it rolls back."""
-        ids = list(ids)
-        if not ids:
-            return
-        send = self._send
-        if send is None:
-            raise ImproperlyConfigured(
-                f"Nothing sends the {self.name} queue's messages: its app is not ready."
-            )
-
-        def send_chunks() -> None:
-            for start in range(0, len(ids), self.chunk):
-                send(ids[start : start + self.chunk], **options)
-
-        transaction.on_commit(send_chunks)

@@ -1,8 +1,9 @@
 """Thin Celery wrappers around the stages services. Each takes primitive ids, is safe to run
 twice, and returns quietly when its row is gone.
 
-``work_task_execute_enqueue`` is the only code that puts stage tasks on the broker; the tasks
-queue (``stages.services.work.WORK_TASKS``) calls it after commit once ``queues_connect`` ran.
+The ``*_enqueue`` functions are the only code that puts stages' work on the broker; the tasks
+queue (``stages.services.work.WORK_TASKS``) and the auto-promotion channel call them after
+commit once ``queues_connect`` ran.
 """
 
 import logging
@@ -13,6 +14,7 @@ from stages.conf import setting
 from stages.models import WorkTask
 from stages.selectors import journeys_awaiting_auto_promotion
 from stages.services import history, journeys, work
+from stages.services.common import AUTO_PROMOTIONS
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +64,20 @@ def work_task_execute_enqueue(task_pks: list[int], countdown: float | None = Non
         logger.warning("could not enqueue task %s; the sweeper will retry", pk, exc_info=True)
 
 
+def staged_journey_auto_promote_enqueue(journey_pks: list[int]) -> None:
+    """Ask a worker to check one journey's gate; the broker down, beat's periodic check will."""
+    [pk] = journey_pks  # one journey per message (the channel's chunk)
+    try:
+        staged_journey_auto_promote_task.delay(pk)
+    except Exception:
+        logger.warning(
+            "could not enqueue the gate check of journey %s; the periodic check will catch up",
+            pk,
+            exc_info=True,
+        )
+
+
 def queues_connect() -> None:
-    """Give the stage tasks queue its sender (the app's ``ready``)."""
+    """Give stages' queues their senders (the app's ``ready``)."""
     work.WORK_TASKS.connect(work_task_execute_enqueue)
+    AUTO_PROMOTIONS.connect(staged_journey_auto_promote_enqueue)

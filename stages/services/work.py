@@ -33,7 +33,7 @@ from stages.conf import setting
 from stages.dag import dag_errors
 from stages.intents import IntentContext, TaskFailedPermanently, intents
 from stages.models import Agent, Stage, StagedJourney, TaskTemplate, UnitOfWork, WorkTask
-from stages.services.common import enqueue
+from stages.services.common import AUTO_PROMOTIONS
 from stages.services.events import stage_event_emit
 
 logger = logging.getLogger(__name__)
@@ -336,9 +336,7 @@ def _complete_unit(*, journey: StagedJourney, unit: UnitOfWork) -> None:
         staged_journey_complete_rollback_locked(journey=journey, unit=unit)
     elif unit.purpose == UnitOfWork.Purpose.SETUP and journey.stage == unit.stage:
         # Seed §7: UnitOfWorkCompleted → check exit criteria (and promote if they all pass).
-        from stages.tasks import staged_journey_auto_promote_task
-
-        transaction.on_commit(lambda: enqueue(staged_journey_auto_promote_task, journey.pk))
+        AUTO_PROMOTIONS.enqueue_on_commit([journey.pk])
 
 
 def _fail_unit(*, journey: StagedJourney, unit: UnitOfWork, task: WorkTask) -> None:
