@@ -75,7 +75,7 @@ class Channel:
 
     name: str
     chunk: int = 100  # ids per message
-    _send: Send | None = field(default=None, repr=False)
+    _send: Send | None = field(default=None, init=False, repr=False)
 
     def connect(self, send: Send) -> None:
         """Use ``send(ids, **options)`` to wake a worker (called by the app's ``tasks.py``)."""
