@@ -9,8 +9,11 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from journeys.bus import EVENTS
+from journeys.engine.dispatcher import STEP_RUNS
 from journeys.models import Event
 from journeys.queue import Backoff, Queue
+from journeys.services.subscriptions import DELIVERIES
 from tests.journeys.factories import EventFactory, ParticipantFactory
 
 PENDING, PROCESSING = Event.Status.PENDING, Event.Status.PROCESSING
@@ -202,3 +205,11 @@ def test_a_sweep_without_marks_only_reads_and_waits_out_lost_after(
 
     assert sent == [([long_lost], {})]
     assert Event.objects.get(pk=long_lost).next_attempt_at == now - timedelta(seconds=60)
+
+
+@pytest.mark.django_db
+def test_journeys_queues_can_send_once_the_app_is_ready(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks() as callbacks:
+        for ready in (EVENTS, STEP_RUNS, DELIVERIES):
+            ready.enqueue_on_commit([1])
+    assert len(callbacks) == 3
