@@ -2,16 +2,16 @@
 
 Every domain fact is an ``Event`` row. After the row commits, a Celery task hands it to
 ``event_process``, which calls each subscriber whose pattern matches the type, each in its own
-transaction, and remembers which succeeded so a retry runs only the ones that failed. Nothing
-here trusts the broker: a pending event whose message was lost, or whose worker died, is found
-again by ``events_sweep`` (a beat task) and dispatched once more; the claim makes the second
-dispatch of an event already handled a no-op.
+transaction, and remembers which succeeded so a retry runs only the ones that failed. The
+events table is a durable queue (``journeys.queue``, ``EVENTS``): nothing here trusts the broker;
+a pending event whose message was lost, or whose worker died, is found again by ``events_sweep``
+(a beat task) and dispatched once more; the claim makes the second dispatch of an event already
+handled a no-op.
 """
 
 import fnmatch
 import json
 import logging
-import random
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -20,20 +20,33 @@ from functools import lru_cache
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from journeys import metrics
-from journeys.broker import task_send
 from journeys.models import Event
+from journeys.queue import Backoff, Queue
 
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[Event], None]
 BatchHandler = Callable[[list[Event]], None]
 EVENT_DISPATCH_CHUNK = 100  # event ids per Celery message: one claim, one outcome write, per chunk
+
+EVENTS = Queue(
+    name="events",
+    model=Event,
+    waiting=Q(status=Event.Status.PENDING),
+    due_field="next_attempt_at",
+    held=Q(status=Event.Status.PROCESSING),
+    lease_field="lease_until",
+    lease_seconds=lambda: settings.EVENT_LEASE_SECONDS,
+    chunk=EVENT_DISPATCH_CHUNK,
+    sweep_batch=lambda: settings.EVENT_SWEEP_BATCH,
+    backoff=Backoff(base=lambda: settings.EVENT_RETRY_BASE_SECONDS, cap=3600),
+)
 
 
 @dataclass(frozen=True)
@@ -116,46 +129,22 @@ def _subscribers_in_order() -> list[Subscriber]:
 
 def dispatch_on_commit(event_ids: Iterable[int]) -> None:
     """Enqueue processing of these events once the surrounding transaction commits."""
-    ids = list(event_ids)
-    if not ids:
-        return
-
-    def send() -> None:
-        from journeys.tasks import events_process_task
-
-        for start in range(0, len(ids), EVENT_DISPATCH_CHUNK):
-            # The broker down: the sweeper finds these events again.
-            task_send(events_process_task, ids[start : start + EVENT_DISPATCH_CHUNK], left_to="the sweeper")
-
-    transaction.on_commit(send)
+    EVENTS.enqueue_on_commit(event_ids)
 
 
 def _claim(event_ids: list[int]) -> list[int]:
     """Take the claimable ones of these events for this worker; returns their ids.
 
-    Pending events, and events whose worker's lease ran out. On Postgres, rows another worker is
-    claiming right now are skipped (``SKIP LOCKED``); SQLite serialises writers anyway.
+    Pending events (whether or not their sweep is due: the message is for them), and events whose
+    worker's lease ran out; rows another worker is claiming right now are skipped.
     """
     now = timezone.now()
-    claimable = Q(status=Event.Status.PENDING) | Q(status=Event.Status.PROCESSING, lease_until__lt=now)
-    with transaction.atomic():
-        candidates = Event.objects.filter(claimable, pk__in=event_ids)
-        if connection.features.has_select_for_update_skip_locked:
-            candidates = candidates.select_for_update(skip_locked=True)
-        claimed = list(candidates.values_list("pk", flat=True))
-        if claimed:
-            Event.objects.filter(pk__in=claimed).update(
-                status=Event.Status.PROCESSING,
-                lease_until=now + timedelta(seconds=settings.EVENT_LEASE_SECONDS),
-                attempts=F("attempts") + 1,
-            )
-    return claimed
-
-
-def retry_delay(attempts: int) -> timedelta:
-    """Exponential backoff with full jitter: base * 2^(n-1), at most one hour."""
-    ceiling = min(settings.EVENT_RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0), 3600)
-    return timedelta(seconds=ceiling / 2 + random.uniform(0, ceiling / 2))
+    return EVENTS.claim(
+        (EVENTS.waiting | EVENTS.expired(now)) & Q(pk__in=event_ids),
+        now=now,
+        status=Event.Status.PROCESSING,
+        attempts=F("attempts") + 1,
+    )
 
 
 def event_process(*, event_id: int) -> Event | None:
@@ -243,7 +232,7 @@ def events_process(*, event_ids: list[int]) -> list[Event]:
         else:
             event.status = Event.Status.PENDING
             event.error = "\n".join(errors[event.pk])[:10_000]
-            event.next_attempt_at = now + retry_delay(event.attempts)
+            event.next_attempt_at = EVENTS.retry_at(now, event.attempts)
     _settle(events)
     return events
 
@@ -280,37 +269,24 @@ def _settle(events: list[Event]) -> None:
 def events_due_for_dispatch(*, limit: int) -> list[int]:
     """Pending events whose dispatch is due, and events whose worker's lease ran out."""
     now = timezone.now()
-    due = Q(status=Event.Status.PENDING, next_attempt_at__lte=now) | Q(
-        status=Event.Status.PROCESSING, lease_until__lt=now
-    )
+    due = EVENTS.due(now) | EVENTS.expired(now)
     return list(Event.objects.filter(due).order_by("id").values_list("id", flat=True)[:limit])
 
 
 def events_sweep() -> int:
     """Re-dispatch events the broker lost or a dead worker left behind. Returns how many.
 
-    The sweep takes what it dispatches in one transaction (``SKIP LOCKED`` on Postgres): each
-    event goes back to pending with its next sweep pushed ``EVENT_SWEEP_AFTER_SECONDS`` later,
-    so a second sweep running at the same time (two beats) or just after takes none of them.
+    The sweep claims what it dispatches (``journeys.queue``): each event goes back to pending
+    with its next sweep pushed ``EVENT_SWEEP_AFTER_SECONDS`` later, so a second sweep running at
+    the same time (two beats) or just after takes none of them.
     """
     now = timezone.now()
-    due = Q(status=Event.Status.PENDING, next_attempt_at__lte=now) | Q(
-        status=Event.Status.PROCESSING, lease_until__lt=now
+    ids = EVENTS.sweep(
+        now=now,
+        status=Event.Status.PENDING,
+        lease_until=None,
+        next_attempt_at=now + timedelta(seconds=settings.EVENT_SWEEP_AFTER_SECONDS),
     )
-    with transaction.atomic():
-        candidates = Event.objects.filter(due).order_by("id")
-        if connection.features.has_select_for_update_skip_locked:
-            candidates = candidates.select_for_update(skip_locked=True)
-        ids = list(candidates.values_list("id", flat=True)[: settings.EVENT_SWEEP_BATCH])
-        if ids:
-            Event.objects.filter(pk__in=ids).update(
-                status=Event.Status.PENDING,
-                lease_until=None,
-                next_attempt_at=now + timedelta(seconds=settings.EVENT_SWEEP_AFTER_SECONDS),
-            )
-            dispatch_on_commit(ids)
-    if ids:
-        logger.info("swept %d events for dispatch", len(ids))
     return len(ids)
 
 

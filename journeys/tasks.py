@@ -1,8 +1,16 @@
-"""Thin Celery wrappers around the bus and the journey engine. All are safe to run twice."""
+"""Thin Celery wrappers around the bus and the journey engine. All are safe to run twice.
+
+The senders here are the only code that puts journeys' work on the broker: ``queues_connect``
+(called when the app is ready) hands them to the durable queues (``journeys.queue``), which call
+them after commit. A message that cannot be sent (the broker down) is left to the queue's sweep.
+"""
 
 from celery import shared_task
 
 from journeys import bus
+from journeys.broker import task_send
+from journeys.engine import dispatcher
+from journeys.services import subscriptions
 
 
 @shared_task(name="journeys.events_process")
@@ -23,28 +31,43 @@ def events_sweep_task() -> int:
 @shared_task(name="journeys.step_runs_dispatch", ignore_result=True)
 def step_runs_dispatch_task() -> int:
     """Beat, every second: claim due step runs in batches (SKIP LOCKED) and execute them."""
-    from journeys.engine.dispatcher import step_runs_dispatch
-
-    return step_runs_dispatch().executed
+    return dispatcher.step_runs_dispatch().executed
 
 
 @shared_task(name="journeys.step_runs_execute", ignore_result=True)
 def step_runs_execute_task(run_ids: list[int]) -> int:
     """Execute runs kicked after their transaction committed; runs already taken are skipped."""
-    from journeys.engine.dispatcher import step_runs_execute_now
-
-    return step_runs_execute_now(run_ids=run_ids).executed
+    return dispatcher.step_runs_execute_now(run_ids=run_ids).executed
 
 
 @shared_task(name="journeys.webhook_delivery_send", ignore_result=True)
 def webhook_delivery_send_task(delivery_id: int) -> str:
-    from journeys.services.subscriptions import webhook_delivery_send
-
-    return webhook_delivery_send(delivery_id=delivery_id)
+    return subscriptions.webhook_delivery_send(delivery_id=delivery_id)
 
 
 @shared_task(name="journeys.webhook_deliveries_sweep", ignore_result=True)
 def webhook_deliveries_sweep_task() -> int:
-    from journeys.services.subscriptions import webhook_deliveries_sweep
+    return subscriptions.webhook_deliveries_sweep()
 
-    return webhook_deliveries_sweep()
+
+# ----------------------------------------------------------------------------------------------
+# Enqueueing (the durable queues call these after commit)
+# ----------------------------------------------------------------------------------------------
+def events_process_enqueue(event_ids: list[int]) -> None:
+    task_send(events_process_task, event_ids, left_to="the sweeper")
+
+
+def step_runs_execute_enqueue(run_ids: list[int]) -> None:
+    task_send(step_runs_execute_task, run_ids, left_to="the dispatcher")
+
+
+def webhook_delivery_send_enqueue(delivery_ids: list[int], countdown: float | None = None) -> None:
+    [delivery_id] = delivery_ids  # one delivery per message (the queue's chunk)
+    webhook_delivery_send_task.apply_async((delivery_id,), countdown=countdown)
+
+
+def queues_connect() -> None:
+    """Give journeys' durable queues their senders (the app's ``ready``)."""
+    bus.EVENTS.connect(events_process_enqueue)
+    dispatcher.STEP_RUNS.connect(step_runs_execute_enqueue)
+    subscriptions.DELIVERIES.connect(webhook_delivery_send_enqueue)

@@ -12,12 +12,13 @@ class StagesConfig(AppConfig):
         from django.db.models.signals import post_delete, post_save
 
         from journeys import bootstrap, bus
-        from stages import subscribers
+        from stages import subscribers, tasks
         from stages.intents import register_builtin_intents
         from stages.models import ExitCriterion
         from stages.services.pipelines import pipeline_load_defaults
 
         register_builtin_intents()
+        tasks.queues_connect()  # stage tasks are sent through Celery
         bus.subscribe(
             subscribers.MEASUREMENT_EVENT, subscribers.measurement_event_handle, name="stages.measurements"
         )

@@ -20,6 +20,8 @@ is executed in three phases, each for a whole batch:
 Either way the user journey's row lock is held while a run is recorded, so waking and timing
 out stay serialised, and the attempt check keeps each try recorded once.
 
+The step runs table is a durable queue (``journeys.queue``, ``STEP_RUNS``): the claim statements
+below are its claim written out in SQL, for the join to the user journey and the planner's sake.
 A worker killed between 2 and 3 leaves its runs ``running``; when their lease runs out the
 dispatcher claims them again and the action runs again with the same step run id as its
 idempotency key (``webhook-id``), so the receiver can drop the repeat. Nothing is lost.
@@ -36,25 +38,37 @@ from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Case, F, TextField, Value, When
+from django.db.models import Case, F, Q, TextField, Value, When
 from django.utils import timezone
 
 from journeys import metrics
 from journeys.actions.base import ActionSkipped
-from journeys.broker import task_send
 from journeys.engine.batch import Writes, participants_lock, versions_load
 from journeys.engine.definition import definition_for
-from journeys.engine.runner import ActionOutcome, Walker, action_of, lock_user_journey
+from journeys.engine.runner import STEP_RETRY, ActionOutcome, Walker, action_of, lock_user_journey
 from journeys.engine.timing import parse_duration, participant_zone, quiet_until
 from journeys.errors import DomainError
 from journeys.log_context import step_run_logging
 from journeys.models import StepRun, UserJourney
+from journeys.queue import Queue
 from journeys.registries import action_types
 
 logger = logging.getLogger(__name__)
 
 KICK_CHUNK = 100  # run ids per Celery message when kicking runs after commit
 KICK_ROUNDS = 20  # rounds an execute task follows newly created runs before leaving them to beat
+
+STEP_RUNS = Queue(
+    name="step runs",
+    model=StepRun,
+    waiting=Q(status__in=[StepRun.Status.PENDING, StepRun.Status.SCHEDULED]),
+    due_field="due_at",
+    held=Q(status=StepRun.Status.RUNNING),
+    lease_field="lease_until",
+    lease_seconds=lambda: settings.STEP_LEASE_SECONDS,
+    chunk=KICK_CHUNK,  # beat's step_runs_dispatch is this queue's sweep: it claims expired leases too
+    backoff=STEP_RETRY,
+)
 
 
 @dataclass
@@ -164,7 +178,7 @@ def _claim_orm(queryset, *, now: datetime, lease: datetime, limit: int | None) -
 def step_runs_claim_due(*, limit: int, now: datetime | None = None) -> list[Claim]:
     """Claim up to ``limit`` due runs of active journeys, then runs whose worker's lease ran out."""
     now = now or timezone.now()
-    lease = now + timedelta(seconds=settings.STEP_LEASE_SECONDS)
+    lease = STEP_RUNS.lease_until(now)
     if connection.vendor == "postgresql":
         claims = _claim_sql(_CLAIM_DUE_SQL, {"now": now, "lease": lease, "limit": limit})
         if len(claims) < limit:
@@ -172,16 +186,10 @@ def step_runs_claim_due(*, limit: int, now: datetime | None = None) -> list[Clai
                 _CLAIM_EXPIRED_SQL, {"now": now, "lease": lease, "limit": limit - len(claims)}
             )
         return claims
-    due = StepRun.objects.filter(
-        status__in=[StepRun.Status.PENDING, StepRun.Status.SCHEDULED],
-        due_at__lte=now,
-        user_journey__state=UserJourney.State.ACTIVE,
-    ).order_by("due_at")
-    claims = _claim_orm(due, now=now, lease=lease, limit=limit)
+    due = StepRun.objects.filter(STEP_RUNS.due(now), user_journey__state=UserJourney.State.ACTIVE)
+    claims = _claim_orm(due.order_by("due_at"), now=now, lease=lease, limit=limit)
     if len(claims) < limit:
-        expired = StepRun.objects.filter(status=StepRun.Status.RUNNING, lease_until__lt=now).order_by(
-            "lease_until"
-        )
+        expired = StepRun.objects.filter(STEP_RUNS.expired(now)).order_by("lease_until")
         claims += _claim_orm(expired, now=now, lease=lease, limit=limit - len(claims))
     return claims
 
@@ -191,14 +199,11 @@ def step_runs_claim(*, run_ids: list[int], now: datetime | None = None) -> list[
     if not run_ids:
         return []
     now = now or timezone.now()
-    lease = now + timedelta(seconds=settings.STEP_LEASE_SECONDS)
+    lease = STEP_RUNS.lease_until(now)
     if connection.vendor == "postgresql":
         return _claim_sql(_CLAIM_IDS_SQL, {"now": now, "lease": lease, "ids": list(run_ids)})
     pending = StepRun.objects.filter(
-        pk__in=run_ids,
-        status__in=[StepRun.Status.PENDING, StepRun.Status.SCHEDULED],
-        due_at__lte=now,
-        user_journey__state=UserJourney.State.ACTIVE,
+        STEP_RUNS.due(now), pk__in=run_ids, user_journey__state=UserJourney.State.ACTIVE
     )
     return _claim_orm(pending, now=now, lease=lease, limit=None)
 
@@ -573,14 +578,4 @@ def dispatch_on_commit(run_ids: list[int]) -> None:
     If the message is lost (broker down), the runs are due now and beat's dispatcher claims them
     within a second or two.
     """
-    ids = list(run_ids)
-    if not ids:
-        return
-
-    def send() -> None:
-        from journeys.tasks import step_runs_execute_task
-
-        for start in range(0, len(ids), KICK_CHUNK):
-            task_send(step_runs_execute_task, ids[start : start + KICK_CHUNK], left_to="the dispatcher")
-
-    transaction.on_commit(send)
+    STEP_RUNS.enqueue_on_commit(run_ids)

@@ -20,7 +20,6 @@ walkers can never both create the next step.
 
 import hashlib
 import logging
-import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -38,6 +37,7 @@ from journeys.engine.timing import next_local_time, parse_duration, parse_time_o
 from journeys.errors import DomainError
 from journeys.log_context import step_run_logging
 from journeys.models import Event, StepRun, UserJourney, UserJourneyLog
+from journeys.queue import Backoff
 from journeys.registries import ActionContext, action_types
 
 logger = logging.getLogger(__name__)
@@ -65,12 +65,10 @@ def channel_of(step: StepDef) -> str:
     return getattr(action, "channel", "") or "" if action else ""
 
 
-def retry_delay(attempts: int) -> timedelta:
-    """Exponential backoff with jitter: base · 2^(n-1), capped, the upper half randomised."""
-    ceiling = min(
-        settings.STEP_RETRY_BASE_SECONDS * 2 ** max(attempts - 1, 0), settings.STEP_RETRY_MAX_SECONDS
-    )
-    return timedelta(seconds=ceiling / 2 + random.uniform(0, ceiling / 2))
+# When a failed run is tried again (the step runs queue's backoff, ``journeys.queue``).
+STEP_RETRY = Backoff(
+    base=lambda: settings.STEP_RETRY_BASE_SECONDS, cap=lambda: settings.STEP_RETRY_MAX_SECONDS
+)
 
 
 def split_bucket(*, journey_id: int, step_key: str, user_id: str, total: float) -> float:
@@ -462,7 +460,7 @@ class Walker:
         run.lease_until = None
         if not permanent and run.attempts < run.max_attempts:
             run.status = StepRun.Status.SCHEDULED
-            run.due_at = self.now + retry_delay(run.attempts)
+            run.due_at = self.now + STEP_RETRY.delay(run.attempts)
             self._save_run(run)
             return None
         run.status = StepRun.Status.FAILED

@@ -9,28 +9,42 @@
    ``WEBHOOK_SUBSCRIPTION_MAX_ATTEMPTS``; ``WEBHOOK_SUBSCRIPTION_DISABLE_AFTER`` failed tries in a
    row disable the subscription and e-mail the admins. The sweeper (beat) sends what fell due or
    whose message was lost; staff re-send a delivery from the admin.
+
+The deliveries table is a durable queue (``journeys.queue``, ``DELIVERIES``) whose lease is its
+due column: claiming a delivery pushes ``next_attempt_at`` ``CLAIM_SECONDS`` ahead.
 """
 
 import fnmatch
 import logging
-import random
-from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.mail import mail_admins
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from journeys.errors import ValidationFailed
 from journeys.models import Event, WebhookAttempt, WebhookDelivery, WebhookSubscription
+from journeys.queue import Backoff, Queue
 from journeys.webhooks import DeliveryFailed, TargetRefused, target_check, webhook_send
 
 logger = logging.getLogger(__name__)
 
 CLAIM_SECONDS = 120  # a claimed delivery is not claimed again this soon (a worker died mid-send)
 SWEEP_BATCH = 500  # deliveries re-enqueued per sweep
+
+DELIVERIES = Queue(
+    name="webhook deliveries",
+    model=WebhookDelivery,
+    waiting=Q(status=WebhookDelivery.Status.PENDING, subscription__active=True),
+    due_field="next_attempt_at",
+    lease_field="next_attempt_at",
+    lease_seconds=CLAIM_SECONDS,
+    chunk=1,  # the task sends one delivery
+    sweep_batch=SWEEP_BATCH,
+    backoff=Backoff(base=lambda: settings.WEBHOOK_SUBSCRIPTION_RETRY_BASE_SECONDS, cap=3600),
+)
 
 
 def _globs_errors(event_types: Any) -> list[str]:
@@ -94,30 +108,12 @@ def webhook_subscriptions_handle_event(event: Event) -> None:
             event=event, subscription__in=matching, status=WebhookDelivery.Status.PENDING
         ).values_list("pk", flat=True)
     )
-    _enqueue_on_commit(ids)
-
-
-def _enqueue_on_commit(ids: list[int]) -> None:
-    from journeys.tasks import webhook_delivery_send_task
-
-    for pk in ids:
-        transaction.on_commit(lambda pk=pk: webhook_delivery_send_task.delay(pk))
-
-
-def _backoff(attempts: int) -> timedelta:
-    base = settings.WEBHOOK_SUBSCRIPTION_RETRY_BASE_SECONDS
-    delay = min(base * 2 ** (attempts - 1), 3600.0)
-    return timedelta(seconds=delay * random.uniform(0.8, 1.2))
+    DELIVERIES.enqueue_on_commit(ids)
 
 
 def _claim(delivery_id: int, now) -> WebhookDelivery | None:
-    claimed = WebhookDelivery.objects.filter(
-        pk=delivery_id,
-        status=WebhookDelivery.Status.PENDING,
-        next_attempt_at__lte=now,
-        subscription__active=True,
-    ).update(next_attempt_at=now + timedelta(seconds=CLAIM_SECONDS))
-    if not claimed:
+    """Take a due delivery of an active subscription; another worker's claim makes it not due."""
+    if not DELIVERIES.claim(DELIVERIES.due(now) & Q(pk=delivery_id), now=now):
         return None
     return WebhookDelivery.objects.select_related("subscription", "event__participant").get(pk=delivery_id)
 
@@ -171,7 +167,7 @@ def _record(delivery: WebhookDelivery, *, now, status_code, error: str, duration
     if delivery.attempts >= settings.WEBHOOK_SUBSCRIPTION_MAX_ATTEMPTS:
         delivery.status = WebhookDelivery.Status.FAILED
     else:
-        delivery.next_attempt_at = now + _backoff(delivery.attempts)
+        delivery.next_attempt_at = DELIVERIES.retry_at(now, delivery.attempts)
     delivery.save(update_fields=["status", "attempts", "last_error", "next_attempt_at"])
     subscriptions.update(consecutive_failures=F("consecutive_failures") + 1)
     subscription = subscriptions.select_for_update().get()
@@ -181,12 +177,8 @@ def _record(delivery: WebhookDelivery, *, now, status_code, error: str, duration
     ):
         _disable(subscription, now=now, error=error)
     elif delivery.status == WebhookDelivery.Status.PENDING:
-        from journeys.tasks import webhook_delivery_send_task
-
         countdown = max((delivery.next_attempt_at - now).total_seconds(), 0)
-        transaction.on_commit(
-            lambda: webhook_delivery_send_task.apply_async((delivery.pk,), countdown=countdown)
-        )
+        DELIVERIES.enqueue_on_commit([delivery.pk], countdown=countdown)
     return delivery.status
 
 
@@ -215,21 +207,10 @@ def webhook_delivery_resend(*, delivery: WebhookDelivery) -> WebhookDelivery:
     delivery.status = WebhookDelivery.Status.PENDING
     delivery.next_attempt_at = timezone.now()
     delivery.save(update_fields=["status", "next_attempt_at"])
-    _enqueue_on_commit([delivery.pk])
+    DELIVERIES.enqueue_on_commit([delivery.pk])
     return delivery
 
 
 def webhook_deliveries_sweep() -> int:
     """Beat: enqueue pending deliveries that fell due (lost messages, retries after a restart)."""
-    ids = list(
-        WebhookDelivery.objects.filter(
-            status=WebhookDelivery.Status.PENDING,
-            next_attempt_at__lte=timezone.now(),
-            subscription__active=True,
-        ).values_list("pk", flat=True)[:SWEEP_BATCH]
-    )
-    from journeys.tasks import webhook_delivery_send_task
-
-    for pk in ids:
-        webhook_delivery_send_task.delay(pk)
-    return len(ids)
+    return len(DELIVERIES.sweep())

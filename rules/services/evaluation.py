@@ -22,11 +22,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from journeys import bus
 from journeys.log_context import evaluation_logging
 from journeys.models import Event, Participant
+from journeys.queue import Queue
 from journeys.services.events import EventInput, events_ingest
 from journeys.services.records import active_mappings
 from rules import metrics
@@ -49,6 +51,20 @@ logger = logging.getLogger(__name__)
 DUE_BATCH = 1000  # participants claimed per beat tick
 DUE_CHUNK = 100  # participants per Celery message
 DUE_RETRY_AFTER = timedelta(minutes=5)  # a claimed participant whose evaluation was lost is retried
+
+# Schedules are a durable queue (``journeys.queue``) whose lease is the due column: claiming a
+# participant pushes its ``next_check_at`` ``DUE_RETRY_AFTER`` ahead, and the evaluation writes
+# the real next moment.
+DUE_SCHEDULES = Queue(
+    name="rule re-evaluations",
+    model=EvaluationSchedule,
+    waiting=Q(),
+    due_field="next_check_at",
+    lease_field="next_check_at",
+    lease_seconds=DUE_RETRY_AFTER.total_seconds(),
+    chunk=DUE_CHUNK,
+    sweep_batch=DUE_BATCH,
+)
 
 
 @dataclass
@@ -346,14 +362,7 @@ def participants_evaluate_due(*, now: datetime | None = None, limit: int = DUE_B
     while a worker is on it; the evaluation then writes the real next moment. Returns the ids.
     """
     now = now or timezone.now()
-    with transaction.atomic():
-        due = EvaluationSchedule.objects.filter(next_check_at__lte=now).order_by("next_check_at")
-        if transaction.get_connection().features.has_select_for_update_skip_locked:
-            due = due.select_for_update(skip_locked=True)
-        ids = list(due.values_list("participant_id", flat=True)[:limit])
-        if ids:
-            EvaluationSchedule.objects.filter(pk__in=ids).update(next_check_at=now + DUE_RETRY_AFTER)
-    return ids
+    return DUE_SCHEDULES.claim(DUE_SCHEDULES.due(now), now=now, limit=limit, order_by="next_check_at")
 
 
 def participants_evaluate(*, participant_ids: list[int]) -> int:

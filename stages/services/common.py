@@ -1,20 +1,22 @@
-"""What the journey services share: the row lock, history rows, validation memory, refusals."""
-
-import logging
+"""What the journey services share: the row lock, history rows, validation memory, refusals,
+the auto-promotion channel."""
 
 from django.utils import timezone
 
 from journeys.errors import Conflict, ValidationFailed
+from journeys.queue import Channel
 from stages import metrics
 from stages.criteria import ValidationResult
 from stages.models import StagedJourney, StageTransition, UnitOfWork
-
-logger = logging.getLogger(__name__)
 
 SYSTEM = "system"
 CLIENT_ID_MAX = 255
 REASON_MAX = 2000
 OPEN_UNIT_STATUSES = (UnitOfWork.Status.PENDING, UnitOfWork.Status.RUNNING, UnitOfWork.Status.FAILED)
+
+# Journeys whose gate to check after commit (new evidence, a unit of work done). Not a leased
+# queue: a lost message only waits for beat's periodic check of every such journey.
+AUTO_PROMOTIONS = Channel(name="staged journey auto-promotions", chunk=1)
 
 
 def journey_lock(journey_pk: int) -> StagedJourney:
@@ -73,12 +75,3 @@ def invalid_transition(journey: StagedJourney, action: str, reason: str) -> Conf
         current_stage=journey.stage,
         reason=reason,
     )
-
-
-def enqueue(task, *args) -> None:
-    try:
-        task.delay(*args)
-    except Exception:  # broker down: the beat sweep checks every journey again
-        logger.warning(
-            "could not enqueue %s%s; the periodic check will catch up", task.name, args, exc_info=True
-        )

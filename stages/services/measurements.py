@@ -7,7 +7,7 @@ from django.db import transaction
 from journeys.errors import ValidationFailed
 from stages.criteria import exit_criteria_evaluate
 from stages.models import PIPELINE_STAGES, ExitCriterion, Measurement, StagedJourney
-from stages.services.common import enqueue, invalid_transition, journey_lock, validation_remember
+from stages.services.common import AUTO_PROMOTIONS, invalid_transition, journey_lock, validation_remember
 from stages.services.rollback import rollback_if_triggered
 
 
@@ -89,10 +89,7 @@ def _react(journey: StagedJourney) -> None:
     validation_remember(journey, validation, only_if_changed=True)
     if rollback_if_triggered(journey, validation):
         return
-    from stages.tasks import staged_journey_auto_promote_task
-
-    pk = journey.pk
-    transaction.on_commit(lambda: enqueue(staged_journey_auto_promote_task, pk))
+    AUTO_PROMOTIONS.enqueue_on_commit([journey.pk])
 
 
 def _require_measurable(journey: StagedJourney) -> None:

@@ -14,12 +14,13 @@ Correctness lives in the database, not in the broker:
    jitter), or fails the unit; the last success completes it.
 5. ``work_tasks_sweep`` (beat) re-dispatches queued tasks whose message was lost and running
    tasks whose worker died.
+
+The tasks table is a durable queue (``journeys.queue``, ``WORK_TASKS``); ``stages.tasks`` sends
+its messages.
 """
 
 import logging
-import random
 from collections.abc import Iterable
-from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
@@ -27,16 +28,31 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from journeys.errors import Conflict, ValidationFailed
+from journeys.queue import Backoff, Queue
 from stages.conf import setting
 from stages.dag import dag_errors
 from stages.intents import IntentContext, TaskFailedPermanently, intents
 from stages.models import Agent, Stage, StagedJourney, TaskTemplate, UnitOfWork, WorkTask
-from stages.services.common import enqueue
+from stages.services.common import AUTO_PROMOTIONS
 from stages.services.events import stage_event_emit
 
 logger = logging.getLogger(__name__)
 
 ERROR_MAX = 4000  # characters of an error kept on a task
+
+WORK_TASKS = Queue(
+    name="stage tasks",
+    model=WorkTask,
+    waiting=Q(status=WorkTask.Status.QUEUED),
+    due_field="next_attempt_at",
+    held=Q(status=WorkTask.Status.RUNNING),
+    lease_field="lease_until",
+    lease_seconds=lambda: setting("STAGES_TASK_LEASE_SECONDS"),
+    chunk=1,  # a message runs one task
+    sweep_batch=lambda: setting("STAGES_TASK_SWEEP_BATCH"),
+    # The base is each task's own ``retry_backoff_seconds``.
+    backoff=Backoff(base=5.0, cap=lambda: setting("STAGES_MAX_RETRY_DELAY_SECONDS")),
+)
 
 
 # --------------------------------------------------------------------------------------------
@@ -121,18 +137,8 @@ def _queue_ready(unit: UnitOfWork) -> list[int]:
 
 
 def dispatch_on_commit(task_pks: Iterable[int], *, countdown: float | None = None) -> None:
-    pks = list(task_pks)
-
-    def send() -> None:
-        from stages.tasks import work_task_execute_task
-
-        for pk in pks:
-            try:
-                work_task_execute_task.apply_async(args=[pk], countdown=countdown)
-            except Exception:  # the broker is down: the sweeper will find the task
-                logger.warning("could not enqueue task %s; the sweeper will retry", pk, exc_info=True)
-
-    transaction.on_commit(send)
+    """Send these tasks to a worker once the surrounding transaction commits."""
+    WORK_TASKS.enqueue_on_commit(task_pks, countdown=countdown)
 
 
 # --------------------------------------------------------------------------------------------
@@ -184,13 +190,11 @@ def work_task_execute(*, task_pk: int) -> str:
 def _claim(task_pk: int) -> int | None:
     """Take the task for this worker; returns the attempt number, or ``None`` if not ours."""
     now = timezone.now()
-    claimable = Q(status=WorkTask.Status.QUEUED, next_attempt_at__lte=now) | Q(
-        status=WorkTask.Status.RUNNING, lease_until__lt=now
-    )
     with transaction.atomic():
-        claimed = WorkTask.objects.filter(claimable, pk=task_pk).update(
+        claimed = WORK_TASKS.claim(
+            (WORK_TASKS.due(now) | WORK_TASKS.expired(now)) & Q(pk=task_pk),
+            now=now,
             status=WorkTask.Status.RUNNING,
-            lease_until=now + timedelta(seconds=setting("STAGES_TASK_LEASE_SECONDS")),
             attempts=F("attempts") + 1,
             started_at=now,
             next_attempt_at=None,
@@ -275,7 +279,7 @@ def _attempt_failed(*, task_pk: int, attempt: int, error: str, retryable: bool) 
     )
     now = timezone.now()
     if will_retry:
-        delay = retry_delay(task.retry_backoff_seconds, task.retry_count + 1)
+        delay = WORK_TASKS.backoff.delay(task.retry_count + 1, base=task.retry_backoff_seconds)
         swapped = _swap(
             task,
             from_status=WorkTask.Status.RUNNING,
@@ -284,7 +288,7 @@ def _attempt_failed(*, task_pk: int, attempt: int, error: str, retryable: bool) 
             retry_count=task.retry_count + 1,
             error=error[:ERROR_MAX],
             lease_until=None,
-            next_attempt_at=now + timedelta(seconds=delay),
+            next_attempt_at=now + delay,
         )
     else:
         swapped = _swap(
@@ -311,16 +315,10 @@ def _attempt_failed(*, task_pk: int, attempt: int, error: str, retryable: bool) 
         },
     )
     if will_retry:
-        dispatch_on_commit([task.pk], countdown=delay)
+        dispatch_on_commit([task.pk], countdown=delay.total_seconds())
         return "retrying"
     _fail_unit(journey=journey, unit=unit, task=task)
     return "failed"
-
-
-def retry_delay(base_seconds: float, retry_number: int) -> float:
-    """Exponential backoff with jitter: base · 2^(n-1), between half and all of it, capped."""
-    ceiling = min(base_seconds * 2 ** max(retry_number - 1, 0), setting("STAGES_MAX_RETRY_DELAY_SECONDS"))
-    return ceiling / 2 + random.uniform(0, ceiling / 2)
 
 
 def _complete_unit(*, journey: StagedJourney, unit: UnitOfWork) -> None:
@@ -338,9 +336,7 @@ def _complete_unit(*, journey: StagedJourney, unit: UnitOfWork) -> None:
         staged_journey_complete_rollback_locked(journey=journey, unit=unit)
     elif unit.purpose == UnitOfWork.Purpose.SETUP and journey.stage == unit.stage:
         # Seed §7: UnitOfWorkCompleted → check exit criteria (and promote if they all pass).
-        from stages.tasks import staged_journey_auto_promote_task
-
-        transaction.on_commit(lambda: enqueue(staged_journey_auto_promote_task, journey.pk))
+        AUTO_PROMOTIONS.enqueue_on_commit([journey.pk])
 
 
 def _fail_unit(*, journey: StagedJourney, unit: UnitOfWork, task: WorkTask) -> None:
@@ -500,21 +496,9 @@ def unit_of_work_cancel_locked(*, journey: StagedJourney, unit: UnitOfWork, acto
 # --------------------------------------------------------------------------------------------
 # The sweeper (beat)
 # --------------------------------------------------------------------------------------------
-def work_tasks_due_for_dispatch(*, limit: int) -> list[int]:
-    """Queued tasks due for a while (their message was lost) and running tasks whose lease ran out."""
-    now = timezone.now()
-    lost_after = timedelta(seconds=setting("STAGES_TASK_SWEEP_AFTER_SECONDS"))
-    due = Q(status=WorkTask.Status.QUEUED, next_attempt_at__lte=now - lost_after) | Q(
-        status=WorkTask.Status.RUNNING, lease_until__lt=now
-    )
-    return list(WorkTask.objects.filter(due).order_by("id").values_list("pk", flat=True)[:limit])
-
-
 def work_tasks_sweep() -> int:
-    """Re-dispatch tasks the broker lost or a dead worker left behind. Returns how many."""
-    pks = work_tasks_due_for_dispatch(limit=setting("STAGES_TASK_SWEEP_BATCH"))
-    if pks:
-        with transaction.atomic():
-            dispatch_on_commit(pks)
-        logger.info("swept %d stage tasks for dispatch", len(pks))
-    return len(pks)
+    """Re-dispatch tasks the broker lost (queued and due for ``STAGES_TASK_SWEEP_AFTER_SECONDS``)
+    or a dead worker left behind (running, lease expired). Returns how many.
+
+    The tasks are only read: the worker's claim keeps a task sent twice from running twice."""
+    return len(WORK_TASKS.sweep(lost_after=setting("STAGES_TASK_SWEEP_AFTER_SECONDS")))
