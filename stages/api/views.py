@@ -36,8 +36,8 @@ from stages.api.serializers import (
     WorkTaskSerializer,
 )
 from stages.models import StagedJourney, UnitOfWork, WorkTask
-from stages.services import journeys as journey_services
 from stages.services import measurements as measurement_services
+from stages.services import staged_journeys as journey_services
 from stages.services import work as work_services
 from stages.services.rollback import staged_journey_rollback
 
