@@ -13,8 +13,8 @@ from rest_framework import serializers
 
 from journeys.api.serializers import EVENT_TYPE_VALIDATOR
 from journeys.engine.definition import SERVICE_FIELDS, STEP_FIELDS
-from journeys.journey_selectors import user_journey_progress
 from journeys.models import Journey, JourneyVersion, Step, StepRun, UserJourney, UserJourneyLog
+from journeys.selectors.user_journeys import user_journey_progress
 from journeys.services.journeys import has_unpublished_changes
 from journeys.services.webhook_secrets import config_masked, definition_masked
 

@@ -7,7 +7,6 @@ from rest_framework import generics, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 
-from journeys import journey_selectors as selectors
 from journeys.api.examples import ENROLMENT_CONFLICT, JOURNEY_CONFLICT, UNKNOWN_TEMPLATE
 from journeys.api.filters import JourneyFilterSet, UserJourneyStateFilterSet
 from journeys.api.journey_serializers import (
@@ -30,6 +29,8 @@ from journeys.api.permissions import ApiPermissions
 from journeys.models import Journey, UserJourney
 from journeys.models.journeys import TriggerType
 from journeys.registries import action_types, condition_types
+from journeys.selectors.journeys import journey_get, journeys_list
+from journeys.selectors.user_journeys import user_journey_get, user_journeys_list
 from journeys.services import journeys as journey_services
 from journeys.services.enrolment import journeys_trigger, user_journey_enrol
 from journeys.services.templates import TEMPLATES, journey_design, journey_template_get, journey_types
@@ -183,7 +184,7 @@ class JourneyListCreateView(ApiPermissions, generics.GenericAPIView):
         ],
     )
     def get(self, request):
-        page = self.paginate_queryset(self.filter_queryset(selectors.journeys_list()))
+        page = self.paginate_queryset(self.filter_queryset(journeys_list()))
         return self.get_paginated_response(JourneySerializer(page, many=True).data)
 
     @extend_schema(
@@ -214,7 +215,7 @@ class JourneyListCreateView(ApiPermissions, generics.GenericAPIView):
             _require(request, PUBLISH)
         journey = journey_services.journey_create(data=data, steps=steps, actor=request.user, publish=publish)
         shown = JourneySerializer(
-            selectors.journey_get(pk=journey.pk), context={"revealed_secrets": journey.revealed_secrets}
+            journey_get(pk=journey.pk), context={"revealed_secrets": journey.revealed_secrets}
         )
         return Response(shown.data, status=status.HTTP_201_CREATED)
 
@@ -229,7 +230,7 @@ class JourneyDetailView(ApiPermissions, generics.GenericAPIView):
         examples=[OpenApiExample("Journey", response_only=True, value=JOURNEY_EXAMPLE)],
     )
     def get(self, request, pk: int):
-        return Response(JourneySerializer(selectors.journey_get(pk=pk)).data)
+        return Response(JourneySerializer(journey_get(pk=pk)).data)
 
     @extend_schema(
         operation_id="journeys_update",
@@ -249,7 +250,7 @@ class JourneyDetailView(ApiPermissions, generics.GenericAPIView):
         ],
     )
     def patch(self, request, pk: int):
-        journey = selectors.journey_get(pk=pk)
+        journey = journey_get(pk=pk)
         serializer = JourneyUpdateSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
@@ -268,7 +269,7 @@ class JourneyDetailView(ApiPermissions, generics.GenericAPIView):
                 journey = journey_services.journey_publish(journey=journey, actor=request.user)
             elif is_active is False and journey.state != Journey.State.ARCHIVED:
                 journey = journey_services.journey_archive(journey=journey, actor=request.user)
-        shown = JourneySerializer(selectors.journey_get(pk=pk), context={"revealed_secrets": revealed})
+        shown = JourneySerializer(journey_get(pk=pk), context={"revealed_secrets": revealed})
         return Response(shown.data)
 
     @extend_schema(
@@ -282,7 +283,7 @@ class JourneyDetailView(ApiPermissions, generics.GenericAPIView):
         responses={204: None},
     )
     def delete(self, request, pk: int):
-        journey_services.journey_delete(journey=selectors.journey_get(pk=pk), actor=request.user)
+        journey_services.journey_delete(journey=journey_get(pk=pk), actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -293,8 +294,8 @@ class _JourneyTransitionView(ApiPermissions, generics.GenericAPIView):
     service = None
 
     def post(self, request, pk: int):
-        type(self).service(journey=selectors.journey_get(pk=pk), actor=request.user)
-        return Response(JourneySerializer(selectors.journey_get(pk=pk)).data)
+        type(self).service(journey=journey_get(pk=pk), actor=request.user)
+        return Response(JourneySerializer(journey_get(pk=pk)).data)
 
 
 class JourneyPublishView(_JourneyTransitionView):
@@ -389,7 +390,7 @@ class JourneyVersionsView(ApiPermissions, generics.GenericAPIView):
         ],
     )
     def get(self, request, pk: int):
-        journey = selectors.journey_get(pk=pk)
+        journey = journey_get(pk=pk)
         versions = self.filter_queryset(journey.versions.select_related("published_by").order_by("-number"))
         return Response(JourneyVersionSerializer(versions, many=True).data)
 
@@ -408,7 +409,7 @@ class UserJourneysOfUserView(ApiPermissions, generics.GenericAPIView):
         examples=[OpenApiExample("User journeys", response_only=True, value=[USER_JOURNEY_EXAMPLE])],
     )
     def get(self, request, user_id: str):
-        runs = self.filter_queryset(selectors.user_journeys_list(user_id=user_id))[:USER_JOURNEY_LIST_MAX]
+        runs = self.filter_queryset(user_journeys_list(user_id=user_id))[:USER_JOURNEY_LIST_MAX]
         return Response(UserJourneySerializer(runs, many=True).data)
 
 
@@ -475,9 +476,9 @@ class JourneyExecuteView(ApiPermissions, generics.GenericAPIView):
     def post(self, request, user_journey_id: int):
         serializer = ExecuteInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        uj = selectors.user_journey_get(pk=user_journey_id)
+        uj = user_journey_get(pk=user_journey_id)
         stats = user_journey_execute(user_journey=uj, **serializer.validated_data)
-        body = {"executed": stats.executed, "user_journey": selectors.user_journey_get(pk=user_journey_id)}
+        body = {"executed": stats.executed, "user_journey": user_journey_get(pk=user_journey_id)}
         return Response(ExecuteOutSerializer(body).data)
 
 
@@ -629,7 +630,7 @@ class JourneyDesignView(ApiPermissions, generics.GenericAPIView):
             _require(request, PUBLISH)
         journey = journey_design(**serializer.validated_data, actor=request.user)
         shown = JourneySerializer(
-            selectors.journey_get(pk=journey.pk), context={"revealed_secrets": journey.revealed_secrets}
+            journey_get(pk=journey.pk), context={"revealed_secrets": journey.revealed_secrets}
         )
         return Response(shown.data, status=status.HTTP_201_CREATED)
 
@@ -665,13 +666,11 @@ class JourneyCustomizeView(ApiPermissions, generics.GenericAPIView):
         serializer = CustomizeInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         journey = journey_services.journey_customize(
-            journey=selectors.journey_get(pk=pk),
+            journey=journey_get(pk=pk),
             customizations=serializer.validated_data["customizations"],
             actor=request.user,
         )
-        shown = JourneySerializer(
-            selectors.journey_get(pk=pk), context={"revealed_secrets": journey.revealed_secrets}
-        )
+        shown = JourneySerializer(journey_get(pk=pk), context={"revealed_secrets": journey.revealed_secrets})
         return Response(shown.data)
 
 
@@ -707,9 +706,7 @@ class JourneyEnrollView(ApiPermissions, generics.GenericAPIView):
     def post(self, request, pk: int):
         serializer = EnrollInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        uj = user_journey_enrol(
-            journey=selectors.journey_get(pk=pk), actor=request.user, **serializer.validated_data
-        )
+        uj = user_journey_enrol(journey=journey_get(pk=pk), actor=request.user, **serializer.validated_data)
         return Response(
-            UserJourneySerializer(selectors.user_journey_get(pk=uj.pk)).data, status=status.HTTP_201_CREATED
+            UserJourneySerializer(user_journey_get(pk=uj.pk)).data, status=status.HTTP_201_CREATED
         )

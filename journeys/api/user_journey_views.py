@@ -5,7 +5,6 @@ from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import generics
 from rest_framework.response import Response
 
-from journeys import journey_selectors as selectors
 from journeys.api.filters import StepRunFilterSet, UserJourneyFilterSet
 from journeys.api.journey_serializers import (
     AdvanceInSerializer,
@@ -21,6 +20,14 @@ from journeys.api.journey_views import USER_JOURNEY_EXAMPLE
 from journeys.api.permissions import ApiPermissions
 from journeys.errors import NotFound
 from journeys.models import StepRun, UserJourney
+from journeys.selectors.milestones import user_journey_milestone, user_journey_milestones
+from journeys.selectors.step_runs import step_runs_list
+from journeys.selectors.user_journeys import (
+    user_journey_get,
+    user_journey_history,
+    user_journey_progress,
+    user_journeys_list,
+)
 from journeys.services import user_journeys as services
 
 OPERATE = "journeys.operate_userjourney"
@@ -110,7 +117,7 @@ MILESTONES_EXAMPLE = {
 
 
 def _user_journey(pk: int) -> UserJourney:
-    return selectors.user_journey_get(pk=pk)
+    return user_journey_get(pk=pk)
 
 
 def _render(pk: int) -> Response:
@@ -135,7 +142,7 @@ class UserJourneyListView(ApiPermissions, generics.GenericAPIView):
         ],
     )
     def get(self, request):
-        page = self.paginate_queryset(self.filter_queryset(selectors.user_journeys_list()))
+        page = self.paginate_queryset(self.filter_queryset(user_journeys_list()))
         return self.get_paginated_response(UserJourneySerializer(page, many=True).data)
 
 
@@ -222,8 +229,8 @@ class UserJourneyMilestonesView(ApiPermissions, generics.GenericAPIView):
 
 def _milestones_response(pk: int) -> Response:
     uj = _user_journey(pk)
-    milestones = selectors.user_journey_milestones(user_journey=uj)
-    progress = selectors.user_journey_progress(user_journey=uj, milestones=milestones)
+    milestones = user_journey_milestones(user_journey=uj)
+    progress = user_journey_progress(user_journey=uj, milestones=milestones)
     return Response(
         UserJourneyMilestonesSerializer(
             {"user_journey_id": uj.pk, "progress": progress, "milestones": milestones}
@@ -252,7 +259,7 @@ class MilestoneDetailView(ApiPermissions, generics.GenericAPIView):
         ],
     )
     def get(self, request, pk: int, key: str):
-        milestone = selectors.user_journey_milestone(user_journey=_user_journey(pk), key=key)
+        milestone = user_journey_milestone(user_journey=_user_journey(pk), key=key)
         return Response(MilestoneDetailSerializer(milestone).data)
 
 
@@ -356,7 +363,7 @@ class UserJourneyHistoryView(ApiPermissions, generics.GenericAPIView):
     )
     def get(self, request, pk: int):
         uj = _user_journey(pk)
-        runs, log = selectors.user_journey_history(user_journey=uj)
+        runs, log = user_journey_history(user_journey=uj)
         return Response(HistorySerializer({"user_journey_id": uj.pk, "step_runs": runs, "log": log}).data)
 
 
@@ -378,7 +385,7 @@ class StepRunListView(ApiPermissions, generics.GenericAPIView):
         ],
     )
     def get(self, request):
-        page = self.paginate_queryset(self.filter_queryset(selectors.step_runs_list()))
+        page = self.paginate_queryset(self.filter_queryset(step_runs_list()))
         return self.get_paginated_response(StepRunSerializer(page, many=True).data)
 
 

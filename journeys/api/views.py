@@ -10,7 +10,6 @@ from rest_framework import generics, status
 from rest_framework.response import Response
 from rest_framework.throttling import AnonRateThrottle, ScopedRateThrottle
 
-from journeys import selectors
 from journeys.api.examples import PARTICIPANT_EXISTS
 from journeys.api.filters import EntityRecordFilterSet, EventFilterSet, ParticipantFilterSet
 from journeys.api.permissions import ApiPermissions
@@ -25,6 +24,8 @@ from journeys.api.serializers import (
     parse_event_batch,
 )
 from journeys.models import EntityMapping, EntityRecord, Event, Participant
+from journeys.selectors.events import events_list
+from journeys.selectors.participants import participant_get, participants_list, records_list
 from journeys.services.events import events_ingest
 from journeys.services.participants import participant_create, participant_update
 from journeys.services.records import entity_mapping_delete, entity_mapping_save
@@ -125,7 +126,7 @@ class EventListCreateView(ApiPermissions, generics.GenericAPIView):
         responses={200: EventSerializer(many=True)},
     )
     def get(self, request):
-        page = self.paginate_queryset(self.filter_queryset(selectors.events_list()))
+        page = self.paginate_queryset(self.filter_queryset(events_list()))
         return self.get_paginated_response(EventSerializer(page, many=True).data)
 
 
@@ -149,7 +150,7 @@ class ParticipantListCreateView(ApiPermissions, generics.GenericAPIView):
         responses={200: ParticipantSerializer(many=True)},
     )
     def get(self, request):
-        page = self.paginate_queryset(self.filter_queryset(selectors.participants_list()))
+        page = self.paginate_queryset(self.filter_queryset(participants_list()))
         return self.get_paginated_response(ParticipantSerializer(page, many=True).data)
 
     @extend_schema(
@@ -219,8 +220,8 @@ class ParticipantRecordsView(ApiPermissions, generics.GenericAPIView):
         responses={200: EntityRecordSerializer(many=True)},
     )
     def get(self, request, user_id: str):
-        participant = selectors.participant_get(user_id=user_id)
-        records = self.filter_queryset(selectors.records_list(participant=participant))
+        participant = participant_get(user_id=user_id)
+        records = self.filter_queryset(records_list(participant=participant))
         page = self.paginate_queryset(records)
         return self.get_paginated_response(EntityRecordSerializer(page, many=True).data)
 

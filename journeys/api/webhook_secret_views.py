@@ -4,9 +4,9 @@ from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import generics, serializers
 from rest_framework.response import Response
 
-from journeys import journey_selectors as selectors
 from journeys.api.permissions import ApiPermissions
 from journeys.models import Journey
+from journeys.selectors.journeys import journey_get
 from journeys.services.webhook_secrets import webhook_step_secret_rotate
 
 
@@ -48,6 +48,6 @@ class JourneyStepSecretRotateView(ApiPermissions, generics.GenericAPIView):
         ],
     )
     def post(self, request, pk: int, key: str):
-        journey = selectors.journey_get(pk=pk)
+        journey = journey_get(pk=pk)
         secret = webhook_step_secret_rotate(journey=journey, step_key=key, actor=request.user)
         return Response(StepSecretSerializer({"journey_id": journey.pk, "step": key, "secret": secret}).data)
