@@ -9,7 +9,7 @@ from rest_framework import generics, status
 from rest_framework.response import Response
 
 from journeys.api.permissions import ApiPermissions
-from journeys.api.serializers import EventSerializer
+from journeys.api.serializers.events import EventSerializer
 from stages import selectors
 from stages.api.examples import (
     CRITERIA_CONFLICT,

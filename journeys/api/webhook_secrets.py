@@ -1,19 +1,14 @@
 """Rotate a webhook step's signing secret: the new secret is in this answer only."""
 
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
-from rest_framework import generics, serializers
+from rest_framework import generics
 from rest_framework.response import Response
 
 from journeys.api.permissions import ApiPermissions
+from journeys.api.serializers.webhook_secrets import StepSecretSerializer
 from journeys.models import Journey
 from journeys.selectors.journeys import journey_get
 from journeys.services.webhook_secrets import webhook_step_secret_rotate
-
-
-class StepSecretSerializer(serializers.Serializer):
-    journey_id = serializers.IntegerField()
-    step = serializers.CharField(help_text="The webhook step's key.")
-    secret = serializers.CharField(help_text="The new signing secret (whsec_…), shown this once.")
 
 
 class JourneyStepSecretRotateView(ApiPermissions, generics.GenericAPIView):
