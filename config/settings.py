@@ -358,7 +358,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "AttachmentKindEnum": "workspace.models.files.Attachment.Kind",
         "SharedRoleEnum": "workspace.models.collaboration.SHARED_ROLE_CHOICES",
-        "MilestoneStatusEnum": "journeys.api.journey_serializers.MILESTONE_STATUSES",
+        "MilestoneStatusEnum": "journeys.api.serializers.milestones.MILESTONE_STATUSES",
     },
 }
 

@@ -13,7 +13,7 @@ from celery import shared_task
 from stages.conf import setting
 from stages.models import WorkTask
 from stages.selectors import journeys_awaiting_auto_promotion
-from stages.services import history, journeys, work
+from stages.services import history, staged_journeys, work
 from stages.services.common import AUTO_PROMOTIONS
 
 logger = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ def work_tasks_sweep_task() -> int:
 @shared_task(name="stages.staged_journey_auto_promote", ignore_result=True)
 def staged_journey_auto_promote_task(journey_pk: int) -> bool:
     """Promote one journey if its stage promotes automatically and every criterion passes."""
-    return journeys.staged_journey_auto_promote(journey_pk=journey_pk)
+    return staged_journeys.staged_journey_auto_promote(journey_pk=journey_pk)
 
 
 @shared_task(name="stages.journeys_auto_promote", ignore_result=True)
@@ -45,7 +45,7 @@ def journeys_auto_promote_task() -> int:
     (criteria that pass with time, such as "no critical bugs in 7 days"). Returns promotions."""
     promoted = 0
     for journey_pk in journeys_awaiting_auto_promotion(limit=setting("STAGES_AUTO_PROMOTE_BATCH")):
-        promoted += journeys.staged_journey_auto_promote(journey_pk=journey_pk)
+        promoted += staged_journeys.staged_journey_auto_promote(journey_pk=journey_pk)
     return promoted
 
 

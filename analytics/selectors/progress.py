@@ -7,8 +7,9 @@ from django.utils import timezone
 
 from analytics.selectors.journeys import Scope, journey_funnel
 from journeys.engine.definition import Definition, definition_for
-from journeys.journey_selectors import user_journey_milestones, user_journey_progress
 from journeys.models import Journey, StepRun, UserJourney
+from journeys.selectors.milestones import user_journey_milestones
+from journeys.selectors.user_journeys import user_journey_progress
 
 
 def expected_path(definition: Definition, start: str) -> list[str]:

@@ -19,8 +19,12 @@ another base before this one is refused when its module is imported.
 """
 
 from rest_framework import permissions
+from rest_framework.exceptions import PermissionDenied
 
 from journeys.models import ApiKey
+
+PUBLISH_JOURNEY = "journeys.publish_journey"
+OPERATE_USER_JOURNEY = "journeys.operate_userjourney"
 
 
 class ApiKeyScope(permissions.BasePermission):
@@ -112,6 +116,12 @@ class ApiPermissions:
     def get_permissions(self) -> list[permissions.BasePermission]:
         extra = [p for p in self.permission_classes if p not in BASE_PERMISSION_CLASSES]
         return [permission() for permission in (*BASE_PERMISSION_CLASSES, *extra)]
+
+
+def require_permission(request, perm: str) -> None:
+    """For a permission only some requests to a view need (publishing along with a change)."""
+    if not request.user.has_perm(perm):
+        raise PermissionDenied(f"This needs the {perm} permission.")
 
 
 def _is_ingest_key_on_ingest_view(request, view) -> bool:

@@ -21,8 +21,8 @@ from journeys.builder.journey_admin import BUILDER_MEDIA
 from journeys.builder.traces import trace_html
 from journeys.engine.definition import definition_for
 from journeys.errors import DomainError
-from journeys.journey_selectors import user_journey_history, user_journey_progress
 from journeys.models import RewardLedger, StepRun, UserJourney
+from journeys.selectors.user_journeys import user_journey_history, user_journey_progress
 from journeys.services.user_journeys import (
     step_run_retry,
     step_run_skip,

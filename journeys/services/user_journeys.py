@@ -17,9 +17,9 @@ from journeys.engine.definition import definition_for
 from journeys.engine.dispatcher import DispatchStats, dispatch_on_commit, step_runs_execute_now
 from journeys.engine.runner import Next, Walker, cancel_live_runs, lock_user_journey, log
 from journeys.errors import Conflict, NotFound, ValidationFailed
-from journeys.journey_selectors import predecessors_of
 from journeys.models import StepRun, UserJourney
 from journeys.models.runs import LIVE_STATES
+from journeys.selectors.milestones import predecessors_of
 
 
 def _locked(user_journey: UserJourney) -> UserJourney:

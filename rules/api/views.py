@@ -6,10 +6,10 @@ from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from journeys import selectors as journey_selectors
 from journeys.api.filters import StrictFilterBackend
 from journeys.api.parsers import JSONParser
 from journeys.api.permissions import ApiPermissions
+from journeys.selectors.participants import participant_get
 from rules import selectors
 from rules.api.filters import RuleFilterSet
 from rules.api.serializers import (
@@ -110,7 +110,7 @@ class FlagsView(ApiPermissions, APIView):
         ],
     )
     def get(self, request, user_id: str):
-        participant = journey_selectors.participant_get(user_id=user_id)
+        participant = participant_get(user_id=user_id)
         flags = list(selectors.live_flags(participant=participant))
         return Response(
             {"user_id": user_id, "flags": FlagSerializer(flags, many=True).data, "count": len(flags)}
@@ -167,7 +167,7 @@ class EvaluateView(ApiPermissions, APIView):
     def post(self, request, user_id: str):
         options = EvaluateRequestSerializer(data=request.data)
         options.is_valid(raise_exception=True)
-        participant = journey_selectors.participant_get(user_id=user_id)
+        participant = participant_get(user_id=user_id)
         result = participant_evaluate(participant=participant, **options.validated_data)
         return Response(EvaluationSerializer(result).data)
 
@@ -207,7 +207,7 @@ class FlagHistoryView(ApiPermissions, APIView):
     def get(self, request, user_id: str):
         query = FlagHistoryQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        participant = journey_selectors.participant_get(user_id=user_id)
+        participant = participant_get(user_id=user_id)
         history = selectors.flag_history(participant=participant)
         count = history.count()
         if "before" in query.validated_data:
@@ -253,7 +253,7 @@ class MilestonesView(ApiPermissions, APIView):
         ],
     )
     def get(self, request, user_id: str):
-        participant = journey_selectors.participant_get(user_id=user_id)
+        participant = participant_get(user_id=user_id)
         milestones = list(selectors.milestones(participant=participant))
         return Response(
             {
@@ -306,7 +306,7 @@ class MilestoneReachView(ApiPermissions, APIView):
     def post(self, request, user_id: str, milestone: str):
         body = MilestoneReachRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        participant = journey_selectors.participant_get(user_id=user_id)
+        participant = participant_get(user_id=user_id)
         record, created = milestone_reach(
             participant=participant, milestone=milestone, metadata=body.validated_data["metadata"]
         )
@@ -488,7 +488,7 @@ class RulePreviewView(ApiPermissions, APIView):
         body = PreviewRequestSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         rule = selectors.rule_get(rule_id=rule_id)
-        participant = journey_selectors.participant_get(user_id=body.validated_data["user_id"])
+        participant = participant_get(user_id=body.validated_data["user_id"])
         return Response(PreviewSerializer(selectors.rule_preview(rule=rule, participant=participant)).data)
 
 

@@ -16,8 +16,8 @@ from django.urls import path, reverse
 from journeys.errors import DomainError, ValidationFailed
 from stages.models import ExitCriterion, StagedJourney, UnitOfWork
 from stages.models.stages import PIPELINE_STAGES
-from stages.services.journeys import staged_journey_validate
 from stages.services.measurements import approval_record, measurements_record
+from stages.services.staged_journeys import staged_journey_validate
 from stages.svg import Node, dag_svg
 
 LIVE_UNIT_STATES = {"pending", "running"}  # a graph of these is refreshed while the page is open

@@ -9,7 +9,7 @@ from rest_framework import generics, status
 from rest_framework.response import Response
 
 from journeys.api.permissions import ApiPermissions
-from journeys.api.serializers import EventSerializer
+from journeys.api.serializers.events import EventSerializer
 from stages import selectors
 from stages.api.examples import (
     CRITERIA_CONFLICT,
@@ -36,8 +36,8 @@ from stages.api.serializers import (
     WorkTaskSerializer,
 )
 from stages.models import StagedJourney, UnitOfWork, WorkTask
-from stages.services import journeys as journey_services
 from stages.services import measurements as measurement_services
+from stages.services import staged_journeys as journey_services
 from stages.services import work as work_services
 from stages.services.rollback import staged_journey_rollback
 

@@ -1,7 +1,7 @@
 """The stages app's models, one module per idea; Django finds them through this package."""
 
-from stages.models.journeys import Measurement, Snapshot, StagedJourney, StageTransition
 from stages.models.pipelines import Agent, ExitCriterion, Pipeline, PipelineStage, TaskTemplate
+from stages.models.staged_journeys import Measurement, Snapshot, StagedJourney, StageTransition
 from stages.models.stages import NEXT_STAGE, PIPELINE_STAGES, PREVIOUS_STAGE, Stage
 from stages.models.work import UnitOfWork, WorkTask
 

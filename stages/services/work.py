@@ -331,7 +331,7 @@ def _complete_unit(*, journey: StagedJourney, unit: UnitOfWork) -> None:
         payload={"work_id": str(unit.work_id), "stage": unit.stage, "purpose": unit.purpose},
     )
     if unit.purpose == UnitOfWork.Purpose.ROLLBACK and journey.stage == Stage.ROLLBACK:
-        from stages.services.journeys import staged_journey_complete_rollback_locked
+        from stages.services.staged_journeys import staged_journey_complete_rollback_locked
 
         staged_journey_complete_rollback_locked(journey=journey, unit=unit)
     elif unit.purpose == UnitOfWork.Purpose.SETUP and journey.stage == unit.stage:

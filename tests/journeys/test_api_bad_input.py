@@ -166,12 +166,12 @@ def test_a_method_the_endpoint_does_not_have_answers_405_as_json(admin_api):
 
 
 def test_a_crash_under_the_api_answers_500_as_json(admin_api, monkeypatch):
-    from journeys import selectors
+    from journeys.api import participants
 
     def explode(**kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(selectors, "participants_list", explode)
+    monkeypatch.setattr(participants, "participants_list", explode)
     admin_api.raise_request_exception = False
 
     answer = admin_api.get("/api/v1/participants")

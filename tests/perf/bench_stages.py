@@ -47,8 +47,8 @@ def main() -> None:
 
     app.conf.task_always_eager = True
     with scratch_database():
-        from stages.services.journeys import staged_journey_promote
         from stages.services.rollback import staged_journey_rollback
+        from stages.services.staged_journeys import staged_journey_promote
         from tests.stages.factories import criteria_pipeline, satisfy, start
 
         criteria_pipeline()

@@ -12,9 +12,9 @@ from typing import Any
 from django.utils import timezone
 
 from stages.models import Agent, Pipeline, StagedJourney
-from stages.services.journeys import staged_journey_start
 from stages.services.measurements import approval_record, measurements_record
 from stages.services.pipelines import DEFAULT_PIPELINE, pipeline_create
+from stages.services.staged_journeys import staged_journey_start
 
 PASSING_METRICS: dict[str, dict[str, float]] = {
     "sandbox": {"connectors_syncing": 1.0, "search_quality": 0.91},

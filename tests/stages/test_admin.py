@@ -132,7 +132,7 @@ def test_the_promote_button_goes_through_the_service(staff):
 
 
 def test_the_rollback_button_asks_for_a_reason_and_keeps_a_snapshot(staff):
-    from stages.services.journeys import staged_journey_promote
+    from stages.services.staged_journeys import staged_journey_promote
 
     criteria_pipeline()
     journey = staged_journey_promote(journey=satisfy(start("client-1")), actor="ops").journey

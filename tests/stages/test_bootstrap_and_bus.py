@@ -6,8 +6,8 @@ from journeys import bootstrap
 from journeys.models import Event
 from journeys.services.events import EventInput, events_ingest
 from stages.models import Agent, ExitCriterion, Measurement, Pipeline, StagedJourney
-from stages.services.journeys import staged_journey_promote
 from stages.services.pipelines import pipeline_load_defaults
+from stages.services.staged_journeys import staged_journey_promote
 from tests.stages.factories import criteria_pipeline, satisfy, start
 
 pytestmark = pytest.mark.django_db

@@ -13,7 +13,7 @@ from django.db import connection
 from journeys.errors import Conflict
 from journeys.models import Event
 from stages.models import StagedJourney, UnitOfWork
-from stages.services.journeys import staged_journey_cancel, staged_journey_promote
+from stages.services.staged_journeys import staged_journey_cancel, staged_journey_promote
 from tests.stages.factories import criteria_pipeline, satisfy, start
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

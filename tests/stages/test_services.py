@@ -11,14 +11,14 @@ from django_fsm import TransitionNotAllowed
 from journeys.errors import Conflict, ValidationFailed
 from journeys.models import Event, Participant
 from stages.models import Measurement, Snapshot, StagedJourney, StageTransition, UnitOfWork
-from stages.services.journeys import (
+from stages.services.measurements import approval_record, measurements_record
+from stages.services.rollback import staged_journey_rollback
+from stages.services.staged_journeys import (
     staged_journey_cancel,
     staged_journey_promote,
     staged_journey_start,
     staged_journey_validate,
 )
-from stages.services.measurements import approval_record, measurements_record
-from stages.services.rollback import staged_journey_rollback
 from tests.stages.factories import backdate_stage, criteria_pipeline, satisfy, start
 
 pytestmark = pytest.mark.django_db

@@ -8,12 +8,12 @@ from django.utils import timezone
 from config.beat import PERIODIC_TASKS
 from config.celery import app as celery_app
 from stages.models import Measurement, Snapshot, StagedJourney, StageTransition, UnitOfWork
-from stages.services.journeys import (
+from stages.services.measurements import approval_record, measurements_record
+from stages.services.rollback import staged_journey_rollback
+from stages.services.staged_journeys import (
     staged_journey_cancel,
     staged_journey_promote,
 )
-from stages.services.measurements import approval_record, measurements_record
-from stages.services.rollback import staged_journey_rollback
 from stages.tasks import journeys_auto_promote_task, stage_history_purge_task
 from tests.stages.factories import backdate_stage, criteria_pipeline, satisfy, start
 

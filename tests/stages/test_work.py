@@ -12,9 +12,9 @@ from journeys.models import Event
 from journeys.webhooks import Delivery
 from stages.models import Agent, StagedJourney, UnitOfWork, WorkTask
 from stages.services import work
-from stages.services.journeys import staged_journey_promote
 from stages.services.measurements import measurements_record
 from stages.services.rollback import staged_journey_rollback
+from stages.services.staged_journeys import staged_journey_promote
 from stages.tasks import work_task_execute_task
 from tests.stages.factories import agent, criteria_pipeline, satisfy, start, task
 

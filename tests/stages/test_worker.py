@@ -7,8 +7,8 @@ from config.celery import app as celery_app
 from journeys.models import Event
 from journeys.services.events import EventInput, events_ingest
 from stages.models import StagedJourney, UnitOfWork
-from stages.services.journeys import staged_journey_promote, staged_journey_start
 from stages.services.rollback import staged_journey_rollback
+from stages.services.staged_journeys import staged_journey_promote, staged_journey_start
 from tests.helpers import wait_for
 from tests.stages.factories import agent, criteria_pipeline, satisfy, task
 

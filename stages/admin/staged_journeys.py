@@ -13,7 +13,7 @@ from stages.admin.evidence import EvidenceViews, evidence_context
 from stages.criteria import exit_criteria_evaluate
 from stages.models import Measurement, Snapshot, StagedJourney, StageTransition, UnitOfWork
 from stages.models.stages import PIPELINE_STAGES
-from stages.services import journeys as journey_services
+from stages.services import staged_journeys as journey_services
 from stages.services.rollback import staged_journey_rollback
 
 PROMOTIONS = {"promote_to_pilot", "promote_to_production", "complete"}

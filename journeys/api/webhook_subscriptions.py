@@ -1,53 +1,17 @@
 """Webhook subscriptions (``/api/v1/webhook-subscriptions``): journey events to staff's endpoints."""
 
 from drf_spectacular.utils import OpenApiExample, extend_schema
-from rest_framework import generics, serializers, status
+from rest_framework import generics, status
 from rest_framework.response import Response
 
+from journeys.api.examples import SUBSCRIPTION_EXAMPLE
 from journeys.api.permissions import ApiPermissions
+from journeys.api.serializers.webhook_subscriptions import (
+    WebhookSubscriptionCreatedSerializer,
+    WebhookSubscriptionSerializer,
+)
 from journeys.models import WebhookSubscription
 from journeys.services.subscriptions import webhook_subscription_save
-
-SUBSCRIPTION_EXAMPLE = {
-    "id": 3,
-    "name": "CRM milestones",
-    "url": "https://crm.example.com/hooks/journeys",
-    "event_types": ["journey.milestone.*", "journey.completed"],
-    "active": True,
-    "consecutive_failures": 0,
-    "disabled_at": None,
-    "disabled_reason": "",
-    "created_at": "2026-01-18T12:00:00Z",
-}
-
-
-class WebhookSubscriptionSerializer(serializers.ModelSerializer):
-    event_types = serializers.ListField(
-        child=serializers.CharField(max_length=200),
-        help_text="Journey event type globs: journey.enrolled, journey.milestone.*, journey.completed…",
-    )
-
-    class Meta:
-        model = WebhookSubscription
-        fields = [
-            "id",
-            "name",
-            "url",
-            "event_types",
-            "active",
-            "consecutive_failures",
-            "disabled_at",
-            "disabled_reason",
-            "created_at",
-        ]
-        read_only_fields = ["id", "consecutive_failures", "disabled_at", "disabled_reason", "created_at"]
-
-
-class WebhookSubscriptionCreatedSerializer(WebhookSubscriptionSerializer):
-    secret = serializers.CharField(read_only=True, help_text="Shown only now: verify signatures with it.")
-
-    class Meta(WebhookSubscriptionSerializer.Meta):
-        fields = [*WebhookSubscriptionSerializer.Meta.fields, "secret"]
 
 
 class WebhookSubscriptionListCreateView(ApiPermissions, generics.GenericAPIView):

@@ -1,19 +1,14 @@
 """Rotate a webhook step's signing secret: the new secret is in this answer only."""
 
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
-from rest_framework import generics, serializers
+from rest_framework import generics
 from rest_framework.response import Response
 
-from journeys import journey_selectors as selectors
 from journeys.api.permissions import ApiPermissions
+from journeys.api.serializers.webhook_secrets import StepSecretSerializer
 from journeys.models import Journey
+from journeys.selectors.journeys import journey_get
 from journeys.services.webhook_secrets import webhook_step_secret_rotate
-
-
-class StepSecretSerializer(serializers.Serializer):
-    journey_id = serializers.IntegerField()
-    step = serializers.CharField(help_text="The webhook step's key.")
-    secret = serializers.CharField(help_text="The new signing secret (whsec_…), shown this once.")
 
 
 class JourneyStepSecretRotateView(ApiPermissions, generics.GenericAPIView):
@@ -48,6 +43,6 @@ class JourneyStepSecretRotateView(ApiPermissions, generics.GenericAPIView):
         ],
     )
     def post(self, request, pk: int, key: str):
-        journey = selectors.journey_get(pk=pk)
+        journey = journey_get(pk=pk)
         secret = webhook_step_secret_rotate(journey=journey, step_key=key, actor=request.user)
         return Response(StepSecretSerializer({"journey_id": journey.pk, "step": key, "secret": secret}).data)

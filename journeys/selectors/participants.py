@@ -1,9 +1,9 @@
-"""Read-side queries of the event spine."""
+"""Read-side queries of participants and their entity records."""
 
 from django.db.models import QuerySet
 
 from journeys.errors import NotFound
-from journeys.models import EntityRecord, Event, Participant
+from journeys.models import EntityRecord, Participant
 
 
 def participant_get(*, user_id: str) -> Participant:
@@ -16,11 +16,6 @@ def participant_get(*, user_id: str) -> Participant:
 def participants_list() -> QuerySet[Participant]:
     """Filtered by ``journeys.api.filters.ParticipantFilterSet``."""
     return Participant.objects.all()
-
-
-def events_list() -> QuerySet[Event]:
-    """Filtered by ``journeys.api.filters.EventFilterSet``."""
-    return Event.objects.select_related("participant")
 
 
 def records_list(*, participant: Participant) -> QuerySet[EntityRecord]:

@@ -1,4 +1,4 @@
-"""Serializers of the event spine: events, participants, records, entity mappings."""
+"""Serializers of the event spine: events in (one or a batch) and out."""
 
 import json
 from datetime import timedelta
@@ -8,15 +8,21 @@ from django.core.validators import RegexValidator
 from django.utils import timezone
 from rest_framework import serializers
 
-from journeys.models import EntityMapping, EntityRecord, Event, Participant
+from journeys.models import Event
 from journeys.services.events import EventInput
 
 EVENT_TYPE_VALIDATOR = RegexValidator(
     r"^[A-Za-z0-9_.:\-]{1,200}$",
     "Use letters, digits and . _ - : only (e.g. kintell.session.completed).",
 )
+
+
 SOURCE_VALIDATOR = RegexValidator(r"^[A-Za-z0-9_.:\-]{1,100}$", "Use letters, digits and . _ - : only.")
+
+
 PAYLOAD_MAX_BYTES = 64 * 1024  # per event, serialised
+
+
 FUTURE_SKEW = timedelta(hours=24)  # clocks of senders may run ahead, not by days
 
 
@@ -116,65 +122,3 @@ class EventSerializer(serializers.ModelSerializer):
             "subscriber_results",
         ]
         read_only_fields = fields
-
-
-class ParticipantSerializer(serializers.ModelSerializer):
-    tags = serializers.ListField(child=serializers.CharField(max_length=100), required=False, max_length=200)
-    attributes = serializers.DictField(required=False)
-
-    class Meta:
-        model = Participant
-        fields = ["user_id", "attributes", "tags", "created_at", "updated_at"]
-        read_only_fields = ["created_at", "updated_at"]
-        extra_kwargs = {"user_id": {"validators": []}}
-
-
-class ParticipantUpdateSerializer(serializers.Serializer):
-    attributes = serializers.DictField(
-        required=False,
-        help_text="Merged into the stored attributes; an attribute set to null is removed.",
-    )
-    replace_attributes = serializers.BooleanField(
-        required=False, default=False, help_text="Replace all attributes instead of merging."
-    )
-    tags = serializers.ListField(
-        child=serializers.CharField(max_length=100),
-        required=False,
-        max_length=200,
-        help_text="The full new list of tags.",
-    )
-
-
-class EntityRecordSerializer(serializers.ModelSerializer):
-    last_event_id = serializers.IntegerField(read_only=True)
-
-    class Meta:
-        model = EntityRecord
-        fields = [
-            "id",
-            "entity",
-            "key",
-            "data",
-            "event_type",
-            "occurred_at",
-            "last_event_id",
-            "created_at",
-            "updated_at",
-        ]
-        read_only_fields = fields
-
-
-class EntityMappingSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = EntityMapping
-        fields = [
-            "id",
-            "event_type",
-            "entity",
-            "key_field",
-            "active",
-            "description",
-            "created_at",
-            "updated_at",
-        ]
-        read_only_fields = ["id", "created_at", "updated_at"]

@@ -1,0 +1,1 @@
+"""Serializers of the journeys API, one module per entity (as the views are)."""
