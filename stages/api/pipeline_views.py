@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from journeys.api.pagination import IdCursorPagination
 from journeys.api.permissions import ApiPermissions
 from stages import selectors
+from stages.api.agent_contracts import agent_callbacks
 from stages.api.examples import (
     CRITERION_EXAMPLE,
     PIPELINE_EXAMPLE,
@@ -75,11 +76,13 @@ class PipelineListCreateView(ApiPermissions, generics.GenericAPIView):
 
     @extend_schema(
         operation_id="stages_pipelines_create",
+        callbacks=list(agent_callbacks()),
         summary="Create a pipeline from its whole definition",
         description="Stages keyed by name (sandbox, pilot, production), each with `criteria` and "
         "`setup`/`rollback` task templates, as `manage.py bootstrap` loads the default pipeline. "
         "Validated as a whole before anything is written: each criterion for its kind, each task's "
-        "intent, agent and params, and each stage's tasks as a DAG; errors are keyed by dotted path.",
+        "intent, agent and params, and each stage's tasks as a DAG; errors are keyed by dotted path. "
+        "The callbacks show what each task's agent receives and must answer.",
         request=PipelineInSerializer,
         responses={201: PipelineSerializer},
         examples=[
@@ -290,9 +293,11 @@ class TaskTemplateCreateView(ApiPermissions, generics.GenericAPIView):
 
     @extend_schema(
         operation_id="stages_pipeline_tasks_create",
+        callbacks=list(agent_callbacks()),
         summary="Add a task to a stage's setup or rollback work",
         description="The intent must exist, its agent too when it calls one, its params must meet "
-        "the intent's contract, and the stage's tasks of that purpose must stay a DAG.",
+        "the intent's contract, and the stage's tasks of that purpose must stay a DAG. The callbacks "
+        "show what the agent receives for each intent and must answer.",
         request=TaskTemplateInSerializer,
         responses={201: TaskTemplateSerializer},
         examples=[
