@@ -6,21 +6,19 @@ from django.db import transaction
 
 from journeys.errors import Conflict
 from workspace.models import Decision, Workspace
-from workspace.services.spaces import activity_record
+from workspace.services.spaces import activity_record, recorded_create, recorded_soft_delete
 
 
 @transaction.atomic
 def decision_record(*, workspace: Workspace, actor, data: dict[str, Any]) -> Decision:
-    decision = Decision.objects.create(workspace=workspace, created_by=actor, **data)
-    activity_record(
+    return recorded_create(
+        Decision,
         workspace=workspace,
         actor=actor,
         verb="decision.made",
-        summary=f"Decided {decision.question}: {decision.chosen}",
-        target=decision,
-        step_key=decision.step_key,
+        summary=lambda decision: f"Decided {decision.question}: {decision.chosen}",
+        **data,
     )
-    return decision
 
 
 @transaction.atomic
@@ -92,13 +90,6 @@ def decision_history(*, decision: Decision) -> list[Decision]:
 
 @transaction.atomic
 def decision_delete(*, decision: Decision, actor) -> None:
-    decision.soft_delete()
-    decision.save(update_fields=["deleted_at"])
-    activity_record(
-        workspace=Workspace(pk=decision.workspace_id),
-        actor=actor,
-        verb="decision.deleted",
-        summary=f"Deleted the decision {decision.question}",
-        target=decision,
-        step_key=decision.step_key,
+    recorded_soft_delete(
+        decision, actor=actor, verb="decision.deleted", summary=f"Deleted the decision {decision.question}"
     )

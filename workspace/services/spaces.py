@@ -1,11 +1,13 @@
 """Workspaces: opening one for a user journey, the activity feed, soft deletion and purging."""
 
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.db.models import Model
 from django.utils import timezone
 
 from journeys.errors import NotFound
@@ -21,6 +23,8 @@ from workspace.models import (
     Workspace,
 )
 from workspace.policy import Ability, can
+
+Row = TypeVar("Row", bound=Model)
 
 SOFT_DELETED_MODELS = (Attachment, Comment, Decision, Expense, Quote, ResearchItem, Task)
 
@@ -69,6 +73,37 @@ def activity_record(
     )
     Workspace.objects.filter(pk=workspace.pk).update(last_activity_at=now)
     workspace.last_activity_at = now
+
+
+def recorded_create(
+    model: type[Row], *, workspace: Workspace, actor, verb: str, summary: Callable[[Row], str], **fields: Any
+) -> Row:
+    """Create a row of the workspace as ``actor`` and write its line of the activity feed
+    (``summary`` is given the new row). Call it inside the service's transaction."""
+    row = model.objects.create(workspace=workspace, created_by=actor, **fields)
+    activity_record(
+        workspace=workspace,
+        actor=actor,
+        verb=verb,
+        summary=summary(row),
+        target=row,
+        step_key=getattr(row, "step_key", ""),
+    )
+    return row
+
+
+def recorded_soft_delete(row: Model, *, actor, verb: str, summary: str) -> None:
+    """Soft-delete a row of a workspace (staff can restore it) and write its activity line."""
+    row.soft_delete()
+    row.save(update_fields=["deleted_at"])
+    activity_record(
+        workspace=Workspace(pk=row.workspace_id),
+        actor=actor,
+        verb=verb,
+        summary=summary,
+        target=row,
+        step_key=getattr(row, "step_key", ""),
+    )
 
 
 @transaction.atomic
