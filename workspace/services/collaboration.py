@@ -15,7 +15,12 @@ from django.utils import timezone
 from journeys.errors import Conflict, NotFound, ValidationFailed
 from workspace.models import Collaborator, Comment, Invitation, Mention, Role, Task, Workspace
 from workspace.policy import Ability, can
-from workspace.services.spaces import activity_record, recorded_create, recorded_soft_delete
+from workspace.services.spaces import (
+    activity_record,
+    recorded_create,
+    recorded_soft_delete,
+    row_activity_record,
+)
 
 INVITATION_DAYS = 14  # an invitation's token is valid this long
 MENTION = re.compile(r"(?<![\w@])@([\w.+-]{1,150})")
@@ -207,14 +212,8 @@ def task_update(*, task: Task, actor, data: dict[str, Any]) -> Task:
     elif "status" in data and data["status"] != Task.Status.DONE:
         task.completed_at = None
     task.save()
-    activity_record(
-        workspace=workspace,
-        actor=actor,
-        verb="task.updated",
-        summary=f"Task “{task.title}” is {task.get_status_display().lower()}",
-        target=task,
-        step_key=task.step_key,
-    )
+    summary = f"Task “{task.title}” is {task.get_status_display().lower()}"
+    row_activity_record(task, actor=actor, verb="task.updated", summary=summary, workspace=workspace)
     return task
 
 

@@ -9,7 +9,7 @@ from django.db.models import Sum
 
 from journeys.errors import ValidationFailed
 from workspace.models import Budget, Expense, Quote, Workspace
-from workspace.services.spaces import activity_record, recorded_create
+from workspace.services.spaces import activity_record, recorded_create, row_activity_record
 
 
 def _same_currency(workspace: Workspace, currency: str, field_name: str = "currency") -> None:
@@ -60,14 +60,8 @@ def quote_accept(*, quote: Quote, actor) -> Quote:
     ).update(accepted=False)
     quote.accepted = True
     quote.save(update_fields=["accepted"])
-    activity_record(
-        workspace=Workspace(pk=quote.workspace_id),
-        actor=actor,
-        verb="quote.accepted",
-        summary=f"Accepted {quote.vendor}'s quote of {quote.amount} {quote.currency}",
-        target=quote,
-        step_key=quote.step_key,
-    )
+    summary = f"Accepted {quote.vendor}'s quote of {quote.amount} {quote.currency}"
+    row_activity_record(quote, actor=actor, verb="quote.accepted", summary=summary)
     return quote
 
 

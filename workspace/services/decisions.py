@@ -6,7 +6,11 @@ from django.db import transaction
 
 from journeys.errors import Conflict
 from workspace.models import Decision, Workspace
-from workspace.services.spaces import activity_record, recorded_create, recorded_soft_delete
+from workspace.services.spaces import (
+    recorded_create,
+    recorded_soft_delete,
+    row_activity_record,
+)
 
 
 @transaction.atomic
@@ -38,14 +42,8 @@ def decision_revisit(*, decision: Decision, actor, data: dict[str, Any]) -> Deci
     newer = Decision.objects.create(
         workspace_id=decision.workspace_id, created_by=actor, supersedes=decision, **fields
     )
-    activity_record(
-        workspace=Workspace(pk=decision.workspace_id),
-        actor=actor,
-        verb="decision.revisited",
-        summary=f"Revisited {newer.question}: {decision.chosen} → {newer.chosen}",
-        target=newer,
-        step_key=newer.step_key,
-    )
+    summary = f"Revisited {newer.question}: {decision.chosen} → {newer.chosen}"
+    row_activity_record(newer, actor=actor, verb="decision.revisited", summary=summary)
     return newer
 
 
@@ -64,14 +62,8 @@ def decision_rollback(*, decision: Decision, actor) -> Decision:
     decision.save(update_fields=["current", "rolled_back"])
     previous.current = True
     previous.save(update_fields=["current"])
-    activity_record(
-        workspace=Workspace(pk=decision.workspace_id),
-        actor=actor,
-        verb="decision.rolled_back",
-        summary=f"Rolled back {decision.question}: {decision.chosen} → {previous.chosen}",
-        target=previous,
-        step_key=previous.step_key,
-    )
+    summary = f"Rolled back {decision.question}: {decision.chosen} → {previous.chosen}"
+    row_activity_record(previous, actor=actor, verb="decision.rolled_back", summary=summary)
     return previous
 
 

@@ -75,20 +75,28 @@ def activity_record(
     workspace.last_activity_at = now
 
 
+def row_activity_record(
+    row: Model, *, actor, verb: str, summary: str, workspace: Workspace | None = None
+) -> None:
+    """The activity line about a row of a workspace: it is the target, its step the line's step.
+    Pass the ``workspace`` at hand to have its ``last_activity_at`` moved in memory too."""
+    activity_record(
+        workspace=workspace or Workspace(pk=row.workspace_id),
+        actor=actor,
+        verb=verb,
+        summary=summary,
+        target=row,
+        step_key=getattr(row, "step_key", ""),
+    )
+
+
 def recorded_create(
     model: type[Row], *, workspace: Workspace, actor, verb: str, summary: Callable[[Row], str], **fields: Any
 ) -> Row:
     """Create a row of the workspace as ``actor`` and write its line of the activity feed
     (``summary`` is given the new row). Call it inside the service's transaction."""
     row = model.objects.create(workspace=workspace, created_by=actor, **fields)
-    activity_record(
-        workspace=workspace,
-        actor=actor,
-        verb=verb,
-        summary=summary(row),
-        target=row,
-        step_key=getattr(row, "step_key", ""),
-    )
+    row_activity_record(row, actor=actor, verb=verb, summary=summary(row), workspace=workspace)
     return row
 
 
@@ -96,14 +104,7 @@ def recorded_soft_delete(row: Model, *, actor, verb: str, summary: str) -> None:
     """Soft-delete a row of a workspace (staff can restore it) and write its activity line."""
     row.soft_delete()
     row.save(update_fields=["deleted_at"])
-    activity_record(
-        workspace=Workspace(pk=row.workspace_id),
-        actor=actor,
-        verb=verb,
-        summary=summary,
-        target=row,
-        step_key=getattr(row, "step_key", ""),
-    )
+    row_activity_record(row, actor=actor, verb=verb, summary=summary)
 
 
 @transaction.atomic
