@@ -13,6 +13,7 @@ from rest_framework import serializers
 from journeys.api.fields import FiniteFloatField
 from stages.models import ExitCriterion, Pipeline, PipelineStage, TaskTemplate
 from stages.models.stages import PIPELINE_STAGE_CHOICES, PIPELINE_STAGES
+from stages.services.pipeline_edits import CRITERION_FIELDS, TEMPLATE_FIELDS
 
 RETRY_BACKOFF_MAX = 3600.0  # seconds; the engine caps any retry delay at an hour
 
@@ -26,18 +27,7 @@ class ExitCriterionInSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ExitCriterion
-        fields = [
-            "key",
-            "label",
-            "kind",
-            "operator",
-            "threshold",
-            "event_type",
-            "payload_filter",
-            "window_days",
-            "triggers_rollback",
-            "position",
-        ]
+        fields = list(CRITERION_FIELDS)
         extra_kwargs = {"position": {"required": False}}
 
 
@@ -60,18 +50,7 @@ class TaskTemplateInSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = TaskTemplate
-        fields = [
-            "purpose",
-            "key",
-            "name",
-            "intent",
-            "agent_id",
-            "params",
-            "depends_on",
-            "max_retries",
-            "retry_backoff_seconds",
-            "position",
-        ]
+        fields = list(TEMPLATE_FIELDS)
         extra_kwargs = {"position": {"required": False}}
 
 

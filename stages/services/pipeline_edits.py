@@ -27,6 +27,7 @@ from stages.services.pipelines import (
 
 PIPELINE_FIELDS = ("slug", "name", "description", "is_default")
 STAGE_FIELDS = ("auto_promote", "description")
+# What staff edit of a criterion and of a task template (the admin's forms and the API's serializers).
 CRITERION_FIELDS = (
     "key",
     "label",
@@ -45,8 +46,8 @@ TEMPLATE_FIELDS = (
     "name",
     "intent",
     "agent_id",
-    "params",
     "depends_on",
+    "params",
     "max_retries",
     "retry_backoff_seconds",
     "position",
@@ -129,9 +130,7 @@ def pipeline_stage_create(*, pipeline: Pipeline, stage: str, spec: dict[str, Any
 @transaction.atomic
 def pipeline_stage_update(*, pipeline_stage: PipelineStage, data: dict[str, Any]) -> PipelineStage:
     _lock(pipeline_stage.pipeline)
-    changed = _changed(pipeline_stage, data, STAGE_FIELDS)
-    if changed:
-        pipeline_stage.save(update_fields=changed)
+    pipeline_stage.save(update_fields=_changed(pipeline_stage, data, STAGE_FIELDS))
     return pipeline_stage
 
 
@@ -184,8 +183,7 @@ def exit_criterion_update(*, criterion: ExitCriterion, data: dict[str, Any]) -> 
     _lock(criterion.pipeline_stage.pipeline)
     changed = _changed(criterion, data, CRITERION_FIELDS)
     _criterion_check(criterion.pipeline_stage, criterion)
-    if changed:
-        criterion.save(update_fields=changed)
+    criterion.save(update_fields=changed)  # nothing changed: Django skips the query
     return criterion
 
 
@@ -252,8 +250,7 @@ def task_template_update(*, template: TaskTemplate, data: dict[str, Any]) -> Tas
     _lock(template.pipeline_stage.pipeline)
     changed = _changed(template, data, TEMPLATE_FIELDS)
     _template_check(template)
-    if changed:
-        template.save(update_fields=changed)
+    template.save(update_fields=changed)  # nothing changed: Django skips the query
     return template
 
 
