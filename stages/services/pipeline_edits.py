@@ -194,6 +194,12 @@ def exit_criterion_delete(*, criterion: ExitCriterion) -> None:
 
 
 # --- task templates -----------------------------------------------------------------------------
+def _templates_of(pipeline_stage: PipelineStage) -> list[TaskTemplate]:
+    """The stage's templates as they are now, under the pipeline's lock (never a prefetched copy
+    read before the lock was taken)."""
+    return list(TaskTemplate.objects.filter(pipeline_stage=pipeline_stage))
+
+
 def _spec(template: TaskTemplate) -> TemplateSpec:
     return TemplateSpec(
         key=template.key,
@@ -208,13 +214,13 @@ def _spec(template: TaskTemplate) -> TemplateSpec:
 def _new_problems(pipeline_stage: PipelineStage, after: list[TaskTemplate]) -> set[Problem]:
     """Problems of the stage's templates once ``after`` replaces them that were not there
     before (so an edit is not blamed for what was already wrong elsewhere)."""
-    before = {*task_template_problems([_spec(t) for t in pipeline_stage.task_templates.all()])}
+    before = {*task_template_problems([_spec(t) for t in _templates_of(pipeline_stage)])}
     return {*task_template_problems([_spec(t) for t in after])} - before
 
 
 def _template_check(template: TaskTemplate) -> None:
     """The edited template's own problems as field errors; what it breaks in others as well."""
-    others = [t for t in template.pipeline_stage.task_templates.all() if t.pk != template.pk]
+    others = [t for t in _templates_of(template.pipeline_stage) if t.pk != template.pk]
     clash = [t for t in others if t.key == template.key and t.purpose == template.purpose]
     own = task_template_problems([_spec(t) for t in [*others, template]])
     errors: dict[str, list[str]] = {}
@@ -258,7 +264,7 @@ def task_template_update(*, template: TaskTemplate, data: dict[str, Any]) -> Tas
 def task_template_delete(*, template: TaskTemplate) -> None:
     """Remove a task unless another of the stage depends on it (409 naming them)."""
     _lock(template.pipeline_stage.pipeline)
-    rest = [t for t in template.pipeline_stage.task_templates.all() if t.pk != template.pk]
+    rest = [t for t in _templates_of(template.pipeline_stage) if t.pk != template.pk]
     dependants = sorted(t.key for t in rest if t.purpose == template.purpose and template.key in t.depends_on)
     if dependants:
         raise Conflict(
