@@ -32,15 +32,23 @@ SOFT_DELETED_MODELS = (Attachment, Comment, Decision, Expense, Quote, ResearchIt
 def workspace_for(*, user_journey_id: int, user, ability: Ability) -> Workspace:
     """The workspace of a user journey if ``user`` holds ``ability`` in it.
 
-    A workspace is opened on first use. Anyone without a role gets ``NotFound`` (not a
-    permission error), so ids reveal nothing; a role without the ability gets ``PermissionDenied``.
+    Anyone without a role gets ``NotFound`` (not a permission error), so ids reveal nothing; a
+    role without the ability gets ``PermissionDenied``. An existing workspace is read with a plain
+    SELECT. One is opened (inserted) on first use, and only for someone who holds a role in it:
+    before it exists only the owner and moderators can, so a stranger's probe writes nothing.
+    (Reads by the owner still open it: every read answers from the row — empty pages, the
+    budget in the workspace's currency — rather than from a second, row-less code path.)
     """
     user_journey = (
         UserJourney.objects.select_related("participant", "journey").filter(pk=user_journey_id).first()
     )
     if user_journey is None:
         raise NotFound(f"User journey {user_journey_id} not found.")
-    workspace, _ = Workspace.objects.get_or_create(user_journey=user_journey)
+    workspace = Workspace.objects.filter(user_journey=user_journey).first()
+    if workspace is None:
+        if not can(user, Workspace(user_journey=user_journey), Ability.VIEW):
+            raise NotFound(f"User journey {user_journey_id} not found.")
+        workspace, _ = Workspace.objects.get_or_create(user_journey=user_journey)
     workspace.user_journey = user_journey
     if workspace.is_deleted or not can(user, workspace, Ability.VIEW):
         raise NotFound(f"User journey {user_journey_id} not found.")
