@@ -359,6 +359,10 @@ SPECTACULAR_SETTINGS = {
         "AttachmentKindEnum": "workspace.models.files.Attachment.Kind",
         "SharedRoleEnum": "workspace.models.collaboration.SHARED_ROLE_CHOICES",
         "MilestoneStatusEnum": "journeys.api.serializers.milestones.MILESTONE_STATUSES",
+        "StageEnum": "stages.models.stages.Stage",
+        "PipelineStageEnum": "stages.models.stages.PIPELINE_STAGE_CHOICES",
+        "CriterionKindEnum": "stages.models.pipelines.ExitCriterion.Kind",
+        "TaskTemplatePurposeEnum": "stages.models.pipelines.TaskTemplate.Purpose",
     },
 }
 

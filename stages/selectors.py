@@ -1,10 +1,19 @@
-"""Read-side queries of staged journeys, units of work and their history."""
+"""Read-side queries of pipelines, staged journeys, units of work and their history."""
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 
 from journeys.errors import NotFound
 from journeys.models import Event
-from stages.models import PipelineStage, StagedJourney, StageTransition, UnitOfWork, WorkTask
+from stages.models import (
+    ExitCriterion,
+    Pipeline,
+    PipelineStage,
+    StagedJourney,
+    StageTransition,
+    TaskTemplate,
+    UnitOfWork,
+    WorkTask,
+)
 from stages.models.stages import ACTIVE_STAGES, PIPELINE_STAGES
 from stages.services.events import EVENT_SOURCE
 
@@ -70,4 +79,53 @@ def journeys_awaiting_auto_promotion(*, limit: int) -> list[int]:
             found.append(pk)
             if len(found) >= limit:
                 break
+    return found
+
+
+def pipelines_list() -> QuerySet[Pipeline]:
+    """Pipelines with their stages, criteria and templates, and how many journeys use them."""
+    return Pipeline.objects.annotate(
+        journeys_total=Count("journeys", distinct=True),
+        journeys_active=Count("journeys", filter=Q(journeys__stage__in=ACTIVE_STAGES), distinct=True),
+    ).prefetch_related("stages__criteria", "stages__task_templates")
+
+
+def pipeline_get(*, slug: str) -> Pipeline:
+    pipeline = pipelines_list().filter(slug=slug).first()
+    if pipeline is None:
+        raise NotFound(f"No pipeline {slug!r}.")
+    return pipeline
+
+
+def pipeline_stage_get(*, slug: str, stage: str) -> PipelineStage:
+    found = (
+        PipelineStage.objects.select_related("pipeline")
+        .prefetch_related("criteria", "task_templates")
+        .filter(pipeline__slug=slug, stage=stage)
+        .first()
+    )
+    if found is None:
+        raise NotFound(f"Pipeline {slug!r} has no {stage} stage.")
+    return found
+
+
+def exit_criterion_get(*, slug: str, stage: str, key: str) -> ExitCriterion:
+    found = (
+        ExitCriterion.objects.select_related("pipeline_stage__pipeline")
+        .filter(pipeline_stage__pipeline__slug=slug, pipeline_stage__stage=stage, key=key)
+        .first()
+    )
+    if found is None:
+        raise NotFound(f"The {stage} stage of {slug!r} has no exit criterion {key!r}.")
+    return found
+
+
+def task_template_get(*, slug: str, stage: str, purpose: str, key: str) -> TaskTemplate:
+    found = (
+        TaskTemplate.objects.select_related("pipeline_stage__pipeline")
+        .filter(pipeline_stage__pipeline__slug=slug, pipeline_stage__stage=stage, purpose=purpose, key=key)
+        .first()
+    )
+    if found is None:
+        raise NotFound(f"The {stage} stage of {slug!r} has no {purpose} task {key!r}.")
     return found

@@ -39,9 +39,10 @@ def role_of(user, workspace: Workspace) -> str | None:
         return None
     if workspace.user_journey.participant.user_id == user.get_username():
         return Role.OWNER
-    collaborator = Collaborator.objects.filter(workspace=workspace, user=user).only("role").first()
-    if collaborator is not None:
-        return collaborator.role
+    if workspace.pk is not None:  # a workspace not yet opened has no collaborators
+        collaborator = Collaborator.objects.filter(workspace=workspace, user=user).only("role").first()
+        if collaborator is not None:
+            return collaborator.role
     if user.has_perm("workspace.moderate_workspace"):
         return MODERATOR
     return None

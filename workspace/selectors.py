@@ -1,4 +1,5 @@
-"""Reads: the journeys a person can open, and the timeline of one journey (page and PDF)."""
+"""Reads: the journeys a person can open, the rows of a workspace the API lists, and the timeline
+of one journey (page and PDF)."""
 
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -6,7 +7,21 @@ from datetime import datetime
 from django.db.models import Q, QuerySet
 
 from journeys.models import StepRun, UserJourney
-from workspace.models import Attachment, BeforeAfterPair, Collaborator, Decision, Workspace
+from workspace.models import (
+    Activity,
+    Attachment,
+    BeforeAfterPair,
+    Collaborator,
+    Comment,
+    Conversation,
+    Decision,
+    Expense,
+    Export,
+    Invitation,
+    ResearchItem,
+    Task,
+    Workspace,
+)
 from workspace.services.costs import BudgetReport, budget_report
 
 
@@ -19,6 +34,66 @@ def user_journeys_for(*, user) -> QuerySet[UserJourney]:
         .select_related("journey", "participant")
         .order_by("-id")
     )
+
+
+# --- the rows of one workspace, as the API lists them ----------------------------------------------
+def attachments_list(*, workspace: Workspace) -> QuerySet[Attachment]:
+    return Attachment.objects.alive().filter(workspace=workspace).select_related("created_by")
+
+
+def pairs_list(*, workspace: Workspace) -> QuerySet[BeforeAfterPair]:
+    return BeforeAfterPair.objects.filter(workspace=workspace).select_related("before", "after")
+
+
+def research_list(*, workspace: Workspace) -> QuerySet[ResearchItem]:
+    return ResearchItem.objects.alive().filter(workspace=workspace)
+
+
+def decisions_list(*, workspace: Workspace) -> QuerySet[Decision]:
+    return (
+        Decision.objects.alive()
+        .filter(workspace=workspace)
+        .prefetch_related("quotes", "expenses", "tasks")
+        .select_related("created_by")
+    )
+
+
+def expenses_list(*, workspace: Workspace) -> QuerySet[Expense]:
+    return Expense.objects.alive().filter(workspace=workspace)
+
+
+def collaborators_list(*, workspace: Workspace) -> QuerySet[Collaborator]:
+    return Collaborator.objects.filter(workspace=workspace).select_related("user")
+
+
+def invitations_list(*, workspace: Workspace) -> QuerySet[Invitation]:
+    return Invitation.objects.filter(workspace=workspace, revoked_at=None)
+
+
+def comments_list(*, workspace: Workspace) -> QuerySet[Comment]:
+    return (
+        Comment.objects.alive()
+        .filter(workspace=workspace)
+        .select_related("created_by")
+        .prefetch_related("mentions__user")
+        .order_by("id")
+    )
+
+
+def tasks_list(*, workspace: Workspace) -> QuerySet[Task]:
+    return Task.objects.alive().filter(workspace=workspace).select_related("assignee")
+
+
+def activity_list(*, workspace: Workspace) -> QuerySet[Activity]:
+    return Activity.objects.filter(workspace=workspace).select_related("actor")
+
+
+def conversations_list(*, workspace: Workspace) -> QuerySet[Conversation]:
+    return Conversation.objects.filter(workspace=workspace)
+
+
+def exports_list(*, workspace: Workspace) -> QuerySet[Export]:
+    return Export.objects.filter(workspace=workspace).select_related("workspace")
 
 
 @dataclass

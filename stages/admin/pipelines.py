@@ -13,6 +13,7 @@ from django.utils.html import format_html, format_html_join
 from journeys.crypto import secret_mask
 from stages.models import Agent, ExitCriterion, Pipeline, PipelineStage, TaskTemplate
 from stages.services.agents import agent_secret_rotate
+from stages.services.pipeline_edits import CRITERION_FIELDS, TEMPLATE_FIELDS
 from stages.services.pipelines import TemplateSpec, criterion_errors, task_templates_errors
 from stages.svg import Node, dag_svg
 
@@ -144,18 +145,7 @@ class PipelineAdmin(admin.ModelAdmin):
 class ExitCriterionForm(forms.ModelForm):
     class Meta:
         model = ExitCriterion
-        fields = [
-            "key",
-            "label",
-            "kind",
-            "operator",
-            "threshold",
-            "event_type",
-            "payload_filter",
-            "window_days",
-            "triggers_rollback",
-            "position",
-        ]
+        fields = list(CRITERION_FIELDS)
 
     def clean(self):
         data = super().clean()
@@ -220,18 +210,7 @@ class TaskTemplateForm(forms.ModelForm):
 
     class Meta:
         model = TaskTemplate
-        fields = [
-            "purpose",
-            "key",
-            "name",
-            "intent",
-            "agent_id",
-            "depends_on",
-            "params",
-            "max_retries",
-            "retry_backoff_seconds",
-            "position",
-        ]
+        fields = list(TEMPLATE_FIELDS)
         widgets = {
             "key": forms.TextInput(attrs={"size": 9}),
             "name": forms.TextInput(attrs={"size": 9}),
@@ -261,18 +240,7 @@ class TaskTemplateInline(admin.TabularInline):
 
     formset = TaskTemplateFormSet
     extra = 0
-    fields = [
-        "purpose",
-        "key",
-        "name",
-        "intent",
-        "agent_id",
-        "depends_on",
-        "params",
-        "max_retries",
-        "retry_backoff_seconds",
-        "position",
-    ]
+    fields = list(TEMPLATE_FIELDS)
 
 
 @admin.register(PipelineStage)

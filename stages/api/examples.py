@@ -129,3 +129,140 @@ AGENT_REFUSED_EXAMPLE = OpenApiExample(
         ]
     },
 )
+
+
+# --- pipelines ----------------------------------------------------------------------------------
+CRITERION_EXAMPLE = {
+    "key": "search_quality",
+    "label": "Search quality > 80%",
+    "kind": "metric",
+    "operator": "gt",
+    "threshold": 0.8,
+    "event_type": "",
+    "payload_filter": {},
+    "window_days": 0,
+    "triggers_rollback": False,
+    "position": 1,
+}
+TASK_TEMPLATE_EXAMPLE = {
+    "purpose": "setup",
+    "key": "provision_dataset",
+    "name": "Provision the test dataset",
+    "intent": "provision_test_dataset",
+    "agent_id": "dataops-agent",
+    "params": {"dataset": "sandbox-sample"},
+    "depends_on": [],
+    "max_retries": 3,
+    "retry_backoff_seconds": 5.0,
+    "position": 0,
+}
+STAGE_IN_EXAMPLE = {
+    "auto_promote": True,
+    "description": "Connectors, search and a security scan on sample data.",
+    "criteria": [
+        {k: CRITERION_EXAMPLE[k] for k in ("key", "label", "kind", "operator", "threshold")},
+        {"key": "demo_approved", "label": "Demo approved by client", "kind": "approval"},
+    ],
+    "setup": [
+        {k: v for k, v in TASK_TEMPLATE_EXAMPLE.items() if k not in ("purpose", "position")},
+        {
+            "key": "client_demo",
+            "name": "Demo to the client",
+            "intent": "manual",
+            "depends_on": ["provision_dataset"],
+        },
+    ],
+    "rollback": [],
+}
+PIPELINE_IN_EXAMPLE = {
+    "slug": "fast-track",
+    "name": "Fast track",
+    "description": "Sandbox only, for clients who buy after the demo.",
+    "is_default": False,
+    "stages": {"sandbox": STAGE_IN_EXAMPLE},
+}
+STAGE_EXAMPLE = {
+    "pipeline": "fast-track",
+    "stage": "sandbox",
+    "auto_promote": True,
+    "description": STAGE_IN_EXAMPLE["description"],
+    "criteria": [
+        {**CRITERION_EXAMPLE, "position": 0, "expectation": "search_quality > 0.8"},
+        {
+            **CRITERION_EXAMPLE,
+            "key": "demo_approved",
+            "label": "Demo approved by client",
+            "kind": "approval",
+            "operator": "",
+            "threshold": None,
+            "expectation": "demo_approved approved",
+        },
+    ],
+    "setup": [
+        TASK_TEMPLATE_EXAMPLE,
+        {
+            **TASK_TEMPLATE_EXAMPLE,
+            "key": "client_demo",
+            "name": "Demo to the client",
+            "intent": "manual",
+            "agent_id": "",
+            "params": {},
+            "depends_on": ["provision_dataset"],
+            "position": 1,
+        },
+    ],
+    "rollback": [],
+}
+PIPELINE_EXAMPLE = {
+    "slug": "fast-track",
+    "name": "Fast track",
+    "description": PIPELINE_IN_EXAMPLE["description"],
+    "is_default": False,
+    "stages": {"sandbox": STAGE_EXAMPLE},
+    "journeys_total": 0,
+    "journeys_active": 0,
+    "created_at": "2026-03-01T09:00:00Z",
+    "updated_at": "2026-03-01T09:00:00Z",
+}
+PIPELINE_INVALID_EXAMPLE = OpenApiExample(
+    "Invalid definition",
+    response_only=True,
+    status_codes=["400"],
+    value={
+        "stages.sandbox.criteria.search_quality.threshold": ["A metric criterion needs a threshold."],
+        "stages.sandbox.setup.configure_search.agent_id": [
+            "Unknown agent 'search-bot'; add it under Agents first."
+        ],
+        "stages.sandbox.tasks": ["The dependencies form a cycle: a → b → a."],
+    },
+)
+PIPELINE_IN_USE_EXAMPLE = OpenApiExample(
+    "In use",
+    response_only=True,
+    status_codes=["409"],
+    value={
+        "detail": "'default' is used by 12 staged journeys (3 active); their history names it, so it "
+        "cannot be deleted.",
+        "code": "pipeline_in_use",
+        "reason": "A pipeline that staged journeys have used is kept with their history.",
+        "journeys": 12,
+        "active_journeys": 3,
+    },
+)
+TASK_TEMPLATE_INVALID_EXAMPLE = OpenApiExample(
+    "Not a DAG",
+    response_only=True,
+    status_codes=["400"],
+    value={"depends_on": ["Task 'security_scan' depends on an unknown task 'configure_serach'."]},
+)
+TASK_HAS_DEPENDANTS_EXAMPLE = OpenApiExample(
+    "Others depend on it",
+    response_only=True,
+    status_codes=["409"],
+    value={
+        "detail": "client_demo depend on 'provision_dataset'; change their depends_on first.",
+        "code": "task_has_dependants",
+        "reason": "A stage's tasks form a graph; removing this task would leave a dependency dangling.",
+        "dependants": ["client_demo"],
+    },
+)

@@ -3,7 +3,7 @@
 from django_filters import rest_framework as filters
 
 from journeys.api.filters import BooleanFilter
-from stages.models import StagedJourney
+from stages.models import Pipeline, StagedJourney
 from stages.models.stages import ACTIVE_STAGES
 
 
@@ -20,3 +20,15 @@ class StagedJourneyFilterSet(filters.FilterSet):
         if value:
             return queryset.filter(stage__in=ACTIVE_STAGES)
         return queryset.exclude(stage__in=ACTIVE_STAGES)
+
+
+class PipelineFilterSet(filters.FilterSet):
+    is_default = BooleanFilter(help_text="Only the default pipeline (true) or the others.")
+    in_use = BooleanFilter(method="filter_in_use", help_text="Used by staged journeys (true) or not yet.")
+
+    class Meta:
+        model = Pipeline
+        fields = ["is_default", "in_use"]
+
+    def filter_in_use(self, queryset, name: str, value: bool):
+        return queryset.filter(journeys_total__gt=0) if value else queryset.filter(journeys_total=0)

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from stages.api import agent_views, views
 
@@ -35,4 +35,5 @@ urlpatterns = [
         name="stages-agent-rotate-secret",
     ),
     path("tasks/<uuid:task_id>/complete", views.WorkTaskCompleteView.as_view(), name="stages-task-complete"),
+    path("", include("stages.api.pipeline_urls")),
 ]

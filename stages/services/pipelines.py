@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db import transaction
 
+from journeys.errors import ValidationFailed
 from stages.dag import dag_errors
 from stages.intents import intents
 from stages.models import Agent, ExitCriterion, Pipeline, PipelineStage, TaskTemplate
@@ -24,30 +25,47 @@ class TemplateSpec:
     purpose: str = TaskTemplate.Purpose.SETUP
 
 
-def task_templates_errors(specs: Sequence[TemplateSpec]) -> dict[str, list[str]]:
-    """Everything wrong with one stage's templates, keyed by task key (``__all__`` for cycles):
-    unknown intents, bad params, missing agents, and per purpose a graph that is not a DAG."""
-    errors: dict[str, list[str]] = {}
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a task template: its key, the field at fault and what to do."""
+
+    key: str  # the template's key, or ``__all__`` for a cycle
+    field: str  # intent, agent_id, params.<name>, depends_on
+    message: str
+
+
+def task_template_problems(specs: Sequence[TemplateSpec]) -> list[Problem]:
+    """Everything wrong with one stage's templates: unknown intents, bad params, missing agents,
+    and per purpose a graph that is not a DAG."""
+    problems: list[Problem] = []
     known_agents = set(Agent.objects.values_list("agent_id", flat=True))
     for spec in specs:
         intent = intents.get(spec.intent)
         if intent is None:
-            errors.setdefault(spec.key, []).append(
-                f"Unknown intent {spec.intent!r}; known: {', '.join(intents)}."
-            )
+            message = f"Unknown intent {spec.intent!r}; known: {', '.join(intents)}."
+            problems.append(Problem(spec.key, "intent", message))
             continue
         for name, messages in intent.validate_params(spec.params).items():
-            errors.setdefault(spec.key, []).extend(f"{name}: {m}" for m in messages)
+            problems.extend(Problem(spec.key, name, f"{name}: {m}") for m in messages)
         if intent.needs_agent and not spec.agent_id:
-            errors.setdefault(spec.key, []).append(f"The {spec.intent} intent needs an agent_id.")
+            problems.append(Problem(spec.key, "agent_id", f"The {spec.intent} intent needs an agent_id."))
         elif intent.needs_agent and spec.agent_id not in known_agents:
-            errors.setdefault(spec.key, []).append(
-                f"Unknown agent {spec.agent_id!r}; add it under Agents first."
-            )
+            message = f"Unknown agent {spec.agent_id!r}; add it under Agents first."
+            problems.append(Problem(spec.key, "agent_id", message))
     for purpose in {s.purpose for s in specs}:
         graph = [(s.key, list(s.depends_on)) for s in specs if s.purpose == purpose]
         for key, messages in dag_errors(graph).items():
-            errors.setdefault(key, []).extend(messages)
+            problems.extend(
+                Problem(key, "key" if "more than one" in m else "depends_on", m) for m in messages
+            )
+    return problems
+
+
+def task_templates_errors(specs: Sequence[TemplateSpec]) -> dict[str, list[str]]:
+    """The problems keyed by task key (``__all__`` for cycles), as the admin shows them."""
+    errors: dict[str, list[str]] = {}
+    for problem in task_template_problems(specs):
+        errors.setdefault(problem.key, []).append(problem.message)
     return errors
 
 
@@ -259,25 +277,92 @@ DEFAULT_PIPELINE: dict[str, Any] = {
 }
 
 
+def template_specs(spec: dict[str, Any]) -> list[TemplateSpec]:
+    """The setup and rollback templates of a stage definition, as specs to validate together."""
+    return [
+        TemplateSpec(
+            key=t["key"],
+            intent=t["intent"],
+            depends_on=t.get("depends_on", []),
+            agent_id=t.get("agent_id", ""),
+            params=t.get("params", {}),
+            purpose=purpose,
+        )
+        for purpose in (TaskTemplate.Purpose.SETUP, TaskTemplate.Purpose.ROLLBACK)
+        for t in spec.get(purpose, [])
+    ]
+
+
+def stage_definition_errors(spec: dict[str, Any], *, prefix: str) -> dict[str, list[str]]:
+    """Field errors of one stage's definition (criteria and templates), keyed by dotted path:
+    ``{prefix}.criteria.<key>.<field>``, ``{prefix}.<purpose>.<key>.<field>``."""
+    errors: dict[str, list[str]] = {}
+    seen: set[str] = set()
+    for criterion in spec.get("criteria", []):
+        key = criterion["key"]
+        if key in seen:
+            errors.setdefault(f"{prefix}.criteria.{key}.key", []).append(f"The key {key!r} is used twice.")
+        seen.add(key)
+        found = criterion_errors(
+            kind=criterion.get("kind", ExitCriterion.Kind.METRIC),
+            operator=criterion.get("operator", ""),
+            threshold=criterion.get("threshold"),
+            event_type=criterion.get("event_type", ""),
+            payload_filter=criterion.get("payload_filter", {}),
+        )
+        for field_name, messages in found.items():
+            errors.setdefault(f"{prefix}.criteria.{key}.{field_name}", []).extend(messages)
+    purposes = {t["key"]: purpose for purpose in TaskTemplate.Purpose.values for t in spec.get(purpose, [])}
+    for problem in task_template_problems(template_specs(spec)):
+        where = f"{prefix}.{purposes.get(problem.key, 'tasks')}.{problem.key}.{problem.field}"
+        if problem.key == "__all__":
+            where = f"{prefix}.tasks"
+        errors.setdefault(where, []).append(problem.message)
+    return errors
+
+
+def stage_rows_create(*, pipeline: Pipeline, stage: str, spec: dict[str, Any]) -> PipelineStage:
+    """Write a validated stage definition: the stage, its criteria and templates, in order."""
+    pipeline_stage = PipelineStage.objects.create(
+        pipeline=pipeline,
+        stage=stage,
+        auto_promote=spec.get("auto_promote", True),
+        description=spec.get("description", ""),
+    )
+    for position, criterion in enumerate(spec.get("criteria", [])):
+        ExitCriterion.objects.create(pipeline_stage=pipeline_stage, **{"position": position, **criterion})
+    for purpose in (TaskTemplate.Purpose.SETUP, TaskTemplate.Purpose.ROLLBACK):
+        for position, template in enumerate(spec.get(purpose, [])):
+            TaskTemplate.objects.create(
+                pipeline_stage=pipeline_stage,
+                purpose=purpose,
+                position=template.get("position", position),
+                key=template["key"],
+                name=template["name"],
+                intent=template["intent"],
+                agent_id=template.get("agent_id", ""),
+                params=template.get("params", {}),
+                depends_on=template.get("depends_on", []),
+                max_retries=template.get("max_retries", 3),
+                retry_backoff_seconds=template.get("retry_backoff_seconds", 5.0),
+            )
+    return pipeline_stage
+
+
 @transaction.atomic
 def pipeline_create(*, definition: dict[str, Any], is_default: bool = False) -> Pipeline:
-    """Create a pipeline from a definition shaped like ``DEFAULT_PIPELINE``, validated first."""
+    """Create a pipeline from a definition shaped like ``DEFAULT_PIPELINE``, validated as a whole
+    first (``ValidationFailed`` with dotted field paths; nothing is written). Made the default,
+    it takes over from the previous default."""
+    errors: dict[str, list[str]] = {}
+    if Pipeline.objects.filter(slug=definition["slug"]).exists():
+        errors["slug"] = [f"A pipeline {definition['slug']!r} exists already."]
     for stage, spec in definition["stages"].items():
-        specs = [
-            TemplateSpec(
-                key=t["key"],
-                intent=t["intent"],
-                depends_on=t.get("depends_on", []),
-                agent_id=t.get("agent_id", ""),
-                params=t.get("params", {}),
-                purpose=purpose,
-            )
-            for purpose in (TaskTemplate.Purpose.SETUP, TaskTemplate.Purpose.ROLLBACK)
-            for t in spec.get(purpose, [])
-        ]
-        errors = task_templates_errors(specs)
-        if errors:
-            raise ValueError(f"pipeline {definition['slug']!r}, {stage}: {errors}")
+        errors.update(stage_definition_errors(spec, prefix=f"stages.{stage}"))
+    if errors:
+        raise ValidationFailed(errors)
+    if is_default:
+        Pipeline.objects.select_for_update().filter(is_default=True).update(is_default=False)
     pipeline = Pipeline.objects.create(
         slug=definition["slug"],
         name=definition["name"],
@@ -285,26 +370,7 @@ def pipeline_create(*, definition: dict[str, Any], is_default: bool = False) -> 
         is_default=is_default,
     )
     for stage, spec in definition["stages"].items():
-        pipeline_stage = PipelineStage.objects.create(
-            pipeline=pipeline, stage=stage, auto_promote=spec.get("auto_promote", True)
-        )
-        for position, criterion in enumerate(spec.get("criteria", [])):
-            ExitCriterion.objects.create(pipeline_stage=pipeline_stage, position=position, **criterion)
-        for purpose in (TaskTemplate.Purpose.SETUP, TaskTemplate.Purpose.ROLLBACK):
-            for position, template in enumerate(spec.get(purpose, [])):
-                TaskTemplate.objects.create(
-                    pipeline_stage=pipeline_stage,
-                    purpose=purpose,
-                    position=position,
-                    key=template["key"],
-                    name=template["name"],
-                    intent=template["intent"],
-                    agent_id=template.get("agent_id", ""),
-                    params=template.get("params", {}),
-                    depends_on=template.get("depends_on", []),
-                    max_retries=template.get("max_retries", 3),
-                    retry_backoff_seconds=template.get("retry_backoff_seconds", 5.0),
-                )
+        stage_rows_create(pipeline=pipeline, stage=stage, spec=spec)
     return pipeline
 
 

@@ -242,4 +242,9 @@ def world(db, django_capture_on_commit_callbacks) -> dict[str, str]:
         "{work_id}": str(unit.work_id),
         "{task_id}": str(work_task.task_id),
         "{agent_id}": agent.agent_id,
+        "{slug}": "seed",
+        "{stage}": "sandbox",
+        "{criterion_key}": "search_quality",
+        "{purpose}": "setup",
+        "{task_key}": "demo",
     }

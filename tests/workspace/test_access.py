@@ -269,3 +269,17 @@ def test_my_journeys_lists_owned_and_shared_journeys_with_the_role(
         (user_journey.pk, "viewer")
     ]
     assert client_as(UserFactory(username="nobody")).get("/api/v1/me/journeys").json()["results"] == []
+
+
+def test_a_strangers_probe_opens_no_workspace_and_the_owner_finds_an_empty_one(
+    client_as, owner, user_journey
+):
+    url = f"/api/v1/user-journeys/{user_journey.pk}"
+    stranger = UserFactory(username="stranger")
+    assert client_as(stranger).get(f"{url}/workspace").status_code == 404
+    assert client_as(stranger).post(f"{url}/tasks", {"title": "x"}).status_code == 404
+    assert not Workspace.objects.filter(user_journey=user_journey).exists()
+
+    assert client_as(owner).get(f"{url}/tasks").json()["results"] == []
+    assert client_as(owner).get(f"{url}/workspace").json()["role"] == "owner"
+    assert Workspace.objects.filter(user_journey=user_journey).count() == 1

@@ -98,3 +98,22 @@ def test_every_change_is_in_the_activity_feed_and_moves_last_activity(client_as,
     assert [line["verb"] for line in feed] == ["budget.set", "comment.posted", "decision.made"]
     assert feed[2]["summary"] == "Decided Floor: Oak" and feed[2]["actor"] == "maria"
     assert Workspace.objects.get(pk=workspace.pk).last_activity_at > before
+
+
+def test_deleting_a_task_or_a_saved_result_hides_it_and_says_so_in_the_feed(
+    client_as, owner, base_url, workspace
+):
+    task = client_as(owner).post(f"{base_url}/tasks", {"title": "Order tiles"}).json()
+    item = (
+        client_as(owner)
+        .post(f"{base_url}/research", {"title": "Tile guide", "url": "https://example.com/tiles"})
+        .json()
+    )
+    assert client_as(owner).delete(f"{base_url}/tasks/{task['id']}").status_code == 204
+    assert client_as(owner).delete(f"{base_url}/research/{item['id']}").status_code == 204
+
+    assert client_as(owner).get(f"{base_url}/tasks").json()["results"] == []
+    assert client_as(owner).get(f"{base_url}/research").json()["results"] == []
+    feed = [a["summary"] for a in client_as(owner).get(f"{base_url}/activity").json()["results"]]
+    assert feed[:2] == ["Removed Tile guide", "Deleted the task “Order tiles”"]
+    assert client_as(owner).delete(f"{base_url}/tasks/{task['id']}").status_code == 404

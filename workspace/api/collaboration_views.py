@@ -1,33 +1,34 @@
-"""The workspace API, people's side: sharing, comments, tasks, activity, chat, resume, exports."""
+"""The workspace API, people's side: sharing, invitations, comments, tasks and the activity feed."""
 
-from django.http import FileResponse
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status
 from rest_framework.response import Response
 
-from journeys.errors import Conflict, NotFound
+from workspace import selectors
 from workspace.api import examples
 from workspace.api import serializers as s
-from workspace.api.base import PersonAPIView, WorkspaceAPIView, refuse
-from workspace.api.examples import REFUSED
-from workspace.models import Activity, Collaborator, Comment, Conversation, Export, Invitation, Task
+from workspace.api.base import (
+    STEP_FILTER,
+    TAGS,
+    PersonAPIView,
+    WorkspaceAPIView,
+    WorkspaceListCreateView,
+    WorkspaceListView,
+    refuse,
+)
+from workspace.models import Collaborator, Comment, Task
 from workspace.policy import Ability, can_delete_comment
-from workspace.services import collaboration, conversations, exports
-
-TAGS = ["workspace"]
+from workspace.services import collaboration
 
 
-class CollaboratorsView(WorkspaceAPIView):
-    serializer_class = s.CollaboratorSerializer
-
-    @extend_schema(
+@extend_schema_view(
+    get=extend_schema(
         tags=TAGS, summary="People the journey is shared with", responses=s.CollaboratorSerializer(many=True)
     )
-    def get(self, request, user_journey_id):
-        page = self.paginate_queryset(
-            Collaborator.objects.filter(workspace=self.workspace).select_related("user")
-        )
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+)
+class CollaboratorsView(WorkspaceListView):
+    serializer_class = s.CollaboratorSerializer
+    selector = staticmethod(selectors.collaborators_list)
 
 
 class CollaboratorView(WorkspaceAPIView):
@@ -55,7 +56,7 @@ class InvitationsView(WorkspaceAPIView):
 
     @extend_schema(tags=TAGS, summary="Invitations sent", responses=s.InvitationListSerializer(many=True))
     def get(self, request, user_journey_id):
-        page = self.paginate_queryset(Invitation.objects.filter(workspace=self.workspace, revoked_at=None))
+        page = self.paginate_queryset(selectors.invitations_list(workspace=self.workspace))
         return self.get_paginated_response(s.InvitationListSerializer(page, many=True).data)
 
     @extend_schema(
@@ -92,23 +93,19 @@ class InvitationAcceptView(PersonAPIView):
         return Response(body, status=status.HTTP_201_CREATED)
 
 
-class CommentsView(WorkspaceAPIView):
-    serializer_class = s.CommentSerializer
-    abilities = {**WorkspaceAPIView.abilities, "POST": Ability.COMMENT}
-
-    @extend_schema(
+@extend_schema_view(
+    get=extend_schema(
         tags=TAGS,
         summary="Comments, oldest first",
-        parameters=[OpenApiParameter("step_key", str)],
+        parameters=[STEP_FILTER],
         responses=s.CommentSerializer(many=True),
     )
-    def get(self, request, user_journey_id):
-        rows = Comment.objects.alive().filter(workspace=self.workspace)
-        if (step_key := request.query_params.get("step_key")) is not None:
-            rows = rows.filter(step_key=step_key)
-        rows = rows.select_related("created_by").prefetch_related("mentions__user").order_by("id")
-        page = self.paginate_queryset(rows)
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+)
+class CommentsView(WorkspaceListView):
+    serializer_class = s.CommentSerializer
+    abilities = {**WorkspaceAPIView.abilities, "POST": Ability.COMMENT}
+    selector = staticmethod(selectors.comments_list)
+    by_step = True
 
     @extend_schema(
         tags=TAGS,
@@ -145,10 +142,8 @@ class CommentView(WorkspaceAPIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class TasksView(WorkspaceAPIView):
-    serializer_class = s.TaskSerializer
-
-    @extend_schema(
+@extend_schema_view(
+    get=extend_schema(
         tags=TAGS,
         summary="Tasks",
         parameters=[
@@ -156,26 +151,22 @@ class TasksView(WorkspaceAPIView):
             OpenApiParameter("assignee", str),
         ],
         responses=s.TaskSerializer(many=True),
-    )
-    def get(self, request, user_journey_id):
-        rows = Task.objects.alive().filter(workspace=self.workspace).select_related("assignee")
-        if task_status := request.query_params.get("status"):
-            rows = rows.filter(status=task_status)
-        if assignee := request.query_params.get("assignee"):
-            rows = rows.filter(assignee__username=assignee)
-        page = self.paginate_queryset(rows)
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
-
-    @extend_schema(
+    ),
+    post=extend_schema(
         tags=TAGS, summary="Create a task", responses={201: s.TaskSerializer}, examples=examples.TASK
-    )
-    def post(self, request, user_journey_id):
-        data = self.get_serializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        task = collaboration.task_create(
-            workspace=self.workspace, actor=request.user, data=data.validated_data
-        )
-        return Response(self.get_serializer(task).data, status=status.HTTP_201_CREATED)
+    ),
+)
+class TasksView(WorkspaceListCreateView):
+    serializer_class = s.TaskSerializer
+    selector = staticmethod(selectors.tasks_list)
+    service = staticmethod(collaboration.task_create)
+
+    def narrow(self, rows):
+        if task_status := self.request.query_params.get("status"):
+            rows = rows.filter(status=task_status)
+        if assignee := self.request.query_params.get("assignee"):
+            rows = rows.filter(assignee__username=assignee)
+        return rows
 
 
 class TaskView(WorkspaceAPIView):
@@ -191,149 +182,15 @@ class TaskView(WorkspaceAPIView):
 
     @extend_schema(tags=TAGS, summary="Delete a task (soft)", responses={204: None})
     def delete(self, request, user_journey_id, pk):
-        task = self.row(Task, pk)
-        task.soft_delete()
-        task.save(update_fields=["deleted_at"])
+        collaboration.task_delete(task=self.row(Task, pk), actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class ActivityView(WorkspaceAPIView):
-    serializer_class = s.ActivitySerializer
-
-    @extend_schema(
+@extend_schema_view(
+    get=extend_schema(
         tags=TAGS, summary="Everything that happened, newest first", responses=s.ActivitySerializer(many=True)
     )
-    def get(self, request, user_journey_id):
-        page = self.paginate_queryset(
-            Activity.objects.filter(workspace=self.workspace).select_related("actor")
-        )
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
-
-
-# ---------------------------------------------------------------------------------------------
-# Conversations
-# ---------------------------------------------------------------------------------------------
-class ConversationsView(WorkspaceAPIView):
-    serializer_class = s.ConversationSerializer
-
-    @extend_schema(
-        tags=TAGS, summary="Chats linked to this journey", responses=s.ConversationSerializer(many=True)
-    )
-    def get(self, request, user_journey_id):
-        page = self.paginate_queryset(Conversation.objects.filter(workspace=self.workspace))
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
-
-    @extend_schema(
-        tags=TAGS,
-        summary="Link a chat's conversation id to this journey",
-        responses={
-            201: s.ConversationSerializer,
-            409: REFUSED,
-        },
-        examples=examples.CONVERSATION,
-    )
-    def post(self, request, user_journey_id):
-        data = self.get_serializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        conversation = conversations.conversation_link(
-            workspace=self.workspace,
-            actor=request.user,
-            external_id=data.validated_data["external_id"],
-            channel=data.validated_data.get("channel", ""),
-        )
-        return Response(self.get_serializer(conversation).data, status=status.HTTP_201_CREATED)
-
-
-class MessagesView(WorkspaceAPIView):
-    serializer_class = s.MessageSerializer
-
-    @extend_schema(
-        tags=TAGS, summary="Messages of a linked conversation", responses=s.MessageSerializer(many=True)
-    )
-    def get(self, request, user_journey_id, conversation_id):
-        conversation = Conversation.objects.filter(
-            workspace=self.workspace, external_id=conversation_id
-        ).first()
-        if conversation is None:
-            raise NotFound(f"Conversation {conversation_id!r} is not linked to this journey.")
-        page = self.paginate_queryset(conversation.messages.select_related("workspace"))
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
-
-    @extend_schema(
-        tags=TAGS,
-        summary="Keep a chat message with the journey",
-        responses={201: s.MessageSerializer},
-        examples=examples.MESSAGE,
-    )
-    def post(self, request, user_journey_id, conversation_id):
-        data = self.get_serializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        message = conversations.message_post(
-            workspace=self.workspace,
-            actor=request.user,
-            external_id=conversation_id,
-            data=data.validated_data,
-        )
-        return Response(self.get_serializer(message).data, status=status.HTTP_201_CREATED)
-
-
-class ResumeView(WorkspaceAPIView):
-    serializer_class = s.ResumeSerializer
-
-    @extend_schema(tags=TAGS, summary="What a chat needs to pick up where the person left off")
-    def get(self, request, user_journey_id):
-        return Response(self.get_serializer(conversations.journey_resume(workspace=self.workspace)).data)
-
-
-# ---------------------------------------------------------------------------------------------
-# Exports
-# ---------------------------------------------------------------------------------------------
-class ExportsView(WorkspaceAPIView):
-    serializer_class = s.ExportSerializer
-
-    @extend_schema(tags=TAGS, summary="PDF exports of this journey", responses=s.ExportSerializer(many=True))
-    def get(self, request, user_journey_id):
-        page = self.paginate_queryset(
-            Export.objects.filter(workspace=self.workspace).select_related("workspace")
-        )
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
-
-    @extend_schema(
-        tags=TAGS,
-        summary="Export the journey as a PDF (made in the background)",
-        request=None,
-        responses={202: s.ExportSerializer},
-    )
-    def post(self, request, user_journey_id):
-        export = exports.export_request(workspace=self.workspace, actor=request.user)
-        export.refresh_from_db()
-        return Response(self.get_serializer(export).data, status=status.HTTP_202_ACCEPTED)
-
-
-class ExportView(WorkspaceAPIView):
-    serializer_class = s.ExportSerializer
-
-    @extend_schema(tags=TAGS, summary="An export's status")
-    def get(self, request, user_journey_id, pk):
-        return Response(self.get_serializer(self.row(Export, pk)).data)
-
-
-class ExportDownloadView(WorkspaceAPIView):
-    @extend_schema(
-        tags=TAGS,
-        summary="Download a finished export",
-        responses={
-            (200, "application/pdf"): bytes,
-            409: REFUSED,
-        },
-    )
-    def get(self, request, user_journey_id, pk):
-        export = self.row(Export, pk)
-        if export.status != Export.Status.READY:
-            raise Conflict("The export is not ready.", current_state=export.status)
-        return FileResponse(
-            export.file.open("rb"),
-            content_type="application/pdf",
-            as_attachment=True,
-            filename=export.file.name.rsplit("/", 1)[-1],
-        )
+)
+class ActivityView(WorkspaceListView):
+    serializer_class = s.ActivitySerializer
+    selector = staticmethod(selectors.activity_list)

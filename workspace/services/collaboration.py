@@ -15,7 +15,12 @@ from django.utils import timezone
 from journeys.errors import Conflict, NotFound, ValidationFailed
 from workspace.models import Collaborator, Comment, Invitation, Mention, Role, Task, Workspace
 from workspace.policy import Ability, can
-from workspace.services.spaces import activity_record
+from workspace.services.spaces import (
+    activity_record,
+    recorded_create,
+    recorded_soft_delete,
+    row_activity_record,
+)
 
 INVITATION_DAYS = 14  # an invitation's token is valid this long
 MENTION = re.compile(r"(?<![\w@])@([\w.+-]{1,150})")
@@ -132,8 +137,15 @@ def comment_post(
         if parent is None:
             raise ValidationFailed({"parent": ["No comment with this id in this journey."]})
         step_key = step_key or parent.step_key
-    comment = Comment.objects.create(
-        workspace=workspace, created_by=actor, body=body, step_key=step_key, parent=parent
+    comment = recorded_create(
+        Comment,
+        workspace=workspace,
+        actor=actor,
+        verb="comment.posted",
+        summary=lambda comment: f"{actor.get_username()} commented: {body[:120]}",
+        body=body,
+        step_key=step_key,
+        parent=parent,
     )
     names = set(MENTION.findall(body)) - {actor.get_username()}
     mentioned = [
@@ -144,14 +156,6 @@ def comment_post(
     Mention.objects.bulk_create([Mention(comment=comment, user=user) for user in mentioned])
     if mentioned:
         transaction.on_commit(lambda: _notify_mentions(comment.pk))
-    activity_record(
-        workspace=workspace,
-        actor=actor,
-        verb="comment.posted",
-        summary=f"{actor.get_username()} commented: {body[:120]}",
-        target=comment,
-        step_key=step_key,
-    )
     return comment
 
 
@@ -173,16 +177,7 @@ def _notify_mentions(comment_id: int) -> None:
 
 @transaction.atomic
 def comment_delete(*, comment: Comment, actor) -> None:
-    comment.soft_delete()
-    comment.save(update_fields=["deleted_at"])
-    activity_record(
-        workspace=Workspace(pk=comment.workspace_id),
-        actor=actor,
-        verb="comment.deleted",
-        summary="Deleted a comment",
-        target=comment,
-        step_key=comment.step_key,
-    )
+    recorded_soft_delete(comment, actor=actor, verb="comment.deleted", summary="Deleted a comment")
 
 
 def _check_assignee(workspace: Workspace, assignee) -> None:
@@ -193,17 +188,16 @@ def _check_assignee(workspace: Workspace, assignee) -> None:
 @transaction.atomic
 def task_create(*, workspace: Workspace, actor, data: dict[str, Any]) -> Task:
     _check_assignee(workspace, data.get("assignee"))
-    task = Task.objects.create(workspace=workspace, created_by=actor, **data)
-    who = f" for {task.assignee.get_username()}" if task.assignee else ""
-    activity_record(
+    assignee = data.get("assignee")
+    who = f" for {assignee.get_username()}" if assignee else ""
+    return recorded_create(
+        Task,
         workspace=workspace,
         actor=actor,
         verb="task.created",
-        summary=f"Task “{task.title}”{who}",
-        target=task,
-        step_key=task.step_key,
+        summary=lambda t: f"Task “{t.title}”{who}",
+        **data,
     )
-    return task
 
 
 @transaction.atomic
@@ -218,12 +212,12 @@ def task_update(*, task: Task, actor, data: dict[str, Any]) -> Task:
     elif "status" in data and data["status"] != Task.Status.DONE:
         task.completed_at = None
     task.save()
-    activity_record(
-        workspace=workspace,
-        actor=actor,
-        verb="task.updated",
-        summary=f"Task “{task.title}” is {task.get_status_display().lower()}",
-        target=task,
-        step_key=task.step_key,
-    )
+    summary = f"Task “{task.title}” is {task.get_status_display().lower()}"
+    row_activity_record(task, actor=actor, verb="task.updated", summary=summary, workspace=workspace)
     return task
+
+
+@transaction.atomic
+def task_delete(*, task: Task, actor) -> None:
+    """Delete a task (soft: staff can restore it); the feed says so."""
+    recorded_soft_delete(task, actor=actor, verb="task.deleted", summary=f"Deleted the task “{task.title}”")

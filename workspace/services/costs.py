@@ -9,7 +9,7 @@ from django.db.models import Sum
 
 from journeys.errors import ValidationFailed
 from workspace.models import Budget, Expense, Quote, Workspace
-from workspace.services.spaces import activity_record
+from workspace.services.spaces import activity_record, recorded_create, row_activity_record
 
 
 def _same_currency(workspace: Workspace, currency: str, field_name: str = "currency") -> None:
@@ -40,16 +40,16 @@ def budget_set(*, workspace: Workspace, actor, category: str, amount: Decimal, c
 @transaction.atomic
 def quote_add(*, workspace: Workspace, actor, data: dict[str, Any]) -> Quote:
     _same_currency(workspace, data["currency"])
-    quote = Quote.objects.create(workspace=workspace, created_by=actor, **data)
-    activity_record(
+    return recorded_create(
+        Quote,
         workspace=workspace,
         actor=actor,
         verb="quote.added",
-        summary=f"Quote from {quote.vendor}: {quote.amount} {quote.currency} ({quote.category})",
-        target=quote,
-        step_key=quote.step_key,
+        summary=lambda quote: (
+            f"Quote from {quote.vendor}: {quote.amount} {quote.currency} ({quote.category})"
+        ),
+        **data,
     )
-    return quote
 
 
 @transaction.atomic
@@ -60,30 +60,22 @@ def quote_accept(*, quote: Quote, actor) -> Quote:
     ).update(accepted=False)
     quote.accepted = True
     quote.save(update_fields=["accepted"])
-    activity_record(
-        workspace=Workspace(pk=quote.workspace_id),
-        actor=actor,
-        verb="quote.accepted",
-        summary=f"Accepted {quote.vendor}'s quote of {quote.amount} {quote.currency}",
-        target=quote,
-        step_key=quote.step_key,
-    )
+    summary = f"Accepted {quote.vendor}'s quote of {quote.amount} {quote.currency}"
+    row_activity_record(quote, actor=actor, verb="quote.accepted", summary=summary)
     return quote
 
 
 @transaction.atomic
 def expense_add(*, workspace: Workspace, actor, data: dict[str, Any]) -> Expense:
     _same_currency(workspace, data["currency"])
-    expense = Expense.objects.create(workspace=workspace, created_by=actor, **data)
-    activity_record(
+    return recorded_create(
+        Expense,
         workspace=workspace,
         actor=actor,
         verb="expense.added",
-        summary=f"Spent {expense.amount} {expense.currency} on {expense.description}",
-        target=expense,
-        step_key=expense.step_key,
+        summary=lambda expense: f"Spent {expense.amount} {expense.currency} on {expense.description}",
+        **data,
     )
-    return expense
 
 
 @dataclass

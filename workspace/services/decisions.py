@@ -6,21 +6,23 @@ from django.db import transaction
 
 from journeys.errors import Conflict
 from workspace.models import Decision, Workspace
-from workspace.services.spaces import activity_record
+from workspace.services.spaces import (
+    recorded_create,
+    recorded_soft_delete,
+    row_activity_record,
+)
 
 
 @transaction.atomic
 def decision_record(*, workspace: Workspace, actor, data: dict[str, Any]) -> Decision:
-    decision = Decision.objects.create(workspace=workspace, created_by=actor, **data)
-    activity_record(
+    return recorded_create(
+        Decision,
         workspace=workspace,
         actor=actor,
         verb="decision.made",
-        summary=f"Decided {decision.question}: {decision.chosen}",
-        target=decision,
-        step_key=decision.step_key,
+        summary=lambda decision: f"Decided {decision.question}: {decision.chosen}",
+        **data,
     )
-    return decision
 
 
 @transaction.atomic
@@ -40,14 +42,8 @@ def decision_revisit(*, decision: Decision, actor, data: dict[str, Any]) -> Deci
     newer = Decision.objects.create(
         workspace_id=decision.workspace_id, created_by=actor, supersedes=decision, **fields
     )
-    activity_record(
-        workspace=Workspace(pk=decision.workspace_id),
-        actor=actor,
-        verb="decision.revisited",
-        summary=f"Revisited {newer.question}: {decision.chosen} → {newer.chosen}",
-        target=newer,
-        step_key=newer.step_key,
-    )
+    summary = f"Revisited {newer.question}: {decision.chosen} → {newer.chosen}"
+    row_activity_record(newer, actor=actor, verb="decision.revisited", summary=summary)
     return newer
 
 
@@ -66,14 +62,8 @@ def decision_rollback(*, decision: Decision, actor) -> Decision:
     decision.save(update_fields=["current", "rolled_back"])
     previous.current = True
     previous.save(update_fields=["current"])
-    activity_record(
-        workspace=Workspace(pk=decision.workspace_id),
-        actor=actor,
-        verb="decision.rolled_back",
-        summary=f"Rolled back {decision.question}: {decision.chosen} → {previous.chosen}",
-        target=previous,
-        step_key=previous.step_key,
-    )
+    summary = f"Rolled back {decision.question}: {decision.chosen} → {previous.chosen}"
+    row_activity_record(previous, actor=actor, verb="decision.rolled_back", summary=summary)
     return previous
 
 
@@ -92,13 +82,6 @@ def decision_history(*, decision: Decision) -> list[Decision]:
 
 @transaction.atomic
 def decision_delete(*, decision: Decision, actor) -> None:
-    decision.soft_delete()
-    decision.save(update_fields=["deleted_at"])
-    activity_record(
-        workspace=Workspace(pk=decision.workspace_id),
-        actor=actor,
-        verb="decision.deleted",
-        summary=f"Deleted the decision {decision.question}",
-        target=decision,
-        step_key=decision.step_key,
+    recorded_soft_delete(
+        decision, actor=actor, verb="decision.deleted", summary=f"Deleted the decision {decision.question}"
     )

@@ -12,7 +12,7 @@ from django.db.models import QuerySet
 from journeys.errors import DomainError, ValidationFailed
 from journeys.webhooks import DeliveryFailed, TargetRefused, http_post
 from workspace.models import Attachment, BeforeAfterPair, ResearchItem, Workspace
-from workspace.services.spaces import activity_record
+from workspace.services.spaces import activity_record, recorded_create, recorded_soft_delete
 from workspace.uploads import hamming, prepare_upload
 
 NEAR_DUPLICATE_BITS = 10  # of 64: perceptual hashes this close show the same scene
@@ -112,16 +112,8 @@ def attachment_near_duplicates(*, attachment: Attachment) -> list[tuple[Attachme
 
 @transaction.atomic
 def attachment_delete(*, attachment: Attachment, actor) -> None:
-    attachment.soft_delete()
-    attachment.save(update_fields=["deleted_at"])
-    workspace = Workspace(pk=attachment.workspace_id)
-    activity_record(
-        workspace=workspace,
-        actor=actor,
-        verb="attachment.deleted",
-        summary=f"Deleted {attachment.filename}",
-        target=attachment,
-        step_key=attachment.step_key,
+    recorded_soft_delete(
+        attachment, actor=actor, verb="attachment.deleted", summary=f"Deleted {attachment.filename}"
     )
 
 
@@ -187,16 +179,20 @@ def documents_search(*, workspace: Workspace, query: str) -> QuerySet[Attachment
 
 @transaction.atomic
 def research_save(*, workspace: Workspace, actor, data: dict[str, Any]) -> ResearchItem:
-    item = ResearchItem.objects.create(workspace=workspace, created_by=actor, **data)
-    activity_record(
+    return recorded_create(
+        ResearchItem,
         workspace=workspace,
         actor=actor,
         verb="research.saved",
-        summary=f"Saved {item.title}",
-        target=item,
-        step_key=item.step_key,
+        summary=lambda item: f"Saved {item.title}",
+        **data,
     )
-    return item
+
+
+@transaction.atomic
+def research_delete(*, item: ResearchItem, actor) -> None:
+    """Forget a saved result (soft: staff can restore it)."""
+    recorded_soft_delete(item, actor=actor, verb="research.deleted", summary=f"Removed {item.title}")
 
 
 def research_search(*, query: str, limit: int = 10) -> list[dict[str, str]]:
