@@ -109,6 +109,12 @@ class PipelineStageUpdateSerializer(serializers.Serializer):
 
 # --- output -----------------------------------------------------------------------------------
 class ExitCriterionSerializer(serializers.ModelSerializer):
+    operator = serializers.ChoiceField(
+        choices=ExitCriterion.Operator.choices,
+        allow_blank=True,
+        read_only=True,
+        help_text="Metric criteria only; blank for the other kinds.",
+    )
     expectation = serializers.CharField(read_only=True, help_text="What passing means, in words.")
 
     class Meta:
