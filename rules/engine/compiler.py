@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from journeys.engine.operators import canonical_operator
 from rules.engine.values import (
     OPERATOR_FUNCTIONS,
     REDUCERS,
@@ -39,8 +40,8 @@ from rules.engine.values import (
 )
 
 NO_RECORDS: list[Record] = []
-TIME_COMPARISONS = {">=": op.ge, ">": op.gt, "<": op.lt, "<=": op.le}
-COUNT_COMPARISONS = {**TIME_COMPARISONS, "=": op.eq, "!=": op.ne}
+TIME_COMPARISONS = {"gte": op.ge, "gt": op.gt, "lt": op.lt, "lte": op.le}  # by canonical_operator
+COUNT_COMPARISONS = {**TIME_COMPARISONS, "eq": op.eq, "ne": op.ne}
 
 
 MISSING = object()  # not computed yet (a fact may well be None)
@@ -173,7 +174,9 @@ def _count_of(
 def _count(spec: dict[str, Any]) -> Node:
     entity, predicate, key, subject = _counter(spec)
     count = _count_of(entity, predicate, key)
-    compare = COUNT_COMPARISONS[spec["count"]]  # counts are whole numbers: plain comparisons
+    compare = COUNT_COMPARISONS[
+        canonical_operator(spec["count"])
+    ]  # counts are whole numbers: plain comparisons
     expected = spec["count_value"]
     description = f"count({subject}) {spec['count']} {expected}"
 
@@ -294,11 +297,11 @@ def _time_since(spec: dict[str, Any]) -> Node:
     duration = parse_duration(spec["duration"])
     assert duration is not None  # validated
     read = time_reader(name)
-    compare = TIME_COMPARISONS[operator]
+    compare = TIME_COMPARISONS[canonical_operator(operator)]
     key = fact_key(("t", entity, name))
     window = TimeWindow((entity, name, duration.total_seconds()), entity, read, duration, key)
     description = f"time since {entity}.{name} {operator} {spec['duration']}"
-    never = operator in (">=", ">")
+    never = canonical_operator(operator) in ("gte", "gt")
 
     def test(state: EvalState) -> bool:
         facts = state.facts
@@ -346,7 +349,7 @@ def _attribute(spec: dict[str, Any]) -> Node:
     """A participant attribute (dot path into ``attributes``); ``tags`` is the tag list."""
     name = spec["field"]
     get = path_getter(name)
-    compare = OPERATOR_FUNCTIONS[spec["operator"]]
+    compare = OPERATOR_FUNCTIONS[canonical_operator(spec["operator"])]
     expected = spec["value"]
     description = f"attribute {name} {spec['operator']} {_text(expected)}"
 
