@@ -154,7 +154,8 @@ def test_a_bad_trigger_condition_is_shown_on_the_journey_field(designer):
     assert response.status_code == 200
     errors = response.context["adminform"].form.errors["trigger_conditions"]
     assert errors == [
-        "op: Use one of eq (=, ==), ne (!=), gt (>), gte (>=), lt (<), lte (<=), in, contains, exists (not 'like')."
+        "op: Use one of eq (=, ==), ne (!=), gt (>), gte (>=), lt (<), lte (<=), in, contains, "
+        "exists (not 'like')."
     ]
 
 
