@@ -17,7 +17,7 @@ from django_fsm import TransitionNotAllowed
 
 from journeys.builder.canvas import canvas_endpoint
 from journeys.builder.forms import DryRunForm, JourneyForm, StepForm, StepFormSet
-from journeys.builder.graph import draft_svg, render_svg
+from journeys.builder.graph.svg import draft_svg, render_svg
 from journeys.builder.traces import trace_html
 from journeys.crypto import secret_mask
 from journeys.engine.definition import definition_for, step_as_dict

@@ -16,7 +16,7 @@ from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django_fsm import TransitionNotAllowed
 
-from journeys.builder.graph import render_svg
+from journeys.builder.graph.svg import render_svg
 from journeys.builder.journey_admin import BUILDER_MEDIA
 from journeys.builder.traces import trace_html
 from journeys.engine.definition import definition_for

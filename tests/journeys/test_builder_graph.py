@@ -6,7 +6,8 @@ import xml.etree.ElementTree as ET
 import pytest
 from django.urls import reverse
 
-from journeys.builder.graph import definition_from_steps, draft_svg, graph_edges, render_svg
+from journeys.builder.graph.edges import definition_from_steps, graph_edges
+from journeys.builder.graph.svg import draft_svg, render_svg
 from tests.journeys.factories import action, make_journey, tag_step
 
 SVG = "{http://www.w3.org/2000/svg}"
