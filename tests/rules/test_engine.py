@@ -6,8 +6,10 @@ from typing import Any
 
 import pytest
 
-from rules.engine.compiler import EvalState, compile_condition
-from rules.engine.evaluator import StoredFlag, compile_rule, evaluate, ruleset_build
+from rules.engine.compiler import compile_condition
+from rules.engine.evaluator import StoredFlag, evaluate
+from rules.engine.nodes import EvalState
+from rules.engine.ruleset import compile_rule, ruleset_build
 from rules.engine.validation import rule_definition_validate
 from rules.engine.values import ParticipantContext, Record, parse_duration
 from tests.rules.factories import definition
