@@ -50,6 +50,17 @@ class EvaluationContext:
     user_id: str = ""
     participant: Any = None
 
+    @classmethod
+    def of_trigger(cls, participant: Any, payload: dict[str, Any]) -> "EvaluationContext":
+        """What a trigger condition reads: the event's payload and the participant it is about."""
+        return cls(
+            payload=payload,
+            attributes=participant.attributes,
+            tags=participant.tags,
+            user_id=participant.user_id,
+            participant=participant,
+        )
+
     def root(self, name: str) -> Any:
         return getattr(self, name)
 

@@ -244,13 +244,7 @@ def enrolments_matching(
         journeys = [j for j in journeys if payload.get("journey_id") != j.pk]
     if not journeys:
         return []
-    ctx = EvaluationContext(
-        payload=payload,
-        attributes=participant.attributes,
-        tags=participant.tags,
-        user_id=participant.user_id,
-        participant=participant,
-    )
+    ctx = EvaluationContext.of_trigger(participant, payload)
     return [
         Enrolment(journey=j, participant=participant, payload=payload, trigger_event_id=event_id)
         for j in journeys

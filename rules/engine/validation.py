@@ -103,7 +103,7 @@ def _scalars(raw: dict[str, Any], errors: Errors) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key in ("rule_id", "flag"):
         value = raw.get(key)
-        if not isinstance(value, str) or not NAME_RE.match(value):
+        if not _is_name(value):
             errors.setdefault(key, []).append(
                 "Required: letters, digits and _ . : - only, starting with a letter, at most 100."
             )
@@ -204,8 +204,7 @@ class _ConditionWalk:
 
 
 def _flag_condition(spec: dict[str, Any], error: Report) -> None:
-    if "flag" in spec and (not isinstance(spec["flag"], str) or not NAME_RE.match(spec["flag"])):
-        error("flag", "A flag name: letters, digits and _ . : - only.")
+    _flag_name(spec, error)
     if not isinstance(spec.get("value", True), bool):
         error("value", "Must be true or false.")
 
@@ -248,6 +247,15 @@ LEAF_CHECKS: dict[str, Callable[[dict[str, Any], Report], None]] = {
     "exists": lambda spec, error: _filter(spec, error),
     "time_since": _time_since_condition,
 }
+
+
+def _is_name(value: Any) -> bool:
+    return isinstance(value, str) and NAME_RE.match(value) is not None
+
+
+def _flag_name(spec: dict, error: Report) -> None:
+    if "flag" in spec and not _is_name(spec["flag"]):
+        error("flag", "A flag name: letters, digits and _ . : - only.")
 
 
 def _field(spec: dict, key: str, error: Report) -> None:
@@ -316,9 +324,8 @@ def _action(spec: Any, error: Report) -> Any:
     for key in sorted(set(spec) - required - optional - {"type"}):
         error(key, f"Unknown key for a {kind} action.")
     spec = dict(spec)
-    bad_flag = not isinstance(spec.get("flag"), str) or not NAME_RE.match(spec["flag"])
-    if kind in ("set_flag", "clear_flag") and "flag" in spec and bad_flag:
-        error("flag", "A flag name: letters, digits and _ . : - only.")
+    if kind in ("set_flag", "clear_flag"):
+        _flag_name(spec, error)
     if kind == "set_flag":
         if not isinstance(spec.get("value", True), bool):
             error("value", "Flags are true or false.")
@@ -336,18 +343,14 @@ def _emit_event(spec: dict[str, Any], error: Report) -> None:
         error("payload", "Must be an object.")
     elif spec.get("event") == MILESTONE_EVENT:
         milestone = (spec.get("payload") or {}).get("milestone")
-        if not isinstance(milestone, str) or not NAME_RE.match(milestone):
+        if not _is_name(milestone):
             error("payload.milestone", f"{MILESTONE_EVENT} needs payload.milestone (a name).")
 
 
 def _milestone(value: Any, errors: Errors) -> Any:
     if isinstance(value, str):
         value = {"name": value}
-    if (
-        not isinstance(value, dict)
-        or not isinstance(value.get("name"), str)
-        or not NAME_RE.match(value["name"])
-    ):
+    if not isinstance(value, dict) or not _is_name(value.get("name")):
         errors.setdefault("milestone", []).append("A milestone name, or {name, metadata}.")
         return value
     if set(value) - {"name", "metadata"}:

@@ -7,12 +7,13 @@ from django.utils.html import format_html
 
 from journeys.builder.forms import BUILDER_MEDIA
 from journeys.builder.graph.svg import render_svg
+from journeys.builder.read_only import ReadOnlyMixin
 from journeys.engine.definition import definition_for
 from journeys.models import JourneyVersion
 from journeys.services.webhook_secrets import definition_masked
 
 
-class JourneyVersionAdmin(admin.ModelAdmin):
+class JourneyVersionAdmin(ReadOnlyMixin, admin.ModelAdmin):
     """Versions are frozen when published: look, never touch."""
 
     list_display = ["__str__", "journey", "number", "published_at", "published_by", "is_live"]
@@ -24,15 +25,6 @@ class JourneyVersionAdmin(admin.ModelAdmin):
     @property
     def media(self):
         return super().media + BUILDER_MEDIA
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     @admin.display(description="Live")
     def is_live(self, obj: JourneyVersion) -> str:

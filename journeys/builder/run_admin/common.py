@@ -1,7 +1,9 @@
 """What the operators' screens share: permissions, read-only rows, times and details in words."""
 
 import json
+from collections.abc import Callable, Iterable
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django_fsm import TransitionNotAllowed
@@ -46,15 +48,20 @@ def seconds_in_words(delta: timedelta) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-class ReadOnlyMixin:
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
+def each_through_service(
+    rows: Iterable[Any], apply: Callable[[Any], object], refusal: Callable[[Any, Exception], str]
+) -> tuple[int, list[str]]:
+    """Apply a service to each row of a bulk action: how many it changed, and why the others were
+    refused (a row in the wrong state is reported, not fatal)."""
+    done, refused = 0, []
+    for row in rows:
+        try:
+            apply(row)
+        except (TransitionNotAllowed, DomainError) as exc:
+            refused.append(refusal(row, exc))
+        else:
+            done += 1
+    return done, refused
 
 
 def detail_in_words(detail) -> str:

@@ -10,18 +10,17 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
-from django_fsm import TransitionNotAllowed
 
 from journeys.builder.forms import BUILDER_MEDIA
+from journeys.builder.read_only import ReadOnlyMixin
 from journeys.builder.run_admin.common import (
     RETRY_PERMISSION,
-    ReadOnlyMixin,
+    each_through_service,
     error_text,
     overdue_grace,
     seconds_in_words,
 )
 from journeys.builder.traces import trace_html
-from journeys.errors import DomainError
 from journeys.models import StepRun, UserJourney
 from journeys.services.user_journeys import (
     step_run_retry,
@@ -161,13 +160,11 @@ class StepRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
     def _dead_letter_all(self, request, queryset, name: str) -> None:
         service = step_run_retry if name == "retry" else step_run_skip
-        done, refused = 0, []
-        for run in queryset.select_related("user_journey"):
-            try:
-                service(step_run=run, actor=request.user)
-                done += 1
-            except (TransitionNotAllowed, DomainError) as exc:
-                refused.append(f"#{run.pk} ({run.step_key}): {error_text(exc, run.user_journey)}")
+        done, refused = each_through_service(
+            queryset.select_related("user_journey"),
+            lambda run: service(step_run=run, actor=request.user),
+            lambda run, exc: f"#{run.pk} ({run.step_key}): {error_text(exc, run.user_journey)}",
+        )
         verb = "Retried" if name == "retry" else "Skipped"
         if done:
             self.message_user(request, f"{verb} {done} step run(s).", messages.SUCCESS)

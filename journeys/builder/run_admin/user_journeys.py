@@ -13,12 +13,13 @@ from django_fsm import TransitionNotAllowed
 
 from journeys.builder.forms import BUILDER_MEDIA
 from journeys.builder.graph.svg import render_svg
+from journeys.builder.read_only import ReadOnlyMixin
 from journeys.builder.run_admin.common import (
     OPERATE_PERMISSION,
     OPERATIONS,
     RETRY_PERMISSION,
-    ReadOnlyMixin,
     detail_in_words,
+    each_through_service,
     error_text,
     seconds_in_words,
 )
@@ -101,13 +102,11 @@ class UserJourneyAdmin(ReadOnlyMixin, admin.ModelAdmin):
     # Bulk actions: each through its service; a journey in the wrong state is reported, not fatal.
     def _operate_all(self, request, queryset, name: str) -> None:
         service, done = OPERATIONS[name]
-        changed, refused = 0, []
-        for user_journey in queryset:
-            try:
-                service(user_journey=user_journey, actor=request.user)
-                changed += 1
-            except (TransitionNotAllowed, DomainError) as exc:
-                refused.append(f"#{user_journey.pk}: {error_text(exc, user_journey)}")
+        changed, refused = each_through_service(
+            queryset,
+            lambda user_journey: service(user_journey=user_journey, actor=request.user),
+            lambda user_journey, exc: f"#{user_journey.pk}: {error_text(exc, user_journey)}",
+        )
         if changed:
             self.message_user(request, f"{done}: {changed} user journey(s).", messages.SUCCESS)
         for line in refused:
