@@ -167,11 +167,7 @@ class _ConditionWalk:
         if depth > MAX_DEPTH:
             error(None, f"Conditions nest at most {MAX_DEPTH} levels deep.")
             return spec
-        required, optional = CONDITION_KEYS[kind]
-        for key in sorted(required - set(spec)):
-            error(key, "This field is required.")
-        for key in sorted(set(spec) - required - optional - {"type"}):
-            error(key, f"Unknown key for a {kind} condition.")
+        required = _keys(spec, CONDITION_KEYS[kind], f"a {kind} condition", error)
         spec = dict(spec)
         if kind in ("all_of", "any_of", "not"):
             return self._logical(kind, spec, path, depth, error)
@@ -249,6 +245,16 @@ LEAF_CHECKS: dict[str, Callable[[dict[str, Any], Report], None]] = {
 }
 
 
+def _keys(spec: dict, keys: tuple[set[str], set[str]], what: str, error: Report) -> set[str]:
+    """Report missing required keys and unknown ones; the required keys."""
+    required, optional = keys
+    for key in sorted(required - set(spec)):
+        error(key, "This field is required.")
+    for key in sorted(set(spec) - required - optional - {"type"}):
+        error(key, f"Unknown key for {what}.")
+    return required
+
+
 def _is_name(value: Any) -> bool:
     return isinstance(value, str) and NAME_RE.match(value) is not None
 
@@ -318,11 +324,7 @@ def _action(spec: Any, error: Report) -> Any:
         error("type", f"Unknown action type {kind!r}; use one of {', '.join(ACTION_KEYS)}.")
         return spec
     kind = spec["type"]
-    required, optional = ACTION_KEYS[kind]
-    for key in sorted(required - set(spec)):
-        error(key, "This field is required.")
-    for key in sorted(set(spec) - required - optional - {"type"}):
-        error(key, f"Unknown key for a {kind} action.")
+    _keys(spec, ACTION_KEYS[kind], f"a {kind} action", error)
     spec = dict(spec)
     if kind in ("set_flag", "clear_flag"):
         _flag_name(spec, error)
