@@ -268,6 +268,7 @@ TASK_HAS_DEPENDANTS_EXAMPLE = OpenApiExample(
 )
 
 
+# --- staged journeys, units of work and tasks: the examples of each operation ----------------
 STAGES_JOURNEYS_LIST_EXAMPLES = [
     OpenApiExample(
         "A page",
