@@ -14,12 +14,13 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
-from django_fsm import TransitionNotAllowed
 
 from analytics.models import Dashboard, OverdueStepRun
 from analytics.selectors import comparisons, operations
 from analytics.selectors import journeys as journey_selectors
 from analytics.selectors.journeys import Scope
+from journeys.builder.read_only import ReadOnlyMixin
+from journeys.builder.run_admin.common import each_through_service
 from journeys.errors import DomainError
 from journeys.models import Journey, JourneyVersion, StepRun, UserJourney
 from journeys.services.user_journeys import milestone_skip, user_journey_cancel, user_journey_execute
@@ -48,7 +49,7 @@ class DashboardFilterForm(forms.Form):
 
 
 @admin.register(Dashboard)
-class DashboardAdmin(admin.ModelAdmin):
+class DashboardAdmin(ReadOnlyMixin, admin.ModelAdmin):
     """One page: the chosen journey's funnel, durations, trend, A/B split and advice; the stage
     pipeline; the overdue list."""
 
@@ -57,15 +58,6 @@ class DashboardAdmin(admin.ModelAdmin):
 
     def has_module_permission(self, request) -> bool:
         return request.user.has_perm(VIEW_ANALYTICS)
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
 
     def changelist_view(self, request, extra_context=None):
         if not self.has_view_permission(request):
@@ -150,7 +142,7 @@ class LatenessFilter(admin.SimpleListFilter):
 
 
 @admin.register(OverdueStepRun)
-class OverdueStepRunAdmin(admin.ModelAdmin):
+class OverdueStepRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
     """Timers past due and runs stuck at a step, with bulk run now / skip / cancel."""
 
     list_display = [
@@ -186,15 +178,6 @@ class OverdueStepRunAdmin(admin.ModelAdmin):
     def has_module_permission(self, request) -> bool:
         return self.has_view_permission(request)
 
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
     def has_operate_permission(self, request) -> bool:
         return request.user.has_perm(OPERATE)
 
@@ -213,15 +196,11 @@ class OverdueStepRunAdmin(admin.ModelAdmin):
         return f"{hours / 24:.1f} days" if hours >= 48 else f"{hours:.1f} hours"
 
     def _each(self, request, queryset, verb: str, operation) -> None:
-        done, refused = 0, []
-        for run in queryset.select_related("user_journey"):
-            try:
-                operation(run)
-                done += 1
-            except DomainError as exc:
-                refused.append(f"#{run.pk}: {exc.message}")
-            except TransitionNotAllowed as exc:
-                refused.append(f"#{run.pk}: {exc}")
+        done, refused = each_through_service(
+            queryset.select_related("user_journey"),
+            operation,
+            lambda run, exc: f"#{run.pk}: {exc.message if isinstance(exc, DomainError) else exc}",
+        )
         if done:
             self.message_user(request, f"{verb} {done} step run(s).", messages.SUCCESS)
         for line in refused:

@@ -6,7 +6,7 @@ previous start (changes committed late are still seen) without ever counting any
 """
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from django.db import transaction
@@ -24,6 +24,11 @@ LIVE = {UserJourney.State.ACTIVE, UserJourney.State.PAUSED}
 ENDED_NOT_COMPLETED = {UserJourney.State.FAILED, UserJourney.State.CANCELLED}
 OPEN_RUN = {StepRun.Status.PENDING, StepRun.Status.SCHEDULED, StepRun.Status.RUNNING}
 FINISHED = {StepRun.Status.SUCCEEDED, StepRun.Status.SKIPPED, StepRun.Status.FAILED}
+RUN_OUTCOMES = {
+    StepRun.Status.SUCCEEDED: "completed",
+    StepRun.Status.SKIPPED: "skipped",
+    StepRun.Status.FAILED: "failed",
+}
 
 
 @dataclass(frozen=True)
@@ -84,7 +89,7 @@ def _rebuild_chunk(*, journey_id: int, days: set[date]) -> None:
     4. Replace those days' rows in one transaction.
     """
     start, end = _day_bounds(min(days))[0], _day_bounds(max(days))[1]
-    by_id = {}
+    tally = _Tally()
     for row in UserJourney.objects.filter(
         journey_id=journey_id, started_at__gte=start, started_at__lt=end
     ).values_list(
@@ -92,107 +97,149 @@ def _rebuild_chunk(*, journey_id: int, days: set[date]) -> None:
     ):
         day = row[5].astimezone(UTC).date()
         if day in days:
-            by_id[row[0]] = (*row, day)
+            tally.add_user_journey(*row, day)
     runs = StepRun.objects.filter(
         user_journey__journey_id=journey_id,
         user_journey__started_at__gte=start,
         user_journey__started_at__lt=end,
     )
+    fields = ("user_journey_id", "step_key", "status", "entered", "attempts", "rolled_back")
+    for values in runs.values_list(*fields, "dead_lettered_at", "created_at", "finished_at").iterator(
+        chunk_size=20_000
+    ):
+        tally.add_step_run(*values)
+    with transaction.atomic():
+        JourneyDayStats.objects.filter(journey_id=journey_id, day__in=days).delete()
+        StepDayStats.objects.filter(journey_id=journey_id, day__in=days).delete()
+        JourneyDayStats.objects.bulk_create(tally.journey_rows(journey_id), batch_size=1000)
+        StepDayStats.objects.bulk_create(tally.step_rows(journey_id), batch_size=1000)
 
-    journey_rows: dict[tuple, dict] = defaultdict(lambda: defaultdict(int))
-    journey_durations: dict[tuple, list[float]] = defaultdict(list)
-    step_sets: dict[tuple, dict[str, set[int]]] = defaultdict(lambda: defaultdict(set))
-    step_counts: dict[tuple, dict] = defaultdict(lambda: defaultdict(int))
-    step_durations: dict[tuple, list[float]] = defaultdict(list)
-    for (
-        uj_id,
-        version_id,
-        variant,
-        state,
-        converted,
-        started_at,
-        ended_at,
-        current_step,
-        day,
-    ) in by_id.values():
-        row = journey_rows[(version_id, variant, day)]
+
+def _counter() -> defaultdict[str, int]:
+    return defaultdict(int)
+
+
+def _id_sets() -> defaultdict[str, set[int]]:
+    return defaultdict(set)
+
+
+@dataclass
+class _Tally:
+    """What one chunk of cohort days adds up to, per (version, variant, day) and (version, step, day)."""
+
+    by_id: dict[int, tuple] = field(default_factory=dict)  # user journey → (version, day)
+    journeys: defaultdict[tuple, defaultdict[str, int]] = field(default_factory=lambda: defaultdict(_counter))
+    journey_durations: defaultdict[tuple, list[float]] = field(default_factory=lambda: defaultdict(list))
+    step_sets: defaultdict[tuple, defaultdict[str, set[int]]] = field(
+        default_factory=lambda: defaultdict(_id_sets)
+    )
+    step_counts: defaultdict[tuple, defaultdict[str, int]] = field(
+        default_factory=lambda: defaultdict(_counter)
+    )
+    step_durations: defaultdict[tuple, list[float]] = field(default_factory=lambda: defaultdict(list))
+
+    def add_user_journey(
+        self,
+        uj_id: int,
+        version_id: int,
+        variant: str,
+        state: str,
+        converted: bool,
+        started_at: datetime,
+        ended_at: datetime | None,
+        current_step: str,
+        day: date,
+    ) -> None:
+        self.by_id[uj_id] = (version_id, day)
+        row = self.journeys[(version_id, variant, day)]
         row["started"] += 1
         row["active" if state in LIVE else state] += 1
         row["converted"] += bool(converted)
         if state == UserJourney.State.COMPLETED and ended_at:
-            journey_durations[(version_id, variant, day)].append((ended_at - started_at).total_seconds())
+            self.journey_durations[(version_id, variant, day)].append((ended_at - started_at).total_seconds())
         if current_step and state in LIVE:
-            step_sets[(version_id, current_step, day)]["waiting"].add(uj_id)
+            self.step_sets[(version_id, current_step, day)]["waiting"].add(uj_id)
         elif current_step and state in ENDED_NOT_COMPLETED:
-            step_sets[(version_id, current_step, day)]["dropped"].add(uj_id)
+            self.step_sets[(version_id, current_step, day)]["dropped"].add(uj_id)
 
-    fields = ("user_journey_id", "step_key", "status", "entered", "attempts", "rolled_back")
-    for uj_id, key, status, entered, attempts, rolled_back, dead, created, finished in runs.values_list(
-        *fields, "dead_lettered_at", "created_at", "finished_at"
-    ).iterator(chunk_size=20_000):
-        uj = by_id.get(uj_id)
-        if uj is None:
-            continue
-        group = (uj[1], key, uj[8])
-        sets, counts = step_sets[group], step_counts[group]
+    def add_step_run(
+        self,
+        uj_id: int,
+        key: str,
+        status: str,
+        entered: bool,
+        attempts: int,
+        rolled_back: bool,
+        dead: datetime | None,
+        created: datetime,
+        finished: datetime | None,
+    ) -> None:
+        uj = self.by_id.get(uj_id)
+        if uj is None:  # a run of a user journey of another day in the span
+            return
+        group = (uj[0], key, uj[1])
+        sets, counts = self.step_sets[group], self.step_counts[group]
         if entered or status not in OPEN_RUN:
             sets["reached"].add(uj_id)
             counts["runs"] += 1
         counts["attempts"] += attempts
         counts["rolled_back"] += bool(rolled_back)
         counts["dead_lettered"] += dead is not None
-        if status == StepRun.Status.SUCCEEDED:
-            sets["completed"].add(uj_id)
-        elif status == StepRun.Status.SKIPPED:
-            sets["skipped"].add(uj_id)
-        elif status == StepRun.Status.FAILED:
-            sets["failed"].add(uj_id)
+        outcome = RUN_OUTCOMES.get(status)
+        if outcome:
+            sets[outcome].add(uj_id)
         if finished and status in FINISHED:
-            step_durations[group].append((finished - created).total_seconds())
+            self.step_durations[group].append((finished - created).total_seconds())
 
-    journey_objs = []
-    for (version_id, variant, day), row in journey_rows.items():
-        durations = journey_durations[(version_id, variant, day)]
-        journey_objs.append(
-            JourneyDayStats(
-                journey_id=journey_id,
-                version_id=version_id,
-                variant=variant,
-                day=day,
-                **{k: row[k] for k in ("started", "active", "completed", "failed", "cancelled", "converted")},
-                duration_count=len(durations),
-                duration_sum=sum(durations),
-                duration_buckets=sketch.histogram(durations),
+    def journey_rows(self, journey_id: int) -> list[JourneyDayStats]:
+        rows = []
+        for (version_id, variant, day), row in self.journeys.items():
+            durations = self.journey_durations[(version_id, variant, day)]
+            rows.append(
+                JourneyDayStats(
+                    journey_id=journey_id,
+                    version_id=version_id,
+                    variant=variant,
+                    day=day,
+                    **{
+                        k: row[k]
+                        for k in ("started", "active", "completed", "failed", "cancelled", "converted")
+                    },
+                    **_durations(durations),
+                )
             )
-        )
-    step_objs = []
-    for group in set(step_sets) | set(step_counts):
-        version_id, key, day = group
-        sets, counts = step_sets[group], step_counts[group]
-        durations = step_durations[group]
-        step_objs.append(
-            StepDayStats(
-                journey_id=journey_id,
-                version_id=version_id,
-                step_key=key,
-                day=day,
-                reached=len(sets["reached"]),
-                waiting=len(sets["waiting"]),
-                completed=len(sets["completed"]),
-                skipped=len(sets["skipped"] - sets["completed"]),
-                failed=len(sets["failed"] - sets["completed"] - sets["skipped"]),
-                dropped=len(sets["dropped"]),
-                **{k: counts[k] for k in ("runs", "attempts", "rolled_back", "dead_lettered")},
-                duration_count=len(durations),
-                duration_sum=sum(durations),
-                duration_buckets=sketch.histogram(durations),
+        return rows
+
+    def step_rows(self, journey_id: int) -> list[StepDayStats]:
+        rows = []
+        for group in set(self.step_sets) | set(self.step_counts):
+            version_id, key, day = group
+            sets, counts = self.step_sets[group], self.step_counts[group]
+            rows.append(
+                StepDayStats(
+                    journey_id=journey_id,
+                    version_id=version_id,
+                    step_key=key,
+                    day=day,
+                    reached=len(sets["reached"]),
+                    waiting=len(sets["waiting"]),
+                    completed=len(sets["completed"]),
+                    skipped=len(sets["skipped"] - sets["completed"]),
+                    failed=len(sets["failed"] - sets["completed"] - sets["skipped"]),
+                    dropped=len(sets["dropped"]),
+                    **{k: counts[k] for k in ("runs", "attempts", "rolled_back", "dead_lettered")},
+                    **_durations(self.step_durations[group]),
+                )
             )
-        )
-    with transaction.atomic():
-        JourneyDayStats.objects.filter(journey_id=journey_id, day__in=days).delete()
-        StepDayStats.objects.filter(journey_id=journey_id, day__in=days).delete()
-        JourneyDayStats.objects.bulk_create(journey_objs, batch_size=1000)
-        StepDayStats.objects.bulk_create(step_objs, batch_size=1000)
+        return rows
+
+
+def _durations(durations: list[float]) -> dict:
+    return {
+        "duration_count": len(durations),
+        "duration_sum": sum(durations),
+        "duration_buckets": sketch.histogram(durations),
+    }
 
 
 def rollups_refresh(*, full: bool = False) -> RefreshResult:

@@ -29,7 +29,7 @@ class JourneysConfig(AppConfig):
         from journeys import bootstrap, bus
         from journeys.actions import register_builtin_actions
         from journeys.services.demo import demo_load
-        from journeys.services.enrolment import journeys_handle_event, journeys_handle_events
+        from journeys.services.event_handling import journeys_handle_event, journeys_handle_events
         from journeys.services.roles import staff_roles_load
         from journeys.services.templates import journey_template_drafts_retire
 

@@ -17,7 +17,7 @@ cancelled|converted``                 be retried and fail again)
 
 The key stored is ``<type>:<suffix>``. Milestone events are published for the steps that count
 as milestones (``Definition.milestones()``). A journey never enrols a participant because of
-its own ``journey.*`` events (see ``journeys.services.enrolment``), so a journey triggered by
+its own ``journey.*`` events (see ``journeys.services.event_handling``), so a journey triggered by
 ``journey.enrolled`` cannot feed itself.
 """
 

@@ -23,7 +23,7 @@ from django.db.models.functions import RowNumber
 
 from journeys.models import EntityRecord, Participant
 from rules import metrics
-from rules.engine.evaluator import CompiledRule, Ruleset, compile_rule, ruleset_build
+from rules.engine.ruleset import CompiledRule, Ruleset, compile_rule, ruleset_build
 from rules.engine.values import ParticipantContext, Record
 from rules.models import Rule
 

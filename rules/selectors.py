@@ -11,8 +11,8 @@ from django.utils import timezone
 from journeys.errors import NotFound
 from journeys.models import Participant
 from rules.cache import context_build, context_get, context_records_load
-from rules.engine.compiler import EvalState
-from rules.engine.evaluator import compile_rule
+from rules.engine.nodes import EvalState
+from rules.engine.ruleset import compile_rule
 from rules.models import Flag, FlagHistory, Milestone, Rule
 from rules.services.rules import rule_definition
 

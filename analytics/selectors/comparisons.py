@@ -137,59 +137,14 @@ def journey_recommendations(*, scope: Scope) -> list[dict[str, Any]]:
         ]
     funnel = journey_funnel(scope=scope)
     kinds = _step_kinds(scope)
-    drop_points = journey_drop_off_points(scope=scope, funnel=funnel)
-    advice: list[dict[str, Any]] = []
-    completion = metrics["completion_rate"] or 0.0
-    ended = metrics["completed"] + metrics["failed"] + metrics["cancelled"]
-    if ended and completion < COMPLETION_TARGET and metrics["active"] < metrics["started"]:
-        worst = drop_points[0]["step_key"] if drop_points else None
-        message = f"Only {completion:.0%} of participants complete “{name}” (target {COMPLETION_TARGET:.0%})"
-        message += f"; most leave at step `{worst}`." if worst else "."
-        advice.append(
-            {
-                "code": "low_completion",
-                "severity": "warning",
-                "step_key": worst,
-                "message": message,
-                "evidence": {"completion_rate": metrics["completion_rate"], "started": metrics["started"]},
-            }
-        )
+    advice = _completion_advice(metrics, name, journey_drop_off_points(scope=scope, funnel=funnel))
     named = set()
     for step in funnel:
-        drop = step["drop_off_rate"]
-        if drop is not None and drop >= DROP_OFF_WARNING:
-            wait = step["duration"]["median_seconds"]
-            if kinds.get(step["step_key"]) in WAITING_KINDS:
-                hint = "consider a reminder before it times out"
-            else:
-                hint = "review its content, condition and timing"
-            advice.append(
-                {
-                    "code": "step_drop_off",
-                    "severity": "warning",
-                    "step_key": step["step_key"],
-                    "message": f"Step `{step['step_key']}` loses {drop:.0%} of participants; "
-                    f"median wait {_days(wait)}; {hint}.",
-                    "evidence": {
-                        "reached": step["reached"],
-                        "dropped": step["dropped"],
-                        "drop_off_rate": drop,
-                    },
-                }
-            )
+        drop_off = _drop_off_advice(step, kinds)
+        if drop_off:
+            advice.append(drop_off)
             named.add(step["step_key"])
-        failures = rate(step["failed"], step["reached"])
-        if failures is not None and failures >= FAILURE_WARNING:
-            advice.append(
-                {
-                    "code": "step_failures",
-                    "severity": "warning",
-                    "step_key": step["step_key"],
-                    "message": f"Step `{step['step_key']}` fails for {failures:.0%} of participants "
-                    f"({step['dead_lettered']} dead letters); check its configuration and what it calls.",
-                    "evidence": {"failed": step["failed"], "reached": step["reached"]},
-                }
-            )
+        advice += _failure_advice(step)
     for bottleneck in journey_bottlenecks(funnel=funnel):
         if "time" in bottleneck["reasons"] and bottleneck["step_key"] not in named:
             advice.append(
@@ -206,6 +161,62 @@ def journey_recommendations(*, scope: Scope) -> list[dict[str, Any]]:
     order = {"warning": 0, "info": 1}
     advice.sort(key=lambda a: order[a["severity"]])
     return advice
+
+
+def _completion_advice(
+    metrics: dict[str, Any], name: str, drop_points: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    completion = metrics["completion_rate"] or 0.0
+    ended = metrics["completed"] + metrics["failed"] + metrics["cancelled"]
+    if not ended or completion >= COMPLETION_TARGET or metrics["active"] >= metrics["started"]:
+        return []
+    worst = drop_points[0]["step_key"] if drop_points else None
+    message = f"Only {completion:.0%} of participants complete “{name}” (target {COMPLETION_TARGET:.0%})"
+    message += f"; most leave at step `{worst}`." if worst else "."
+    return [
+        {
+            "code": "low_completion",
+            "severity": "warning",
+            "step_key": worst,
+            "message": message,
+            "evidence": {"completion_rate": metrics["completion_rate"], "started": metrics["started"]},
+        }
+    ]
+
+
+def _drop_off_advice(step: dict[str, Any], kinds: dict[str, str]) -> dict[str, Any] | None:
+    drop = step["drop_off_rate"]
+    if drop is None or drop < DROP_OFF_WARNING:
+        return None
+    wait = step["duration"]["median_seconds"]
+    if kinds.get(step["step_key"]) in WAITING_KINDS:
+        hint = "consider a reminder before it times out"
+    else:
+        hint = "review its content, condition and timing"
+    return {
+        "code": "step_drop_off",
+        "severity": "warning",
+        "step_key": step["step_key"],
+        "message": f"Step `{step['step_key']}` loses {drop:.0%} of participants; "
+        f"median wait {_days(wait)}; {hint}.",
+        "evidence": {"reached": step["reached"], "dropped": step["dropped"], "drop_off_rate": drop},
+    }
+
+
+def _failure_advice(step: dict[str, Any]) -> list[dict[str, Any]]:
+    failures = rate(step["failed"], step["reached"])
+    if failures is None or failures < FAILURE_WARNING:
+        return []
+    return [
+        {
+            "code": "step_failures",
+            "severity": "warning",
+            "step_key": step["step_key"],
+            "message": f"Step `{step['step_key']}` fails for {failures:.0%} of participants "
+            f"({step['dead_lettered']} dead letters); check its configuration and what it calls.",
+            "evidence": {"failed": step["failed"], "reached": step["reached"]},
+        }
+    ]
 
 
 def _step_kinds(scope: Scope) -> dict[str, str]:

@@ -2,7 +2,14 @@
 
 from django.contrib import admin
 
-from journeys.builder import journey_admin, run_admin
+from journeys.builder.journey_admin.journeys import JourneyAdmin
+from journeys.builder.journey_admin.versions import JourneyVersionAdmin
+from journeys.builder.run_admin.step_runs import RewardLedgerAdmin, StepRunAdmin
+from journeys.builder.run_admin.user_journeys import UserJourneyAdmin
+from journeys.models import Journey, JourneyVersion, RewardLedger, StepRun, UserJourney
 
-journey_admin.register(admin.site)
-run_admin.register(admin.site)
+admin.site.register(Journey, JourneyAdmin)
+admin.site.register(JourneyVersion, JourneyVersionAdmin)
+admin.site.register(UserJourney, UserJourneyAdmin)
+admin.site.register(StepRun, StepRunAdmin)
+admin.site.register(RewardLedger, RewardLedgerAdmin)

@@ -3,6 +3,8 @@
 import json
 from typing import Any
 
+from journeys.engine.operators import canonical_operator
+
 OP_SYMBOLS = {
     "eq": "=",
     "ne": "≠",
@@ -40,7 +42,8 @@ def describe_condition(spec: Any) -> str:
         op = spec.get("op", spec.get("operator"))
         if op == "exists":
             return f"{spec['field']} {'exists' if spec.get('value', True) is not False else 'is missing'}"
-        return f"{spec['field']} {OP_SYMBOLS.get(op, op)} {_value(spec.get('value'))}"
+        symbol = OP_SYMBOLS.get(canonical_operator(op) or op, op)
+        return f"{spec['field']} {symbol} {_value(spec.get('value'))}"
     return " and ".join(f"{k} = {_value(v)}" for k, v in spec.items())
 
 

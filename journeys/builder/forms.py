@@ -23,6 +23,9 @@ JSON_ATTRS = {"class": "json-editor", "rows": 4, "cols": 70, "spellcheck": "fals
 SECRET_KEYS = ("secret",)  # config keys kept out of the editor (a webhook's signing secret)
 
 
+BUILDER_MEDIA = forms.Media(css={"all": ["journeys/builder.css"]}, js=["journeys/builder.js"])
+
+
 class JsonEditor(forms.Textarea):
     """A textarea for JSON, pretty-printed, checked as staff type (``journeys/builder.js``)."""
 

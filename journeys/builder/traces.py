@@ -9,6 +9,7 @@ under ``condition`` (why it ran or was skipped) and ``next`` (why this branch), 
 """
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from django.utils.html import format_html, format_html_join
@@ -116,60 +117,81 @@ def trace_html(trace: Any) -> SafeString:
     """A step run's whole trace, section by section, for the timeline and the dry run."""
     if not isinstance(trace, dict) or not trace:
         return mark_safe("")
-    items: list[SafeString] = []
-    if "condition" in trace:
-        items.append(
-            format_html(
-                '<li><span class="trace-key">step condition</span> {}</li>',
-                condition_html(trace["condition"]),
-            )
-        )
-    if "split" in trace:
-        split = trace["split"]
-        weights = ", ".join(f"{k}: {v}" for k, v in (split.get("weights") or {}).items())
-        items.append(
-            format_html(
-                '<li><span class="trace-key">split</span> variant <strong>{}</strong> '
-                "(weights {}; the same for this participant every time)</li>",
-                split.get("variant"),
-                weights,
-            )
-        )
-    if "wait" in trace:
-        wait = trace["wait"]
-        items.append(
-            format_html(
-                '<li><span class="trace-key">waiting</span> for <code>{}</code> since {}</li>',
-                wait.get("event"),
-                wait.get("since"),
-            )
-        )
-    for ignored in trace.get("ignored") or []:
-        items.append(
-            format_html(
-                '<li><span class="trace-key">ignored event #{}</span> {}</li>',
-                ignored.get("event"),
-                condition_html(ignored.get("condition")),
-            )
-        )
-    for deferred in trace.get("deferred") or []:
-        detail = ", ".join(f"{k}: {v}" for k, v in deferred.items() if k != "reason")
-        items.append(
-            format_html(
-                '<li><span class="trace-key">deferred</span> {} ({})</li>', deferred.get("reason"), detail
-            )
-        )
-    if "skipped" in trace:
-        skipped = trace["skipped"]
-        detail = ", ".join(f"{k}: {v}" for k, v in skipped.items()) if isinstance(skipped, dict) else skipped
-        items.append(format_html('<li><span class="trace-key">skipped</span> {}</li>', detail))
-    if "next" in trace:
-        items.append(
-            format_html('<li><span class="trace-key">next</span> {}</li>', _next_html(trace["next"]))
-        )
-    known = {"condition", "split", "wait", "ignored", "deferred", "skipped", "next"}
-    for key in sorted(set(trace) - known):
+    items = [html for key, section in SECTIONS.items() if key in trace for html in section(trace[key])]
+    for key in sorted(set(trace) - set(SECTIONS)):
         items.append(
             format_html('<li><span class="trace-key">{}</span> <code>{}</code></li>', key, _json(trace[key]))
         )
     return format_html('<ul class="trace">{}</ul>', mark_safe("".join(items)))
+
+
+def _condition_items(condition: Any) -> list[SafeString]:
+    return [
+        format_html('<li><span class="trace-key">step condition</span> {}</li>', condition_html(condition))
+    ]
+
+
+def _split_items(split: dict[str, Any]) -> list[SafeString]:
+    weights = ", ".join(f"{k}: {v}" for k, v in (split.get("weights") or {}).items())
+    return [
+        format_html(
+            '<li><span class="trace-key">split</span> variant <strong>{}</strong> '
+            "(weights {}; the same for this participant every time)</li>",
+            split.get("variant"),
+            weights,
+        )
+    ]
+
+
+def _wait_items(wait: dict[str, Any]) -> list[SafeString]:
+    return [
+        format_html(
+            '<li><span class="trace-key">waiting</span> for <code>{}</code> since {}</li>',
+            wait.get("event"),
+            wait.get("since"),
+        )
+    ]
+
+
+def _ignored_items(ignored: list[dict[str, Any]] | None) -> list[SafeString]:
+    return [
+        format_html(
+            '<li><span class="trace-key">ignored event #{}</span> {}</li>',
+            entry.get("event"),
+            condition_html(entry.get("condition")),
+        )
+        for entry in ignored or []
+    ]
+
+
+def _deferred_items(deferred: list[dict[str, Any]] | None) -> list[SafeString]:
+    items = []
+    for entry in deferred or []:
+        detail = ", ".join(f"{k}: {v}" for k, v in entry.items() if k != "reason")
+        items.append(
+            format_html(
+                '<li><span class="trace-key">deferred</span> {} ({})</li>', entry.get("reason"), detail
+            )
+        )
+    return items
+
+
+def _skipped_items(skipped: Any) -> list[SafeString]:
+    detail = ", ".join(f"{k}: {v}" for k, v in skipped.items()) if isinstance(skipped, dict) else skipped
+    return [format_html('<li><span class="trace-key">skipped</span> {}</li>', detail)]
+
+
+def _next_items(next_: Any) -> list[SafeString]:
+    return [format_html('<li><span class="trace-key">next</span> {}</li>', _next_html(next_))]
+
+
+# The sections of a trace, in the order they are shown; any other key is shown as JSON.
+SECTIONS: dict[str, Callable[[Any], list[SafeString]]] = {
+    "condition": _condition_items,
+    "split": _split_items,
+    "wait": _wait_items,
+    "ignored": _ignored_items,
+    "deferred": _deferred_items,
+    "skipped": _skipped_items,
+    "next": _next_items,
+}

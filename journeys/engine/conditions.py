@@ -3,7 +3,9 @@
 A condition is JSON:
 
 * a comparison ``{"field": "payload.plan", "op": "eq", "value": "premium"}`` with ``op`` one of
-  ``eq ne gt gte lt lte in contains`` or ``exists`` (``"operator"`` is accepted for ``op``);
+  ``eq ne gt gte lt lte in contains`` (or their other spellings ``= != > >= < <=``, as rules
+  write them; see ``journeys.engine.operators``) or ``exists`` (``"operator"`` is accepted for
+  ``op``);
 * ``{"all": [...]}``, ``{"any": [...]}``, ``{"not": {...}}``;
 * a registered condition type ``{"type": "flag", ...}`` (``journeys.registries.condition_types``);
 * a shorthand ``{"plan": "premium", "country": "NO"}``: every field equals its value.
@@ -24,10 +26,12 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
+from journeys.engine.operators import SPELLINGS, accepted_operators, canonical_operator, operator_table
 from journeys.errors import ValidationFailed
 from journeys.registries import FieldErrors, condition_types
 
-OPERATORS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "contains", "exists")
+OPERATORS = (*SPELLINGS, "exists")  # by their own names; every spelling in SPELLINGS is accepted too
+COMPARISONS = operator_table(numeric_text=True)  # "10" from a form means 10
 ROOTS = ("payload", "attributes", "tags", "steps", "context", "variant", "user_id")
 LOGICAL = ("all", "any", "not")
 MISSING = object()
@@ -45,6 +49,17 @@ class EvaluationContext:
     variant: str = ""
     user_id: str = ""
     participant: Any = None
+
+    @classmethod
+    def of_trigger(cls, participant: Any, payload: dict[str, Any]) -> "EvaluationContext":
+        """What a trigger condition reads: the event's payload and the participant it is about."""
+        return cls(
+            payload=payload,
+            attributes=participant.attributes,
+            tags=participant.tags,
+            user_id=participant.user_id,
+            participant=participant,
+        )
 
     def root(self, name: str) -> Any:
         return getattr(self, name)
@@ -77,58 +92,12 @@ def _split_path(raw: str) -> tuple[str, ...]:
     return parts
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _ordered(actual: Any, expected: Any) -> tuple[Any, Any] | None:
-    """Two values that can be ordered, coercing numeric strings; ``None`` when they cannot."""
-    if _is_number(actual) and _is_number(expected):
-        return actual, expected
-    if isinstance(actual, str) and isinstance(expected, str):
-        return actual, expected
-    try:
-        return float(actual), float(expected)
-    except (TypeError, ValueError):
-        return None
-
-
-def _equal(actual: Any, expected: Any) -> bool:
-    if actual == expected:
-        return True
-    # "10" from a form and 10 from a config mean the same thing to the people writing journeys.
-    if _is_number(actual) != _is_number(expected) and not isinstance(actual, bool | type(None)):
-        pair = _ordered(actual, expected)
-        return pair is not None and pair[0] == pair[1]
-    return False
-
-
 def _compare(op: str, actual: Any, expected: Any) -> bool:
     if op == "exists":
         return (actual is not MISSING and actual is not None) == (expected is not False)
     if actual is MISSING:
         return False
-    if op == "eq":
-        return _equal(actual, expected)
-    if op == "ne":
-        return not _equal(actual, expected)
-    if op in {"gt", "gte", "lt", "lte"}:
-        pair = _ordered(actual, expected)
-        if pair is None:
-            return False
-        a, b = pair
-        return {"gt": a > b, "gte": a >= b, "lt": a < b, "lte": a <= b}[op]
-    if op == "in":
-        return isinstance(expected, list | tuple) and any(_equal(actual, item) for item in expected)
-    if op == "contains":
-        if isinstance(actual, str):
-            return isinstance(expected, str) and expected in actual
-        if isinstance(actual, list | tuple):
-            return any(_equal(item, expected) for item in actual)
-        if isinstance(actual, dict):
-            return expected in actual
-        return False
-    raise ValueError(f"unknown operator {op!r}")
+    return COMPARISONS[op](actual, expected)
 
 
 def _traceable(value: Any) -> Any:
@@ -144,105 +113,123 @@ def _compile(spec: Any, path: str, errors: FieldErrors) -> Evaluator | None:
     if not isinstance(spec, dict) or not spec:
         errors.setdefault(path, []).append("A condition must be a non-empty JSON object.")
         return None
-
     if "all" in spec or "any" in spec:
-        kind = "all" if "all" in spec else "any"
-        items = spec[kind]
-        if not isinstance(items, list) or not items or len(spec) != 1:
-            errors.setdefault(path, []).append(f'"{kind}" takes a non-empty list of conditions, alone.')
-            return None
-        children = [_compile(item, f"{path}.{kind}.{i}", errors) for i, item in enumerate(items)]
-        if any(c is None for c in children):
-            return None
-        combine = all if kind == "all" else any
-
-        def logical(ctx: EvaluationContext) -> tuple[bool, dict[str, Any]]:
-            traces = []
-            outcomes = []
-            for child in children:
-                ok, trace = child(ctx)
-                outcomes.append(ok)
-                traces.append(trace)
-            result = combine(outcomes)
-            return result, {"op": kind, "result": result, "conditions": traces}
-
-        return logical
-
+        return _compile_logical(spec, path, errors)
     if "not" in spec:
-        if len(spec) != 1:
-            errors.setdefault(path, []).append('"not" takes one condition, alone.')
-            return None
-        child = _compile(spec["not"], f"{path}.not", errors)
-        if child is None:
-            return None
-
-        def negation(ctx: EvaluationContext) -> tuple[bool, dict[str, Any]]:
-            ok, trace = child(ctx)
-            return not ok, {"op": "not", "result": not ok, "condition": trace}
-
-        return negation
-
+        return _compile_not(spec, path, errors)
     if "type" in spec:
-        name = spec["type"]
-        condition_type = condition_types.get(name) if isinstance(name, str) else None
-        if condition_type is None:
-            known = ", ".join(condition_types) or "none registered"
-            errors.setdefault(f"{path}.type", []).append(f"Unknown condition type {name!r} (known: {known}).")
-            return None
-        params = {k: v for k, v in spec.items() if k != "type"}
-        for sub, messages in (condition_type.validate_spec(params) or {}).items():
-            errors.setdefault(f"{path}.{sub}", []).extend(messages)
-        if errors:
-            return None
-
-        def registered(ctx: EvaluationContext) -> tuple[bool, dict[str, Any]]:
-            try:
-                ok, actual = condition_type.evaluate(
-                    params, participant=ctx.participant, context=_as_dict(ctx)
-                )
-            except Exception as exc:  # a broken plug-in must not break the journey: false, and why
-                return False, {"type": name, "spec": params, "result": False, "error": str(exc)[:500]}
-            return bool(ok), {"type": name, "spec": params, "actual": _traceable(actual), "result": bool(ok)}
-
-        return registered
-
+        return _compile_registered(spec, path, errors)
     if "field" in spec:
-        op = spec.get("op", spec.get("operator"))
-        raw_field = spec["field"]
-        before = len(errors)
-        if not isinstance(raw_field, str) or not raw_field.strip():
-            errors.setdefault(f"{path}.field", []).append("A dot path such as payload.plan is required.")
-        if op not in OPERATORS:
-            errors.setdefault(f"{path}.op", []).append(f"Use one of {', '.join(OPERATORS)} (not {op!r}).")
-        elif op != "exists" and "value" not in spec:
-            errors.setdefault(f"{path}.value", []).append(f'"{op}" needs a value.')
-        elif op == "in" and not isinstance(spec["value"], list):
-            errors.setdefault(f"{path}.value", []).append('"in" needs a list of values.')
-        unknown = set(spec) - {"field", "op", "operator", "value"}
-        if unknown:
-            errors.setdefault(path, []).append(f"Unknown keys {sorted(unknown)}.")
-        if len(errors) > before:
-            return None
-        parts = _split_path(raw_field.strip())
-        expected = spec.get("value", True)
-        shown = ".".join(parts)
-
-        def comparison(ctx: EvaluationContext) -> tuple[bool, dict[str, Any]]:
-            actual = _resolve(ctx, parts)
-            ok = _compare(op, actual, expected)
-            trace = {"field": shown, "op": op, "value": expected, "actual": _traceable(actual), "result": ok}
-            if actual is MISSING:
-                trace["missing"] = True
-            return ok, trace
-
-        return comparison
-
+        return _compile_comparison(spec, path, errors)
     # The shorthand: {"plan": "premium", "steps.quiz.score": 8} means every field equals its value.
-    reserved = {"op", "operator", "value"} & set(spec)
-    if reserved:
+    if {"op", "operator", "value"} & set(spec):
         errors.setdefault(path, []).append('A comparison needs a "field".')
         return None
     return _compile({"all": [{"field": k, "op": "eq", "value": v} for k, v in spec.items()]}, path, errors)
+
+
+def _compile_logical(spec: dict[str, Any], path: str, errors: FieldErrors) -> Evaluator | None:
+    kind = "all" if "all" in spec else "any"
+    items = spec[kind]
+    if not isinstance(items, list) or not items or len(spec) != 1:
+        errors.setdefault(path, []).append(f'"{kind}" takes a non-empty list of conditions, alone.')
+        return None
+    children = [_compile(item, f"{path}.{kind}.{i}", errors) for i, item in enumerate(items)]
+    if any(c is None for c in children):
+        return None
+    combine = all if kind == "all" else any
+
+    def logical(ctx: EvaluationContext) -> tuple[bool, dict[str, Any]]:
+        traces = []
+        outcomes = []
+        for child in children:
+            ok, trace = child(ctx)
+            outcomes.append(ok)
+            traces.append(trace)
+        result = combine(outcomes)
+        return result, {"op": kind, "result": result, "conditions": traces}
+
+    return logical
+
+
+def _compile_not(spec: dict[str, Any], path: str, errors: FieldErrors) -> Evaluator | None:
+    if len(spec) != 1:
+        errors.setdefault(path, []).append('"not" takes one condition, alone.')
+        return None
+    child = _compile(spec["not"], f"{path}.not", errors)
+    if child is None:
+        return None
+
+    def negation(ctx: EvaluationContext) -> tuple[bool, dict[str, Any]]:
+        ok, trace = child(ctx)
+        return not ok, {"op": "not", "result": not ok, "condition": trace}
+
+    return negation
+
+
+def _compile_registered(spec: dict[str, Any], path: str, errors: FieldErrors) -> Evaluator | None:
+    name = spec["type"]
+    condition_type = condition_types.get(name) if isinstance(name, str) else None
+    if condition_type is None:
+        known = ", ".join(condition_types) or "none registered"
+        errors.setdefault(f"{path}.type", []).append(f"Unknown condition type {name!r} (known: {known}).")
+        return None
+    params = {k: v for k, v in spec.items() if k != "type"}
+    for sub, messages in (condition_type.validate_spec(params) or {}).items():
+        errors.setdefault(f"{path}.{sub}", []).extend(messages)
+    if errors:
+        return None
+
+    def registered(ctx: EvaluationContext) -> tuple[bool, dict[str, Any]]:
+        try:
+            ok, actual = condition_type.evaluate(params, participant=ctx.participant, context=_as_dict(ctx))
+        except Exception as exc:  # a broken plug-in must not break the journey: false, and why
+            return False, {"type": name, "spec": params, "result": False, "error": str(exc)[:500]}
+        return bool(ok), {"type": name, "spec": params, "actual": _traceable(actual), "result": bool(ok)}
+
+    return registered
+
+
+def _comparison_errors(spec: dict[str, Any], path: str, errors: FieldErrors) -> str | None:
+    """Record what is wrong with a comparison; its operator by its own name when it is right."""
+    before = len(errors)
+    raw_field = spec["field"]
+    written = spec.get("op", spec.get("operator"))
+    op = "exists" if written == "exists" else canonical_operator(written)
+    if not isinstance(raw_field, str) or not raw_field.strip():
+        errors.setdefault(f"{path}.field", []).append("A dot path such as payload.plan is required.")
+    if op is None:
+        errors.setdefault(f"{path}.op", []).append(
+            f"Use one of {accepted_operators()}, exists (not {written!r})."
+        )
+    elif op != "exists" and "value" not in spec:
+        errors.setdefault(f"{path}.value", []).append(f'"{written}" needs a value.')
+    elif op == "in" and not isinstance(spec["value"], list):
+        errors.setdefault(f"{path}.value", []).append('"in" needs a list of values.')
+    unknown = set(spec) - {"field", "op", "operator", "value"}
+    if unknown:
+        errors.setdefault(path, []).append(f"Unknown keys {sorted(unknown)}.")
+    return op if len(errors) == before else None
+
+
+def _compile_comparison(spec: dict[str, Any], path: str, errors: FieldErrors) -> Evaluator | None:
+    op = _comparison_errors(spec, path, errors)
+    if op is None:
+        return None
+    written = spec.get("op", spec.get("operator"))
+    parts = _split_path(spec["field"].strip())
+    expected = spec.get("value", True)
+    shown = ".".join(parts)
+
+    def comparison(ctx: EvaluationContext) -> tuple[bool, dict[str, Any]]:
+        actual = _resolve(ctx, parts)
+        ok = _compare(op, actual, expected)
+        trace = {"field": shown, "op": written, "value": expected, "actual": _traceable(actual), "result": ok}
+        if actual is MISSING:
+            trace["missing"] = True
+        return ok, trace
+
+    return comparison
 
 
 def _as_dict(ctx: EvaluationContext) -> dict[str, Any]:

@@ -6,30 +6,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 
-_UNITS = {
-    "s": 1,
-    "sec": 1,
-    "secs": 1,
-    "second": 1,
-    "seconds": 1,
-    "m": 60,
-    "min": 60,
-    "mins": 60,
-    "minute": 60,
-    "minutes": 60,
-    "h": 3600,
-    "hr": 3600,
-    "hrs": 3600,
-    "hour": 3600,
-    "hours": 3600,
-    "d": 86400,
-    "day": 86400,
-    "days": 86400,
-    "w": 604800,
-    "week": 604800,
-    "weeks": 604800,
-}
-_PART = re.compile(r"(\d+)\s*([a-z]+)")
+from journeys.engine.operators import duration_seconds
+
 _TIME_OF_DAY = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 MAX_DELAY = timedelta(days=366)  # a longer wait is almost certainly a typo
 
@@ -37,24 +15,14 @@ MAX_DELAY = timedelta(days=366)  # a longer wait is almost certainly a typo
 def parse_duration(text: str | int | float) -> timedelta:
     """``"2 hours"``, ``"1 day 6h"``, ``"90s"`` or a number of minutes → a timedelta.
 
-    Raises ``ValueError`` with a message staff can act on.
+    The units are those of ``journeys.engine.operators.duration_seconds``. Raises ``ValueError``
+    with a message staff can act on.
     """
     if isinstance(text, int | float) and not isinstance(text, bool):
         seconds = float(text) * 60
     elif isinstance(text, str):
-        cleaned = text.strip().lower().replace(",", " ").replace(" and ", " ")
-        if cleaned.isdigit():
-            seconds = int(cleaned) * 60.0
-        else:
-            matches = list(_PART.finditer(cleaned))
-            if not matches or _PART.sub("", cleaned).strip():
-                raise ValueError(f"{text!r} is not a duration such as '30 minutes', '2 hours' or '1 day'.")
-            seconds = 0.0
-            for match in matches:
-                unit = _UNITS.get(match.group(2))
-                if unit is None:
-                    raise ValueError(f"Unknown unit {match.group(2)!r} in {text!r}.")
-                seconds += int(match.group(1)) * unit
+        cleaned = text.strip()
+        seconds = int(cleaned) * 60.0 if cleaned.isdigit() else duration_seconds(cleaned)
     else:
         raise ValueError("A duration is a number of minutes or a text such as '2 hours'.")
     if seconds < 0 or timedelta(seconds=seconds) > MAX_DELAY:

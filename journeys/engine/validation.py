@@ -6,6 +6,8 @@ conditions, targets); publishing also checks the graph: it has steps, every step
 from the first, and every cycle passes through a step that waits.
 """
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from journeys.actions.schemas import config_schema_errors
@@ -38,130 +40,172 @@ def _check_target(errors: FieldErrors, keys: set[str], target: Any, path: str) -
         _add(errors, path, f"No step with key {target!r} in this journey.")
 
 
+@dataclass(frozen=True)
+class _StepCheck:
+    """One step under check: where its errors go, and the keys its targets may name."""
+
+    errors: FieldErrors
+    at: str  # "steps.3"
+    keys: set[str]
+
+    def add(self, sub: str, message: str) -> None:
+        _add(self.errors, f"{self.at}.{sub}", message)
+
+    def target(self, target: Any, sub: str) -> None:
+        _check_target(self.errors, self.keys, target, f"{self.at}.{sub}")
+
+    def condition(self, spec: Any, sub: str) -> None:
+        _condition(self.errors, spec, f"{self.at}.{sub}")
+
+
 def _step_errors(errors: FieldErrors, index: int, step: dict[str, Any], keys: set[str]) -> None:
-    at = f"steps.{index}"
+    check = _StepCheck(errors, f"steps.{index}", keys)
     kind = step.get("kind")
     config = step.get("config")
     if kind not in KINDS:
-        _add(errors, f"{at}.kind", f"Use one of {', '.join(sorted(KINDS))}.")
+        check.add("kind", f"Use one of {', '.join(sorted(KINDS))}.")
         return
     if not isinstance(config, dict):
-        _add(errors, f"{at}.config", "Must be a JSON object.")
+        check.add("config", "Must be a JSON object.")
         return
     if not step.get("name"):
-        _add(errors, f"{at}.name", "This field is required.")
-    _condition(errors, step.get("condition"), f"{at}.condition")
-
-    next_steps = step.get("next_steps")
-    if not isinstance(next_steps, list):
-        _add(errors, f"{at}.next_steps", 'A list of step keys or {"step": key, "condition": {...}}.')
-        next_steps = []
-    for j, entry in enumerate(next_steps):
-        if not isinstance(entry, dict) or set(entry) - {"step", "condition"}:
-            _add(errors, f"{at}.next_steps.{j}", 'A step key or {"step": key, "condition": {...}}.')
-            continue
-        _check_target(errors, keys, entry.get("step"), f"{at}.next_steps.{j}.step")
-        _condition(errors, entry.get("condition"), f"{at}.next_steps.{j}.condition")
-
-    delay = step.get("delay_minutes", 0)
-    if not isinstance(delay, int) or isinstance(delay, bool) or delay < 0:
-        _add(errors, f"{at}.delay_minutes", "A whole number of minutes, 0 or more.")
-    elif delay and kind in WAITING_KINDS:
-        _add(errors, f"{at}.delay_minutes", f"A {kind} step waits by itself; use its config instead.")
-    attempts = step.get("max_attempts", 3)
-    if not isinstance(attempts, int) or not 1 <= attempts <= MAX_ATTEMPTS_LIMIT:
-        _add(errors, f"{at}.max_attempts", f"Between 1 and {MAX_ATTEMPTS_LIMIT}.")
-    if step.get("on_failure", "fail") not in ON_FAILURE:
-        _add(errors, f"{at}.on_failure", f"Use one of {', '.join(sorted(ON_FAILURE))}.")
-
-    if kind == "action":
-        name = step.get("action_type")
-        action = action_types.get(name) if isinstance(name, str) else None
-        if action is None:
-            _add(
-                errors,
-                f"{at}.action_type",
-                f"Unknown action type {name!r} (known: {', '.join(action_types)}).",
-            )
-        else:
-            # The declared schema speaks first; the action's own checks add what it cannot say,
-            # on fields the schema found nothing wrong with (one message per problem).
-            schema = getattr(action, "config_schema", None)
-            found = config_schema_errors(schema, config) if schema else {}
-            for field, messages in found.items():
-                for message in messages:
-                    _add(errors, f"{at}.config.{field}", message)
-            flagged = {field.split(".")[0] for field in found}
-            for field, messages in (action.validate_config(config) or {}).items():
-                if field.split(".")[0] in flagged:
-                    continue
-                for message in messages:
-                    _add(errors, f"{at}.config.{field}", message)
-            if name == "schedule_next" and "step" in config:
-                _check_target(errors, keys, config.get("step"), f"{at}.config.step")
-    elif kind == "wait":
-        given = [k for k in ("duration", "minutes", "until") if k in config]
-        if len(given) != 1 or set(config) - {"duration", "minutes", "until"}:
-            _add(
-                errors, f"{at}.config", 'Give one of "duration" ("2 hours"), "minutes" or "until" ("09:00").'
-            )
-        elif given[0] == "until":
-            try:
-                parse_time_of_day(config["until"])
-            except ValueError as exc:
-                _add(errors, f"{at}.config.until", str(exc))
-        else:
-            try:
-                parse_duration(config[given[0]])
-            except ValueError as exc:
-                _add(errors, f"{at}.config.{given[0]}", str(exc))
-    elif kind == "wait_for_event":
-        if set(config) - {"event", "condition", "timeout", "timeout_step"}:
-            _add(errors, f"{at}.config", "Allowed settings: event, condition, timeout, timeout_step.")
-        event = config.get("event")
-        if not isinstance(event, str) or not event or len(event) > 200:
-            _add(errors, f"{at}.config.event", "The event type to wait for is required.")
-        _condition(errors, config.get("condition"), f"{at}.config.condition")
-        try:
-            parse_duration(config.get("timeout") or "")
-        except ValueError as exc:
-            _add(errors, f"{at}.config.timeout", f"A timeout is required: {exc}")
-        _check_target(errors, keys, config.get("timeout_step"), f"{at}.config.timeout_step")
-    elif kind == "branch":
-        if not next_steps:
-            _add(errors, f"{at}.next_steps", "A branch needs next steps with conditions and a default.")
-        elif not isinstance(next_steps[-1], dict) or next_steps[-1].get("condition") not in (None, {}):
-            _add(errors, f"{at}.next_steps", "A branch needs a default: a last entry without a condition.")
-    elif kind == "split":
-        variants = config.get("variants")
-        if not isinstance(variants, list) or len(variants) < 2:
-            _add(errors, f"{at}.config.variants", 'At least two {"name", "weight", "step"} variants.')
-        else:
-            names = set()
-            for j, variant in enumerate(variants):
-                if not isinstance(variant, dict):
-                    _add(errors, f"{at}.config.variants.{j}", 'A {"name", "weight", "step"} object.')
-                    continue
-                name = variant.get("name")
-                if not isinstance(name, str) or not name or name in names:
-                    _add(errors, f"{at}.config.variants.{j}.name", "A unique variant name is required.")
-                names.add(name)
-                weight = variant.get("weight", 1)
-                if not isinstance(weight, int | float) or isinstance(weight, bool) or weight <= 0:
-                    _add(errors, f"{at}.config.variants.{j}.weight", "A positive number.")
-                _check_target(errors, keys, variant.get("step"), f"{at}.config.variants.{j}.step")
-    elif kind == "end" and next_steps:
-        _add(errors, f"{at}.next_steps", "An end step has no next steps.")
+        check.add("name", "This field is required.")
+    check.condition(step.get("condition"), "condition")
+    next_steps = _next_steps_errors(check, step.get("next_steps"))
+    _settings_errors(check, kind, step)
+    kind_check = KIND_CHECKS.get(kind)
+    if kind_check is not None:
+        kind_check(check, step, config, next_steps)
     unconditional = [e for e in next_steps if isinstance(e, dict) and e.get("condition") in (None, {})]
     if len(unconditional) > 1 and kind not in {"manual", "branch", "end"}:
         # Several next steps without a condition are the participant's choice, made when a
         # manual step is advanced; any other step would have to pick one silently.
-        _add(
-            errors,
-            f"{at}.next_steps",
+        check.add(
+            "next_steps",
             "Several next steps without a condition are a choice only a manual step can offer; "
             "give all but one a condition.",
         )
+
+
+def _next_steps_errors(check: _StepCheck, next_steps: Any) -> list[Any]:
+    """Check the next steps; the list (empty when it is not one)."""
+    if not isinstance(next_steps, list):
+        check.add("next_steps", 'A list of step keys or {"step": key, "condition": {...}}.')
+        return []
+    for j, entry in enumerate(next_steps):
+        if not isinstance(entry, dict) or set(entry) - {"step", "condition"}:
+            check.add(f"next_steps.{j}", 'A step key or {"step": key, "condition": {...}}.')
+            continue
+        check.target(entry.get("step"), f"next_steps.{j}.step")
+        check.condition(entry.get("condition"), f"next_steps.{j}.condition")
+    return next_steps
+
+
+def _settings_errors(check: _StepCheck, kind: str, step: dict[str, Any]) -> None:
+    """The settings every kind has: delay, attempts, what to do on failure."""
+    delay = step.get("delay_minutes", 0)
+    if not isinstance(delay, int) or isinstance(delay, bool) or delay < 0:
+        check.add("delay_minutes", "A whole number of minutes, 0 or more.")
+    elif delay and kind in WAITING_KINDS:
+        check.add("delay_minutes", f"A {kind} step waits by itself; use its config instead.")
+    attempts = step.get("max_attempts", 3)
+    if not isinstance(attempts, int) or not 1 <= attempts <= MAX_ATTEMPTS_LIMIT:
+        check.add("max_attempts", f"Between 1 and {MAX_ATTEMPTS_LIMIT}.")
+    if step.get("on_failure", "fail") not in ON_FAILURE:
+        check.add("on_failure", f"Use one of {', '.join(sorted(ON_FAILURE))}.")
+
+
+def _action_errors(check: _StepCheck, step: dict[str, Any], config: dict[str, Any], next_steps: list) -> None:
+    name = step.get("action_type")
+    action = action_types.get(name) if isinstance(name, str) else None
+    if action is None:
+        check.add("action_type", f"Unknown action type {name!r} (known: {', '.join(action_types)}).")
+        return
+    # The declared schema speaks first; the action's own checks add what it cannot say,
+    # on fields the schema found nothing wrong with (one message per problem).
+    schema = getattr(action, "config_schema", None)
+    found = config_schema_errors(schema, config) if schema else {}
+    for field, messages in found.items():
+        for message in messages:
+            check.add(f"config.{field}", message)
+    flagged = {field.split(".")[0] for field in found}
+    for field, messages in (action.validate_config(config) or {}).items():
+        if field.split(".")[0] in flagged:
+            continue
+        for message in messages:
+            check.add(f"config.{field}", message)
+    if name == "schedule_next" and "step" in config:
+        check.target(config.get("step"), "config.step")
+
+
+def _wait_errors(check: _StepCheck, step: dict[str, Any], config: dict[str, Any], next_steps: list) -> None:
+    given = [k for k in ("duration", "minutes", "until") if k in config]
+    if len(given) != 1 or set(config) - {"duration", "minutes", "until"}:
+        check.add("config", 'Give one of "duration" ("2 hours"), "minutes" or "until" ("09:00").')
+        return
+    parse = parse_time_of_day if given[0] == "until" else parse_duration
+    try:
+        parse(config[given[0]])
+    except ValueError as exc:
+        check.add(f"config.{given[0]}", str(exc))
+
+
+def _wait_for_event_errors(
+    check: _StepCheck, step: dict[str, Any], config: dict[str, Any], next_steps: list
+) -> None:
+    if set(config) - {"event", "condition", "timeout", "timeout_step"}:
+        check.add("config", "Allowed settings: event, condition, timeout, timeout_step.")
+    event = config.get("event")
+    if not isinstance(event, str) or not event or len(event) > 200:
+        check.add("config.event", "The event type to wait for is required.")
+    check.condition(config.get("condition"), "config.condition")
+    try:
+        parse_duration(config.get("timeout") or "")
+    except ValueError as exc:
+        check.add("config.timeout", f"A timeout is required: {exc}")
+    check.target(config.get("timeout_step"), "config.timeout_step")
+
+
+def _branch_errors(check: _StepCheck, step: dict[str, Any], config: dict[str, Any], next_steps: list) -> None:
+    if not next_steps:
+        check.add("next_steps", "A branch needs next steps with conditions and a default.")
+    elif not isinstance(next_steps[-1], dict) or next_steps[-1].get("condition") not in (None, {}):
+        check.add("next_steps", "A branch needs a default: a last entry without a condition.")
+
+
+def _split_errors(check: _StepCheck, step: dict[str, Any], config: dict[str, Any], next_steps: list) -> None:
+    variants = config.get("variants")
+    if not isinstance(variants, list) or len(variants) < 2:
+        check.add("config.variants", 'At least two {"name", "weight", "step"} variants.')
+        return
+    names = set()
+    for j, variant in enumerate(variants):
+        if not isinstance(variant, dict):
+            check.add(f"config.variants.{j}", 'A {"name", "weight", "step"} object.')
+            continue
+        name = variant.get("name")
+        if not isinstance(name, str) or not name or name in names:
+            check.add(f"config.variants.{j}.name", "A unique variant name is required.")
+        names.add(name)
+        weight = variant.get("weight", 1)
+        if not isinstance(weight, int | float) or isinstance(weight, bool) or weight <= 0:
+            check.add(f"config.variants.{j}.weight", "A positive number.")
+        check.target(variant.get("step"), f"config.variants.{j}.step")
+
+
+def _end_errors(check: _StepCheck, step: dict[str, Any], config: dict[str, Any], next_steps: list) -> None:
+    if next_steps:
+        check.add("next_steps", "An end step has no next steps.")
+
+
+KIND_CHECKS: dict[str, Callable[[_StepCheck, dict[str, Any], dict[str, Any], list], None]] = {
+    "action": _action_errors,
+    "wait": _wait_errors,
+    "wait_for_event": _wait_for_event_errors,
+    "branch": _branch_errors,
+    "split": _split_errors,
+    "end": _end_errors,
+}
 
 
 def _graph_errors(errors: FieldErrors, steps: list[dict[str, Any]]) -> None:

@@ -20,68 +20,16 @@ stored flag; only then do its ``emit_event`` actions emit, and its milestone (to
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from rules.engine.compiler import EvalState, Node, TimeWindow, compile_conditions
-from rules.engine.validation import MILESTONE_EVENT
-from rules.engine.values import ParticipantContext, parse_duration
+from rules.engine.nodes import EvalState
+from rules.engine.ruleset import CompiledRule, Decision, Decisions, EmitAction, Ruleset
+from rules.engine.values import ParticipantContext
 
 logger = logging.getLogger(__name__)
 
 MAX_PASSES = 10  # evaluation rounds when rules read flags other rules decide
-
-
-@dataclass(frozen=True, slots=True)
-class FlagAction:
-    flag: str
-    clear: bool
-    value: bool = True
-    expires_in: timedelta | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class EmitAction:
-    event: str
-    payload: dict[str, Any]
-    index: int  # position in the rule's action list; part of the emitted event's idempotency key
-
-
-@dataclass(frozen=True, slots=True)
-class Branch:
-    flag_actions: tuple[FlagAction, ...] = ()
-    emits: tuple[EmitAction, ...] = ()
-    milestone: tuple[str, dict[str, Any]] | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class CompiledRule:
-    rule_id: str
-    name: str
-    flag: str
-    priority: int
-    version: int
-    node: Node
-    then: Branch
-    otherwise: Branch
-    pk: int | None = None
-
-
-@dataclass(frozen=True)
-class Ruleset:
-    """Active rules in evaluation order, with what the scheduler and the fixpoint need to know."""
-
-    token: str
-    rules: tuple[CompiledRule, ...]
-    reads_flags: bool
-    windows: tuple[TimeWindow, ...]
-    # (rule, its test, its decisions when it holds, its decisions when not): what the hot loop
-    # needs, unpacked once; the decisions are built here, so evaluating allocates none
-    plan: tuple[tuple[CompiledRule, Any, "Decisions", "Decisions"], ...] = ()
-
-    @property
-    def rule_ids(self) -> list[str]:
-        return [r.rule_id for r in self.rules]
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,16 +41,6 @@ class StoredFlag:
 
     def live(self, now: datetime) -> bool:
         return self.expires_at is None or self.expires_at > now
-
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    rule: CompiledRule
-    action: FlagAction
-    holds: bool
-
-
-Decisions = tuple[tuple[str, Decision], ...]  # (flag, decision) per flag action of a branch
 
 
 @dataclass(slots=True)
@@ -135,77 +73,6 @@ class Outcome:
 
 
 # ----------------------------------------------------------------------------------------------
-# Compilation of a whole rule
-# ----------------------------------------------------------------------------------------------
-def compile_rule(definition: dict[str, Any], *, version: int = 1, pk: int | None = None) -> CompiledRule:
-    """A validated, normalised definition → a ``CompiledRule`` (conditions become closures)."""
-    return CompiledRule(
-        rule_id=definition["rule_id"],
-        name=definition["name"],
-        flag=definition["flag"],
-        priority=definition["priority"],
-        version=version,
-        node=compile_conditions(definition["conditions"]),
-        then=_branch(definition["actions"], definition.get("milestone")),
-        otherwise=_branch(definition.get("otherwise") or [], None),
-        pk=pk,
-    )
-
-
-def _branch(actions: list[dict[str, Any]], milestone: Any) -> Branch:
-    flag_actions: list[FlagAction] = []
-    emits: list[EmitAction] = []
-    named: tuple[str, dict[str, Any]] | None = None
-    if milestone is not None:
-        spec = {"name": milestone} if isinstance(milestone, str) else milestone
-        named = (spec["name"], dict(spec.get("metadata") or {}))
-    for index, action in enumerate(actions):
-        kind = action["type"]
-        if kind == "set_flag":
-            expires = action.get("expires_in")
-            flag_actions.append(
-                FlagAction(
-                    action["flag"],
-                    clear=False,
-                    value=action.get("value", True),
-                    expires_in=parse_duration(expires) if expires else None,
-                )
-            )
-        elif kind == "clear_flag":
-            flag_actions.append(FlagAction(action["flag"], clear=True))
-        elif action["event"] == MILESTONE_EVENT and named is None:
-            # The seed's way of naming a milestone: recorded once, and the event emitted with it.
-            payload = dict(action.get("payload") or {})
-            named = (payload.pop("milestone"), payload)
-        else:
-            emits.append(EmitAction(action["event"], dict(action.get("payload") or {}), index))
-    return Branch(tuple(flag_actions), tuple(emits), named)
-
-
-def ruleset_build(rules: list[CompiledRule], *, token: str) -> Ruleset:
-    ordered = tuple(sorted(rules, key=lambda r: (-r.priority, r.rule_id)))
-    windows: dict[tuple, TimeWindow] = {}
-    for rule in ordered:
-        for window in rule.node.windows:
-            windows.setdefault(window.key, window)
-    return Ruleset(
-        token=token,
-        rules=ordered,
-        reads_flags=any(r.node.reads_flags for r in ordered),
-        windows=tuple(windows.values()),
-        plan=tuple(
-            (
-                r,
-                r.node.test,
-                tuple((a.flag, Decision(r, a, True)) for a in r.then.flag_actions),
-                tuple((a.flag, Decision(r, a, False)) for a in r.otherwise.flag_actions),
-            )
-            for r in ordered
-        ),
-    )
-
-
-# ----------------------------------------------------------------------------------------------
 # Evaluation
 # ----------------------------------------------------------------------------------------------
 def evaluate(
@@ -227,27 +94,57 @@ def evaluate(
     """
     live = {name: f.value for name, f in stored.items() if f.expires_at is None or f.expires_at > now}
     state = EvalState(context=context, flags=live, now=now)
-    passes, converged = 0, True
+    matched, decisions, passes, converged = _settle(ruleset, state, live)
+    changes = _changes(decisions, stored, now)
+    emits, milestones = _consequences(ruleset, changes, reached_milestones)
+    after = state.flags if ruleset.reads_flags else _apply(live, decisions)
+    traces = None
+    if trace:
+        traces = [_trace(rule, state, decisions) for rule in ruleset.rules]
+    return Outcome(
+        matched=matched,
+        changes=changes,
+        emits=emits,
+        milestones=milestones,
+        flags=after,
+        next_check_at=next_check_at(ruleset, context, stored, changes, now=now),
+        passes=passes,
+        converged=converged,
+        traces=traces,
+    )
+
+
+def _settle(
+    ruleset: Ruleset, state: EvalState, live: dict[str, bool]
+) -> tuple[list[CompiledRule], dict[str, Decision], int, bool]:
+    """Passes over the rules until the flags they decide stop moving: the rules that hold, the
+    decisions, the number of passes and whether they settled. ``state.flags`` ends as decided
+    when rules read flags."""
+    passes = 0
     while True:
         passes += 1
         matched, decisions = _pass(ruleset.plan, state)
         if not ruleset.reads_flags:
-            break
+            return matched, decisions, passes, True
         decided = _apply(live, decisions)
         if decided == state.flags:
-            break
+            return matched, decisions, passes, True
         if passes >= MAX_PASSES:
-            converged = False
             logger.warning(
                 "rules for participant %s did not settle after %d passes (flags read each other in a "
                 "cycle); keeping the last pass",
-                context.user_id,
+                state.context.user_id,
                 passes,
             )
-            break
+            state.flags = decided
+            return matched, decisions, passes, False
         state.flags = decided
 
-    changes = _changes(decisions, stored, now)
+
+def _consequences(
+    ruleset: Ruleset, changes: list[FlagChange], reached_milestones: set[str] | frozenset[str]
+) -> tuple[list[tuple[CompiledRule, EmitAction]], list[tuple[CompiledRule, str, dict[str, Any]]]]:
+    """The events the rules that fired emit, and the milestones they reach for the first time."""
     changes_of: dict[str, list[FlagChange]] = {}
     for change in changes:
         if change.rule is not None:
@@ -265,23 +162,7 @@ def evaluate(
         if branch.milestone and became_true and branch.milestone[0] not in seen_milestones:
             seen_milestones.add(branch.milestone[0])
             milestones.append((rule, *branch.milestone))
-
-    after = decided if ruleset.reads_flags else _apply(live, decisions)
-    traces = None
-    if trace:
-        state.flags = after if ruleset.reads_flags else state.flags
-        traces = [_trace(rule, state, decisions) for rule in ruleset.rules]
-    return Outcome(
-        matched=matched,
-        changes=changes,
-        emits=emits,
-        milestones=milestones,
-        flags=after,
-        next_check_at=next_check_at(ruleset, context, stored, changes, now=now),
-        passes=passes,
-        converged=converged,
-        traces=traces,
-    )
+    return emits, milestones
 
 
 def _pass(

@@ -23,13 +23,16 @@ the records projected from its events (``journeys.EntityRecord``), newest first 
 **Missing values.** A none (missing field, empty aggregate, unknown entity) satisfies no
 comparison, not even ``!=``: a rule never fires on data it has not seen.
 
-**Operators.** ``=``/``!=`` compare like JSON (``1 == 1.0``; a boolean equals only a boolean);
+**Operators** are journeys' (``journeys.engine.operators``), in either spelling (``>=`` or
+``gte``): ``=``/``!=`` compare like JSON (``1 == 1.0``; a boolean equals only a boolean);
 ``>``, ``>=``, ``<``, ``<=`` compare two numbers, two strings or two times, anything else is
-false; ``in`` holds when the actual value equals one of a list; ``contains`` holds when a string
-contains a substring, a list contains an element equal to the value, or an object has the key.
+false (a number and a text do not compare); ``in`` holds when the actual value equals one of a
+list; ``contains`` holds when a string contains a substring, a list contains an element equal to
+the value, or an object has the key.
 
-**Durations** (``time_since``, flag expiry): ``'<n> hours|days|weeks|months'`` (singular too,
-decimals allowed); a month is 30 days.
+**Durations** (``time_since``, flag expiry): ``'14 days'``, ``'36 hours'``, ``'2 weeks'``,
+``'1 month'`` (a month is 30 days; singular too, decimals allowed, parts may add up:
+``'1 day 6 hours'``), never a bare number.
 """
 
 import math
@@ -37,18 +40,21 @@ import operator as op
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from django.utils import timezone
-from django.utils.dateparse import parse_datetime
+from journeys.engine.operators import (
+    Comparison,
+    canonical_operator,
+    duration_seconds,
+    is_number,
+    operator_table,
+    parse_time,
+)
 
 AGGREGATES = ("avg", "sum", "min", "max")
 RECORD_FIELDS = ("event_type",)  # read from the record, not its data
 SPECIAL_FIELDS = ("count", "last_activity", "first_activity")
-OPERATORS = ("=", "!=", ">", ">=", "<", "<=", "in", "contains")
-DURATION_UNITS = {"hour": 3600, "day": 86_400, "week": 7 * 86_400, "month": 30 * 86_400}  # seconds
-DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(hour|day|week|month)s?\s*$", re.IGNORECASE)
 FIELD_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 
 
@@ -81,98 +87,40 @@ class ParticipantContext:
 # Durations
 # ----------------------------------------------------------------------------------------------
 def parse_duration(text: Any) -> timedelta | None:
-    """``'14 days'`` → 14 days; ``None`` when the text is not a duration we understand."""
+    """``'14 days'`` → 14 days; ``None`` when the text is not a positive duration.
+
+    The grammar is journeys' (``journeys.engine.operators.duration_seconds``); a bare number
+    is not a duration here (a rule must say its unit).
+    """
     if not isinstance(text, str):
         return None
-    match = DURATION_RE.match(text)
-    if not match:
+    try:
+        seconds = duration_seconds(text)
+    except ValueError:
         return None
-    amount = float(match.group(1))
-    if amount <= 0:
-        return None
-    return timedelta(seconds=amount * DURATION_UNITS[match.group(2).lower()])
+    return timedelta(seconds=seconds) if seconds > 0 else None
 
 
 # ----------------------------------------------------------------------------------------------
-# Operators
+# Operators: journeys' vocabulary (journeys.engine.operators), where a none satisfies nothing
 # ----------------------------------------------------------------------------------------------
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+def _present(compare: Comparison) -> Comparison:
+    return lambda actual, expected: actual is not None and compare(actual, expected)
 
 
-def _equal(actual: Any, expected: Any) -> bool:
-    if actual is None:
-        return False
-    if isinstance(actual, bool) or isinstance(expected, bool):
-        return isinstance(actual, bool) and isinstance(expected, bool) and actual is expected
-    return actual == expected
-
-
-def parse_time(value: Any) -> datetime | None:
-    """An aware date-time from a date-time or an ISO string (naive means UTC); else none."""
-    if isinstance(value, str):
-        try:
-            value = parse_datetime(value)
-        except ValueError:
-            return None
-    if not isinstance(value, datetime):
-        return None
-    return value if timezone.is_aware(value) else value.replace(tzinfo=UTC)
-
-
-def _orderable(actual: Any, expected: Any) -> tuple[Any, Any] | None:
-    if _is_number(actual) and _is_number(expected):
-        return actual, expected
-    if isinstance(actual, datetime):
-        expected = parse_time(expected)
-        return (parse_time(actual), expected) if expected is not None else None
-    if isinstance(actual, str) and isinstance(expected, str):
-        return actual, expected
-    return None
-
-
-def _ordering(test: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:
-    def compare(actual: Any, expected: Any) -> bool:
-        pair = _orderable(actual, expected)
-        return pair is not None and test(*pair)
-
-    return compare
-
-
-def _in(actual: Any, expected: Any) -> bool:
-    return actual is not None and isinstance(expected, list) and any(_equal(actual, e) for e in expected)
-
-
-def _contains(actual: Any, expected: Any) -> bool:
-    if isinstance(actual, str):
-        return isinstance(expected, str) and expected in actual
-    if isinstance(actual, list):
-        return any(_equal(item, expected) for item in actual)
-    if isinstance(actual, dict):
-        return isinstance(expected, str) and expected in actual
-    return False
-
-
-OPERATOR_FUNCTIONS: dict[str, Callable[[Any, Any], bool]] = {
-    "=": _equal,
-    "!=": lambda actual, expected: actual is not None and not _equal(actual, expected),
-    ">": _ordering(lambda a, b: a > b),
-    ">=": _ordering(lambda a, b: a >= b),
-    "<": _ordering(lambda a, b: a < b),
-    "<=": _ordering(lambda a, b: a <= b),
-    "in": _in,
-    "contains": _contains,
+OPERATOR_FUNCTIONS: dict[str, Comparison] = {  # by the operators' own names (canonical_operator)
+    name: _present(compare) for name, compare in operator_table(numeric_text=False).items()
 }
-
-
-_NUMERIC = {"=": op.eq, ">": op.gt, ">=": op.ge, "<": op.lt, "<=": op.le}
+_NUMERIC = {"eq": op.eq, "gt": op.gt, "gte": op.ge, "lt": op.lt, "lte": op.le}
 
 
 def comparison(operator: str, expected: Any) -> Callable[[Any], bool]:
-    """``actual → bool`` for one operator and a constant, with the same meaning as
-    ``OPERATOR_FUNCTIONS`` but specialised when the constant is a number or a string (the
+    """``actual → bool`` for one operator (either spelling) and a constant, with the same meaning
+    as ``OPERATOR_FUNCTIONS`` but specialised when the constant is a number or a string (the
     common cases)."""
-    numeric = _NUMERIC.get(operator) if _is_number(expected) else None
+    name = canonical_operator(operator)
+    assert name is not None  # validated
+    numeric = _NUMERIC.get(name) if is_number(expected) else None
     if numeric is not None:
 
         def compare_number(actual: Any) -> bool:
@@ -180,12 +128,12 @@ def comparison(operator: str, expected: Any) -> Callable[[Any], bool]:
             return (kind is int or kind is float) and numeric(actual, expected)
 
         return compare_number
-    if isinstance(expected, str) and operator in ("=", "!="):
+    if isinstance(expected, str) and name in ("eq", "ne"):
         # Only an equal string equals a string: plain ``==`` has the JSON meaning here.
-        if operator == "=":
+        if name == "eq":
             return lambda actual: actual == expected
         return lambda actual: actual is not None and actual != expected
-    general = OPERATOR_FUNCTIONS[operator]
+    general = OPERATOR_FUNCTIONS[name]
     return lambda actual: general(actual, expected)
 
 
@@ -238,7 +186,12 @@ def record_getter(path: str) -> Callable[[Record], Any]:
 
 def record_matcher(path: str, operator: str, expected: Any) -> Callable[[Record], bool]:
     """``record → bool``: does the record's field compare so with the constant."""
-    if operator == "=" and isinstance(expected, str) and "." not in path and path not in RECORD_FIELDS:
+    if (
+        canonical_operator(operator) == "eq"
+        and isinstance(expected, str)
+        and "." not in path
+        and path not in RECORD_FIELDS
+    ):
         # The common filter (``session_type = language``) in one call per record.
         def equals(record: Record) -> bool:
             data = record.data

@@ -33,7 +33,8 @@ from journeys.services.events import EventInput, events_ingest
 from journeys.services.records import active_mappings
 from rules import metrics
 from rules.cache import active_ruleset, context_build, context_get, context_records_load
-from rules.engine.evaluator import Outcome, Ruleset, StoredFlag, evaluate
+from rules.engine.evaluator import Outcome, StoredFlag, evaluate
+from rules.engine.ruleset import Ruleset
 from rules.models import EvaluationSchedule, Flag, Milestone
 from rules.services.contexts import contexts_for_events
 from rules.services.flags import (

@@ -266,3 +266,115 @@ TASK_HAS_DEPENDANTS_EXAMPLE = OpenApiExample(
         "dependants": ["client_demo"],
     },
 )
+
+
+# --- staged journeys, units of work and tasks: the examples of each operation ----------------
+STAGES_JOURNEYS_LIST_EXAMPLES = [
+    OpenApiExample(
+        "A page",
+        value={"next": None, "previous": None, "results": [JOURNEY_EXAMPLE]},
+        response_only=True,
+    )
+]
+STAGES_JOURNEYS_START_EXAMPLES = [
+    OpenApiExample("Start", value={"client_id": "client-123"}, request_only=True),
+    OpenApiExample(
+        "Start on a pipeline",
+        value={"client_id": "client-123", "pipeline": "default"},
+        request_only=True,
+    ),
+    OpenApiExample(
+        "Started",
+        status_codes=["201"],
+        response_only=True,
+        value={**JOURNEY_DETAIL_EXAMPLE, "stage": "sandbox", "history": HISTORY_EXAMPLE[:1]},
+    ),
+    OpenApiExample(
+        "Already active",
+        status_codes=["409"],
+        response_only=True,
+        value={
+            "detail": "Client 'client-123' already has an active journey (in pilot).",
+            "code": "journey_active",
+            "current_stage": "pilot",
+            "reason": "Each client has exactly one active journey at a time.",
+        },
+    ),
+]
+STAGES_JOURNEYS_RETRIEVE_EXAMPLES = [
+    OpenApiExample("Journey", value=JOURNEY_DETAIL_EXAMPLE, response_only=True)
+]
+STAGES_JOURNEYS_VALIDATE_EXAMPLES = [
+    OpenApiExample("Validation result", value=VALIDATION_EXAMPLE, response_only=True),
+    invalid_transition(
+        "validate", "completed", "Only a journey in sandbox, pilot or production has exit criteria."
+    ),
+]
+STAGES_JOURNEYS_PROMOTE_EXAMPLES = [
+    OpenApiExample(
+        "Promoted",
+        response_only=True,
+        value={
+            "journey": JOURNEY_DETAIL_EXAMPLE,
+            "validation": {**VALIDATION_EXAMPLE, "passed": True},
+        },
+    ),
+    CRITERIA_CONFLICT,
+    invalid_transition(
+        "promote",
+        "rollback",
+        "The journey is rolling back; promote it once the rollback has completed.",
+    ),
+]
+STAGES_JOURNEYS_ROLLBACK_EXAMPLES = [
+    OpenApiExample("Roll back", value={"reason": "Error rate above 2% since the release"}, request_only=True),
+    OpenApiExample("Rolling back", value={**JOURNEY_DETAIL_EXAMPLE, "stage": "rollback"}, response_only=True),
+    invalid_transition(
+        "roll back",
+        "sandbox",
+        "Sandbox is the first stage: there is no previous stage to roll back to.",
+    ),
+]
+STAGES_JOURNEYS_CANCEL_EXAMPLES = [
+    OpenApiExample("Cancel", value={"reason": "Contract not renewed"}, request_only=True),
+    OpenApiExample(
+        "Cancelled",
+        value={**JOURNEY_DETAIL_EXAMPLE, "stage": "cancelled", "end_reason": "Contract not renewed"},
+        response_only=True,
+    ),
+    invalid_transition("cancel", "completed", "The journey is already completed."),
+]
+STAGES_JOURNEYS_MEASUREMENTS_EXAMPLES = [
+    OpenApiExample(
+        "Measurements",
+        value={"values": {"search_quality": 0.86, "connectors_syncing": 1.0}},
+        request_only=True,
+    ),
+    OpenApiExample(
+        "Unknown key",
+        status_codes=["400"],
+        response_only=True,
+        value={
+            "values.search_qualty": [
+                "'search_qualty' is not a metric criterion of sandbox (expected one of: "
+                "connectors_syncing, search_quality)."
+            ]
+        },
+    ),
+]
+STAGES_JOURNEYS_APPROVALS_EXAMPLES = [
+    OpenApiExample(
+        "Demo approved",
+        value={"key": "demo_approved", "approved": True, "by": "client-lead", "note": "Great demo"},
+        request_only=True,
+    ),
+    OpenApiExample(
+        "Scan failed",
+        value={"key": "security_scan_passed", "approved": False, "note": "2 high CVEs"},
+        request_only=True,
+    ),
+]
+STAGES_TASKS_COMPLETE_EXAMPLES = [
+    OpenApiExample("Done", value={"result": {"notes": "Client signed off"}}, request_only=True),
+    OpenApiExample("Failed", value={"succeeded": False, "error": "Client did not attend"}, request_only=True),
+]

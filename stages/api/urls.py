@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from stages.api import agent_views, views
+from stages.api import agent_views, views, work_views
 
 journey = "journeys/<str:client_id>"
 
@@ -23,9 +23,15 @@ urlpatterns = [
         name="stages-journey-units-of-work",
     ),
     path(f"{journey}/events", views.StagedJourneyEventsView.as_view(), name="stages-journey-events"),
-    path("units-of-work/<uuid:work_id>/retry", views.UnitOfWorkRetryView.as_view(), name="stages-unit-retry"),
     path(
-        "units-of-work/<uuid:work_id>/cancel", views.UnitOfWorkCancelView.as_view(), name="stages-unit-cancel"
+        "units-of-work/<uuid:work_id>/retry",
+        work_views.UnitOfWorkRetryView.as_view(),
+        name="stages-unit-retry",
+    ),
+    path(
+        "units-of-work/<uuid:work_id>/cancel",
+        work_views.UnitOfWorkCancelView.as_view(),
+        name="stages-unit-cancel",
     ),
     path("agents", agent_views.AgentListCreateView.as_view(), name="stages-agents"),
     path("agents/<str:agent_id>", agent_views.AgentDetailView.as_view(), name="stages-agent-detail"),
@@ -34,6 +40,10 @@ urlpatterns = [
         agent_views.AgentSecretRotateView.as_view(),
         name="stages-agent-rotate-secret",
     ),
-    path("tasks/<uuid:task_id>/complete", views.WorkTaskCompleteView.as_view(), name="stages-task-complete"),
+    path(
+        "tasks/<uuid:task_id>/complete",
+        work_views.WorkTaskCompleteView.as_view(),
+        name="stages-task-complete",
+    ),
     path("", include("stages.api.pipeline_urls")),
 ]

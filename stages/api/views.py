@@ -1,10 +1,10 @@
-"""Views of the staged lifecycle API. Each validates, calls one service or selector, renders.
+"""Views of staged journeys in the lifecycle API. Each validates, calls one service or selector, renders.
 
 Actions on ``/journeys/{client_id}/…`` address the client's active journey, or else its most
 recent one (so acting on an ended journey answers 409 with its stage, not 404).
 """
 
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.response import Response
 
@@ -12,12 +12,15 @@ from journeys.api.permissions import ApiPermissions
 from journeys.api.serializers.events import EventSerializer
 from stages import selectors
 from stages.api.examples import (
-    CRITERIA_CONFLICT,
-    HISTORY_EXAMPLE,
-    JOURNEY_DETAIL_EXAMPLE,
-    JOURNEY_EXAMPLE,
-    VALIDATION_EXAMPLE,
-    invalid_transition,
+    STAGES_JOURNEYS_APPROVALS_EXAMPLES,
+    STAGES_JOURNEYS_CANCEL_EXAMPLES,
+    STAGES_JOURNEYS_LIST_EXAMPLES,
+    STAGES_JOURNEYS_MEASUREMENTS_EXAMPLES,
+    STAGES_JOURNEYS_PROMOTE_EXAMPLES,
+    STAGES_JOURNEYS_RETRIEVE_EXAMPLES,
+    STAGES_JOURNEYS_ROLLBACK_EXAMPLES,
+    STAGES_JOURNEYS_START_EXAMPLES,
+    STAGES_JOURNEYS_VALIDATE_EXAMPLES,
 )
 from stages.api.filters import StagedJourneyFilterSet
 from stages.api.serializers import (
@@ -30,15 +33,12 @@ from stages.api.serializers import (
     ReasonSerializer,
     StagedJourneyDetailSerializer,
     StagedJourneySerializer,
-    TaskCompleteSerializer,
     UnitOfWorkSerializer,
     ValidationResultSerializer,
-    WorkTaskSerializer,
 )
-from stages.models import StagedJourney, UnitOfWork, WorkTask
+from stages.models import StagedJourney
 from stages.services import measurements as measurement_services
 from stages.services import staged_journeys as journey_services
-from stages.services import work as work_services
 from stages.services.rollback import staged_journey_rollback
 
 CONFLICT = OpenApiResponse(ConflictSerializer, description="Not allowed in the current stage (or status).")
@@ -71,13 +71,7 @@ class StagedJourneyListCreateView(ApiPermissions, generics.GenericAPIView):
         operation_id="stages_journeys_list",
         summary="List staged journeys (newest first, cursor pagination)",
         responses={200: StagedJourneySerializer(many=True)},
-        examples=[
-            OpenApiExample(
-                "A page",
-                value={"next": None, "previous": None, "results": [JOURNEY_EXAMPLE]},
-                response_only=True,
-            )
-        ],
+        examples=STAGES_JOURNEYS_LIST_EXAMPLES,
     )
     def get(self, request):
         page = self.paginate_queryset(self.filter_queryset(selectors.staged_journeys_list()))
@@ -91,31 +85,7 @@ class StagedJourneyListCreateView(ApiPermissions, generics.GenericAPIView):
         "already has one.",
         request=JourneyStartSerializer,
         responses={201: StagedJourneyDetailSerializer, 409: CONFLICT},
-        examples=[
-            OpenApiExample("Start", value={"client_id": "client-123"}, request_only=True),
-            OpenApiExample(
-                "Start on a pipeline",
-                value={"client_id": "client-123", "pipeline": "default"},
-                request_only=True,
-            ),
-            OpenApiExample(
-                "Started",
-                status_codes=["201"],
-                response_only=True,
-                value={**JOURNEY_DETAIL_EXAMPLE, "stage": "sandbox", "history": HISTORY_EXAMPLE[:1]},
-            ),
-            OpenApiExample(
-                "Already active",
-                status_codes=["409"],
-                response_only=True,
-                value={
-                    "detail": "Client 'client-123' already has an active journey (in pilot).",
-                    "code": "journey_active",
-                    "current_stage": "pilot",
-                    "reason": "Each client has exactly one active journey at a time.",
-                },
-            ),
-        ],
+        examples=STAGES_JOURNEYS_START_EXAMPLES,
     )
     def post(self, request):
         serializer = JourneyStartSerializer(data=request.data)
@@ -133,7 +103,7 @@ class StagedJourneyDetailView(JourneyActionView):
     @extend_schema(
         operation_id="stages_journeys_retrieve",
         summary="A client's journey: stage, time in stage, history",
-        examples=[OpenApiExample("Journey", value=JOURNEY_DETAIL_EXAMPLE, response_only=True)],
+        examples=STAGES_JOURNEYS_RETRIEVE_EXAMPLES,
     )
     def get(self, request, client_id: str):
         return Response(StagedJourneyDetailSerializer(self.journey()).data)
@@ -148,12 +118,7 @@ class StagedJourneyValidateView(JourneyActionView):
         description="Each check with the value it measured and whether it passes; nothing moves.",
         request=None,
         responses={200: ValidationResultSerializer, 409: CONFLICT},
-        examples=[
-            OpenApiExample("Validation result", value=VALIDATION_EXAMPLE, response_only=True),
-            invalid_transition(
-                "validate", "completed", "Only a journey in sandbox, pilot or production has exit criteria."
-            ),
-        ],
+        examples=STAGES_JOURNEYS_VALIDATE_EXAMPLES,
     )
     def post(self, request, client_id: str):
         validation = journey_services.staged_journey_validate(journey=self.journey())
@@ -171,22 +136,7 @@ class StagedJourneyPromoteView(JourneyActionView):
         "409 with every check; the refusal is kept in the history.",
         request=None,
         responses={200: PromotionSerializer, 409: CONFLICT},
-        examples=[
-            OpenApiExample(
-                "Promoted",
-                response_only=True,
-                value={
-                    "journey": JOURNEY_DETAIL_EXAMPLE,
-                    "validation": {**VALIDATION_EXAMPLE, "passed": True},
-                },
-            ),
-            CRITERIA_CONFLICT,
-            invalid_transition(
-                "promote",
-                "rollback",
-                "The journey is rolling back; promote it once the rollback has completed.",
-            ),
-        ],
+        examples=STAGES_JOURNEYS_PROMOTE_EXAMPLES,
     )
     def post(self, request, client_id: str):
         outcome = journey_services.staged_journey_promote(journey=self.journey(), actor=self.actor())
@@ -206,19 +156,7 @@ class StagedJourneyRollbackView(JourneyActionView):
         "Emits `RollbackInitiated` and `RollbackCompleted`. Only from pilot or production.",
         request=ReasonSerializer,
         responses={200: StagedJourneyDetailSerializer, 409: CONFLICT},
-        examples=[
-            OpenApiExample(
-                "Roll back", value={"reason": "Error rate above 2% since the release"}, request_only=True
-            ),
-            OpenApiExample(
-                "Rolling back", value={**JOURNEY_DETAIL_EXAMPLE, "stage": "rollback"}, response_only=True
-            ),
-            invalid_transition(
-                "roll back",
-                "sandbox",
-                "Sandbox is the first stage: there is no previous stage to roll back to.",
-            ),
-        ],
+        examples=STAGES_JOURNEYS_ROLLBACK_EXAMPLES,
     )
     def post(self, request, client_id: str):
         serializer = ReasonSerializer(data=request.data)
@@ -238,15 +176,7 @@ class StagedJourneyCancelView(JourneyActionView):
         description="Ends the journey for good, cancels its open units of work, emits `JourneyCancelled`.",
         request=ReasonSerializer,
         responses={200: StagedJourneyDetailSerializer, 409: CONFLICT},
-        examples=[
-            OpenApiExample("Cancel", value={"reason": "Contract not renewed"}, request_only=True),
-            OpenApiExample(
-                "Cancelled",
-                value={**JOURNEY_DETAIL_EXAMPLE, "stage": "cancelled", "end_reason": "Contract not renewed"},
-                response_only=True,
-            ),
-            invalid_transition("cancel", "completed", "The journey is already completed."),
-        ],
+        examples=STAGES_JOURNEYS_CANCEL_EXAMPLES,
     )
     def post(self, request, client_id: str):
         serializer = ReasonSerializer(data=request.data)
@@ -268,24 +198,7 @@ class StagedJourneyMeasurementsView(JourneyActionView):
         "the gate is checked again.",
         request=MeasurementsInSerializer,
         responses={201: MeasurementsRecordedSerializer, 409: CONFLICT},
-        examples=[
-            OpenApiExample(
-                "Measurements",
-                value={"values": {"search_quality": 0.86, "connectors_syncing": 1.0}},
-                request_only=True,
-            ),
-            OpenApiExample(
-                "Unknown key",
-                status_codes=["400"],
-                response_only=True,
-                value={
-                    "values.search_qualty": [
-                        "'search_qualty' is not a metric criterion of sandbox (expected one of: "
-                        "connectors_syncing, search_quality)."
-                    ]
-                },
-            ),
-        ],
+        examples=STAGES_JOURNEYS_MEASUREMENTS_EXAMPLES,
     )
     def post(self, request, client_id: str):
         serializer = MeasurementsInSerializer(data=request.data)
@@ -306,18 +219,7 @@ class StagedJourneyApprovalsView(JourneyActionView):
         summary="Record an approval (or a rejection) for the current stage",
         request=ApprovalInSerializer,
         responses={201: MeasurementsRecordedSerializer, 409: CONFLICT},
-        examples=[
-            OpenApiExample(
-                "Demo approved",
-                value={"key": "demo_approved", "approved": True, "by": "client-lead", "note": "Great demo"},
-                request_only=True,
-            ),
-            OpenApiExample(
-                "Scan failed",
-                value={"key": "security_scan_passed", "approved": False, "note": "2 high CVEs"},
-                request_only=True,
-            ),
-        ],
+        examples=STAGES_JOURNEYS_APPROVALS_EXAMPLES,
     )
     def post(self, request, client_id: str):
         serializer = ApprovalInSerializer(data=request.data)
@@ -365,65 +267,3 @@ class StagedJourneyEventsView(JourneyActionView):
 
 
 # --- units of work and tasks ------------------------------------------------------------------
-class UnitOfWorkActionView(ApiPermissions, generics.GenericAPIView):
-    permission_model = UnitOfWork
-    required_permission = "stages.change_unitofwork"
-    serializer_class = UnitOfWorkSerializer
-
-
-class UnitOfWorkRetryView(UnitOfWorkActionView):
-    @extend_schema(
-        operation_id="stages_units_of_work_retry",
-        summary="Retry the failed tasks of a failed unit of work",
-        description="Failed tasks get a fresh round of retries; the unit runs again. 409 unless it failed.",
-        request=None,
-        responses={200: UnitOfWorkSerializer, 409: CONFLICT},
-    )
-    def post(self, request, work_id):
-        unit = work_services.unit_of_work_retry(
-            unit=selectors.unit_of_work_get(work_id=work_id), actor=request.user.get_username()
-        )
-        return Response(UnitOfWorkSerializer(selectors.unit_of_work_get(work_id=unit.work_id)).data)
-
-
-class UnitOfWorkCancelView(UnitOfWorkActionView):
-    @extend_schema(
-        operation_id="stages_units_of_work_cancel",
-        summary="Cancel a unit of work",
-        description="Open tasks are cancelled; an attempt still running has its outcome dropped.",
-        request=None,
-        responses={200: UnitOfWorkSerializer, 409: CONFLICT},
-    )
-    def post(self, request, work_id):
-        unit = work_services.unit_of_work_cancel(
-            unit=selectors.unit_of_work_get(work_id=work_id), actor=request.user.get_username()
-        )
-        return Response(UnitOfWorkSerializer(selectors.unit_of_work_get(work_id=unit.work_id)).data)
-
-
-class WorkTaskCompleteView(ApiPermissions, generics.GenericAPIView):
-    permission_model = WorkTask
-    required_permission = "stages.change_worktask"
-    serializer_class = WorkTaskSerializer
-
-    @extend_schema(
-        operation_id="stages_tasks_complete",
-        summary="Report the outcome of a waiting task (manual, or an agent that answered 202)",
-        request=TaskCompleteSerializer,
-        responses={200: WorkTaskSerializer, 409: CONFLICT},
-        examples=[
-            OpenApiExample("Done", value={"result": {"notes": "Client signed off"}}, request_only=True),
-            OpenApiExample(
-                "Failed", value={"succeeded": False, "error": "Client did not attend"}, request_only=True
-            ),
-        ],
-    )
-    def post(self, request, task_id):
-        serializer = TaskCompleteSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        task = work_services.work_task_complete(
-            task=selectors.work_task_get(task_id=task_id),
-            actor=request.user.get_username(),
-            **serializer.validated_data,
-        )
-        return Response(WorkTaskSerializer(task).data)

@@ -153,7 +153,10 @@ def test_a_bad_trigger_condition_is_shown_on_the_journey_field(designer):
 
     assert response.status_code == 200
     errors = response.context["adminform"].form.errors["trigger_conditions"]
-    assert errors == ["op: Use one of eq, ne, gt, gte, lt, lte, in, contains, exists (not 'like')."]
+    assert errors == [
+        "op: Use one of eq (=, ==), ne (!=), gt (>), gte (>=), lt (<), lte (<=), in, contains, "
+        "exists (not 'like')."
+    ]
 
 
 def test_editing_steps_replaces_the_draft_and_keeps_a_webhook_secret_hidden(designer):

@@ -7,7 +7,7 @@ from django.test.utils import CaptureQueriesContext
 
 from journeys import bus
 from journeys.models import Event, Participant, UserJourney
-from journeys.services.enrolment import journeys_handle_events
+from journeys.services.event_handling import journeys_handle_events
 from journeys.services.events import EventInput, events_ingest
 from journeys.services.journeys import journey_archive
 from journeys.services.listening import listened_types

@@ -502,16 +502,16 @@ def bus_outcome(prefix: str) -> list:
 @pytest.mark.django_db
 def test_a_message_of_events_has_the_effect_of_handling_them_one_by_one_with_one_enrolment(monkeypatch):
     from journeys import bus
-    from journeys.services import enrolment
+    from journeys.services import event_handling
 
     calls = []
-    original = enrolment.user_journeys_enrol
+    original = event_handling.user_journeys_enrol
 
     def counting(**kwargs):
         calls.append(len(kwargs["enrolments"]))
         return original(**kwargs)
 
-    monkeypatch.setattr(enrolment, "user_journeys_enrol", counting)
+    monkeypatch.setattr(event_handling, "user_journeys_enrol", counting)
 
     ids = bus_scenario("msg")
     bus.events_process(event_ids=ids)

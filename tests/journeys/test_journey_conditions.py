@@ -3,6 +3,7 @@
 import pytest
 
 from journeys.engine.conditions import EvaluationContext, compile_condition, condition_errors, evaluate
+from journeys.engine.timing import parse_duration
 from journeys.errors import ValidationFailed
 from journeys.registries import condition_types
 
@@ -175,3 +176,35 @@ def test_a_condition_compiled_before_its_type_was_registered_is_compiled_again()
         condition_types.unregister("test_flag")
     with pytest.raises(ValidationFailed):
         compile_condition(spec)
+
+
+@pytest.mark.parametrize(
+    ("op", "field", "value", "expected"),
+    [
+        ("=", "payload.plan", "premium", True),
+        ("==", "payload.plan", "free", False),
+        ("!=", "payload.plan", "free", True),
+        (">", "payload.amount", 41, True),
+        (">=", "payload.amount", 43, False),
+        ("<", "payload.amount", 43, True),
+        ("<=", "attributes.age", 30, True),
+    ],
+)
+def test_operators_may_be_spelled_as_rules_spell_them(op, field, value, expected):
+    ok, trace = evaluate({"field": field, "op": op, "value": value}, CTX)
+    assert ok is expected
+    assert trace["op"] == op
+
+
+def test_an_unknown_operator_is_answered_with_every_accepted_spelling():
+    errors = condition_errors({"field": "plan", "op": "like", "value": 1})
+    [message] = errors["condition.op"]
+    for spelling in ("eq", "=", "gte", ">=", "!=", "in", "contains", "exists"):
+        assert spelling in message
+
+
+@pytest.mark.parametrize(
+    ("text", "minutes"), [("1 day 6h", 1800), ("1.5 hours", 90), ("2 weeks", 20160), (15, 15)]
+)
+def test_delays_are_written_as_rules_write_durations(text, minutes):
+    assert parse_duration(text).total_seconds() == minutes * 60

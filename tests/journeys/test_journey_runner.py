@@ -9,7 +9,8 @@ from django.core import mail
 from django.utils import timezone
 
 from journeys.models import Event, Journey, Participant, StepRun, UserJourney
-from journeys.services.enrolment import journeys_handle_event, user_journey_enrol
+from journeys.services.enrolment import user_journey_enrol
+from journeys.services.event_handling import journeys_handle_event
 from journeys.services.journeys import journey_publish, journey_update
 from journeys.services.user_journeys import user_journey_advance, user_journey_pause, user_journey_resume
 from tests.journeys.factories import EventFactory, ParticipantFactory, action, make_journey, tag_step

@@ -196,7 +196,8 @@ def all_definitions() -> list[dict[str, Any]]:
 # (a) in process
 # ----------------------------------------------------------------------------------------------
 def bench_in_process(participants: int, seconds: float) -> tuple[float, float, list, Any]:
-    from rules.engine.evaluator import compile_rule, evaluate, ruleset_build
+    from rules.engine.evaluator import evaluate
+    from rules.engine.ruleset import compile_rule, ruleset_build
     from rules.engine.validation import rule_definition_validate
     from rules.engine.values import ParticipantContext, Record
 

@@ -88,7 +88,7 @@ def bench_enrolments(n: int, queue: str) -> dict[str, int]:
 
     from journeys import bus
     from journeys.models import Event, UserJourney
-    from journeys.services.enrolment import journeys_handle_event
+    from journeys.services.event_handling import journeys_handle_event
     from journeys.services.events import EventInput, events_ingest
     from journeys.services.journeys import journey_create
 

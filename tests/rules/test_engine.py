@@ -6,8 +6,10 @@ from typing import Any
 
 import pytest
 
-from rules.engine.compiler import EvalState, compile_condition
-from rules.engine.evaluator import StoredFlag, compile_rule, evaluate, ruleset_build
+from rules.engine.compiler import compile_condition
+from rules.engine.evaluator import StoredFlag, evaluate
+from rules.engine.nodes import EvalState
+from rules.engine.ruleset import compile_rule, ruleset_build
 from rules.engine.validation import rule_definition_validate
 from rules.engine.values import ParticipantContext, Record, parse_duration
 from tests.rules.factories import definition
@@ -681,3 +683,52 @@ def test_event_type_is_the_records_own_and_shadows_a_payload_key_of_that_name():
     assert holds(present, SESSION_EVENTS)
     below = {"type": "exists", "entity": "kintell_sessions", "field": "event_type.name"}
     assert not holds(below, SESSION_EVENTS)
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        ({"type": "count", "entity": "kintell_sessions", "count": "gte", "count_value": 4}, True),
+        ({"type": "count", "entity": "kintell_sessions", "count": "lt", "count_value": 4}, False),
+        (
+            {
+                "type": "count",
+                "entity": "kintell_sessions",
+                "field": "session_type",
+                "operator": "eq",
+                "value": "language",
+                "count": "eq",
+                "count_value": 3,
+            },
+            True,
+        ),
+        (
+            {
+                "type": "value",
+                "entity": "kintell_sessions",
+                "field": "avg_rating",
+                "operator": "gt",
+                "value": 3,
+            },
+            True,
+        ),
+        (
+            {"type": "value", "entity": "kintell_sessions", "field": "rating", "operator": "ne", "value": 5},
+            False,
+        ),
+        ({"type": "time_since", "entity": "kintell_sessions", "duration": "2 days", "operator": "lte"}, True),
+        (
+            {"type": "time_since", "entity": "kintell_sessions", "duration": "2 days", "operator": "gte"},
+            False,
+        ),
+        ({"type": "attribute", "field": "country", "operator": "eq", "value": "FI"}, True),
+    ],
+)
+def test_operators_may_be_spelled_as_journeys_spell_them(spec, expected):
+    ctx = context(attributes={"country": "FI"}, kintell_sessions=[(1, {"rating": 5}), (3, {"rating": 4})])
+    ctx.entities.update(SESSIONS.entities)
+    assert holds(spec, ctx) is expected
+
+
+def test_durations_may_add_up_their_parts():
+    assert parse_duration("1 day 12 hours").total_seconds() == 1.5 * 86_400

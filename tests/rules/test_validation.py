@@ -180,3 +180,24 @@ def test_not_an_object_is_refused():
     assert errors_of(["a list"]) == {
         "non_field_errors": ["A rule definition must be an object (a YAML/JSON mapping)."]
     }
+
+
+def test_an_unknown_operator_is_answered_with_both_spellings_of_each():
+    _, errors = rule_definition_validate(
+        definition(conditions=[{"type": "attribute", "field": "age", "operator": "=~", "value": 1}])
+    )
+    [message] = errors["conditions.0.operator"]
+    for spelling in ("eq", "=", "gte", ">=", "lt", "<", "in", "contains"):
+        assert spelling in message
+
+
+def test_a_time_since_operator_is_answered_with_the_orderings_only():
+    _, errors = rule_definition_validate(
+        definition(
+            conditions=[
+                {"type": "time_since", "entity": "buddy_events", "duration": "1 day", "operator": "eq"}
+            ]
+        )
+    )
+    [message] = errors["conditions.0.operator"]
+    assert "gte (>=)" in message and "eq" not in message
