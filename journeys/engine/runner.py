@@ -12,6 +12,11 @@ A walk enters steps one after another, at once, until one must wait:
 3. A finished step records its result in the context and names the next step (explicit
    ``next_steps`` with conditions, else the next by order); no next step ends the journey.
 
+What each step does is decided by the pure functions of ``journeys.engine.decisions`` (the dry
+run calls the same ones); the walker acts on their decisions, through ``journeys.engine.writes``
+(at once, or with a batch). How a stopped walk resumes (an event, a timeout, a claimed run, an
+action's outcome) is ``journeys.engine.resuming``.
+
 Every caller holds the user journey's row lock (``select_for_update``): the bus waking a
 waiting run, the dispatcher timing it out, staff advancing it. Whoever takes the lock first
 wins; the other finds the run no longer waiting. ``(user_journey, seq)`` is unique, so two

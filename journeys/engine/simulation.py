@@ -238,27 +238,31 @@ class Simulation:
                     self.finish(step, {"timed_out": True})
                     return self.decided(record, timeout_decide(step))
                 step_result = {"event_type": step.config.get("event"), "payload": payload, "timed_out": False}
-            elif step.kind == "manual":
-                record.notes.append(
-                    "Waits for a staff advance" + (" — with the step result given." if given else ".")
-                )
-                if given and isinstance(given.get("next_step"), str):
-                    chosen = given["next_step"]
             else:
-                record.notes.append(self.waited(step, wait))
-                self.clock = wait.until or self.clock
-                step_result = {"waited_until": self.clock.isoformat()}
+                step_result, chosen = self.waited(step, record, wait, given)
         if given:
             step_result = {**step_result, **given}
         self.finish(step, step_result)
         ctx = self.walk_context(payload)
         return self.decided(record, next_decide(step, ctx, chosen=chosen, detour=detour))
 
-    def waited(self, step: StepDef, wait: Wait) -> str:
+    def waited(
+        self, step: StepDef, record: DryRunStep, wait: Wait, given: dict[str, Any] | None
+    ) -> tuple[dict[str, Any], str | None]:
+        """A wait or a manual step passed: its result, and the next step a staff advance names."""
+        if step.kind == "manual":
+            record.notes.append(
+                "Waits for a staff advance" + (" — with the step result given." if given else ".")
+            )
+            chosen = given.get("next_step") if given else None
+            return {}, chosen if isinstance(chosen, str) else None
         until = wait.until or self.clock
         if "until" in step.config:
-            return f"Waits until {until.astimezone(self.zone):%Y-%m-%d %H:%M} ({self.zone})."
-        return f"Waits {until - self.clock}."
+            record.notes.append(f"Waits until {until.astimezone(self.zone):%Y-%m-%d %H:%M} ({self.zone}).")
+        else:
+            record.notes.append(f"Waits {until - self.clock}.")
+        self.clock = until
+        return {"waited_until": until.isoformat()}, None
 
     def event_arrives(self, step: StepDef, record: DryRunStep, wait: Wait, payload: dict[str, Any]) -> bool:
         """Whether the awaited event ends the wait, as the caller chose (arrives, or times out)."""
