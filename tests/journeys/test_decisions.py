@@ -106,9 +106,7 @@ def test_a_wait_until_a_time_of_day_ends_at_that_time_where_the_participant_live
 
 
 def test_a_wait_for_an_event_names_the_event_and_times_out():
-    wait = wait_decide(
-        step(kind="wait_for_event", config={"event": "paid", "timeout": "3 days"}), context()
-    )
+    wait = wait_decide(step(kind="wait_for_event", config={"event": "paid", "timeout": "3 days"}), context())
 
     assert (wait.until, wait.waiting_for) == (NOW + timedelta(days=3), "paid")
     assert wait.trace == {"wait": {"event": "paid", "since": NOW.isoformat()}}
