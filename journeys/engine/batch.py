@@ -96,7 +96,7 @@ def _recordset(fields: list[models.Field], objs: Sequence[models.Model], *, add:
 
 def bulk_update(model: type[models.Model], objs: Sequence[models.Model], fields: list[str]) -> None:
     """Write ``fields`` of many rows of ``model`` by primary key, in one statement per chunk."""
-    if not objs:
+    if not objs or not fields:
         return
     if connection.vendor != "postgresql":
         model.objects.bulk_update(objs, fields, batch_size=100)

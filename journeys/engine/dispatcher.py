@@ -402,7 +402,9 @@ def _record_batch(items: list[Item], now: datetime) -> tuple[DispatchStats, list
             run.pk: run
             for run in StepRun.objects.select_for_update().filter(pk__in=[item.run_id for item in mine])
         }
-        writes = BatchWrites(now=now, participants=participants)
+        writes = BatchWrites(
+            now=now, participants=participants, runs=runs.values(), journeys=journeys.values()
+        )
         for item in mine:
             run = runs.get(item.run_id)
             if not _still_ours(run, item):

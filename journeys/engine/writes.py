@@ -11,6 +11,7 @@ events and the runs to hand to a worker; it says so through one interface, ``Wri
 A run an action needs by id is inserted at once in both (``journeys.engine.runner``).
 """
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -74,10 +75,20 @@ class BatchWrites(Writes):
     """What the walkers of one batch changed, written by ``flush`` in a few statements.
 
     ``participants``: the rows the batch holds locked (``participants_lock``); their tags are
-    changed in memory by the tag actions and written once.
+    changed in memory by the tag actions and written once. ``runs`` and ``journeys``: the rows
+    as the batch read them, so that ``flush`` writes only the columns some walk changed (a
+    JSON column left alone is neither encoded nor sent). A user journey's ``context`` is always
+    written: an action is given a shallow copy of it and could change what it nests.
     """
 
-    def __init__(self, *, now=None, participants: dict[int, Participant] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        now=None,
+        participants: dict[int, Participant] | None = None,
+        runs: Iterable[StepRun] = (),
+        journeys: Iterable[UserJourney] = (),
+    ) -> None:
         super().__init__()
         self.now = now or timezone.now()
         self.runs: dict[int, StepRun] = {}  # by id(): new runs have no primary key yet
@@ -87,6 +98,25 @@ class BatchWrites(Writes):
         self.journey_events: list[Any] = []  # EventInputs of journey.* facts, stored by flush
         self.participants: dict[int, Participant] = dict(participants or {})
         self._tags_read = {pk: list(p.tags) for pk, p in self.participants.items()}
+        self._read = {id(row): _values(row, STEP_RUN_FIELDS) for row in runs}
+        self._read.update({id(row): _values(row, USER_JOURNEY_FIELDS) for row in journeys})
+
+    def _changed(self, rows: list, fields: list[str], *, always: tuple[str, ...] = ()) -> list[str]:
+        """The columns among ``fields`` that changed in any of ``rows`` since they were read
+        (all of them for a row not read by this batch), in ``fields``' order."""
+        changed = set(always)
+        for row in rows:
+            before = self._read.get(id(row))
+            if before is None:
+                return fields
+            changed.update(
+                name
+                for name, was in zip(fields, before, strict=True)
+                if name not in changed and (now := getattr(row, name)) is not was and now != was
+            )
+            if len(changed) == len(fields):
+                break
+        return [name for name in fields if name in changed]
 
     def holds(self, participant: Participant) -> bool:
         return self.participants.get(participant.pk) is participant
@@ -112,8 +142,10 @@ class BatchWrites(Writes):
         new = [run for run in self.runs.values() if run.pk is None]
         old = [run for run in self.runs.values() if run.pk is not None]
         bulk_insert(StepRun, new, key=("user_journey_id", "seq"))
-        bulk_update(StepRun, old, STEP_RUN_FIELDS)
-        bulk_update(UserJourney, list(self.journeys.values()), USER_JOURNEY_FIELDS)
+        bulk_update(StepRun, old, self._changed(old, STEP_RUN_FIELDS))
+        journeys = list(self.journeys.values())
+        always = ("context", "updated_at")
+        bulk_update(UserJourney, journeys, self._changed(journeys, USER_JOURNEY_FIELDS, always=always))
         bulk_insert(UserJourneyLog, self.logs)
         tagged = [p for pk, p in self.participants.items() if p.tags != self._tags_read[pk]]
         for participant in tagged:
@@ -123,9 +155,13 @@ class BatchWrites(Writes):
             journey_events.journey_events_publish(self.journey_events)
             self.journey_events = []
         kick = [run.pk for run in self.pending]
-        self.runs, self.journeys, self.logs, self.pending = {}, {}, [], []
+        self.runs, self.journeys, self.logs, self.pending, self._read = {}, {}, [], [], {}
         self._tags_read = {pk: list(p.tags) for pk, p in self.participants.items()}
         return kick
+
+
+def _values(row: Any, fields: list[str]) -> tuple:
+    return tuple(getattr(row, name) for name in fields)
 
 
 def log_entry(
