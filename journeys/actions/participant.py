@@ -1,7 +1,7 @@
 """Actions on the participant record: tags and rewards. Database-only, so transactional.
 
 The tag actions also have ``execute_locked``: a batch that holds the participant's row changes
-the tags in memory and writes them once for the batch (``journeys.engine.batch``).
+the tags in memory and writes them once for the batch (``journeys.engine.writes``).
 """
 
 from decimal import Decimal, InvalidOperation
