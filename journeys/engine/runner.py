@@ -57,7 +57,6 @@ logger = logging.getLogger(__name__)
 
 MAX_INLINE_STEPS = 100  # steps entered in one walk; validation forbids instant cycles, this is a fuse
 ERROR_MAX_CHARS = 4000
-LIVE_RUN_STATUSES = (StepRun.Status.PENDING, StepRun.Status.SCHEDULED, StepRun.Status.RUNNING)
 
 
 # When a failed run is tried again (the step runs queue's backoff, ``journeys.queue``).

@@ -13,6 +13,7 @@ A run an action needs by id is inserted at once in both (``journeys.engine.runne
 
 from collections.abc import Iterable
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 from django.utils import timezone
@@ -98,25 +99,24 @@ class BatchWrites(Writes):
         self.journey_events: list[Any] = []  # EventInputs of journey.* facts, stored by flush
         self.participants: dict[int, Participant] = dict(participants or {})
         self._tags_read = {pk: list(p.tags) for pk, p in self.participants.items()}
-        self._read = {id(row): _values(row, STEP_RUN_FIELDS) for row in runs}
-        self._read.update({id(row): _values(row, USER_JOURNEY_FIELDS) for row in journeys})
+        run_values, journey_values = attrgetter(*STEP_RUN_FIELDS), attrgetter(*USER_JOURNEY_FIELDS)
+        self._read = {id(row): run_values(row) for row in runs}
+        self._read.update({id(row): journey_values(row) for row in journeys})
 
     def _changed(self, rows: list, fields: list[str], *, always: tuple[str, ...] = ()) -> list[str]:
         """The columns among ``fields`` that changed in any of ``rows`` since they were read
-        (all of them for a row not read by this batch), in ``fields``' order."""
-        changed = set(always)
-        for row in rows:
-            before = self._read.get(id(row))
-            if before is None:
-                return fields
-            changed.update(
-                name
-                for name, was in zip(fields, before, strict=True)
-                if name not in changed and (now := getattr(row, name)) is not was and now != was
-            )
-            if len(changed) == len(fields):
-                break
-        return [name for name in fields if name in changed]
+        (all of them when a row was not read by this batch), in ``fields``' order."""
+        before = [self._read.get(id(row)) for row in rows]
+        if None in before:
+            return fields
+        get = attrgetter(*fields)
+        after = [get(row) for row in rows]
+        return [
+            name
+            for i, name in enumerate(fields)
+            if name in always
+            or any(now[i] is not was[i] and now[i] != was[i] for now, was in zip(after, before, strict=True))
+        ]
 
     def holds(self, participant: Participant) -> bool:
         return self.participants.get(participant.pk) is participant
@@ -158,10 +158,6 @@ class BatchWrites(Writes):
         self.runs, self.journeys, self.logs, self.pending, self._read = {}, {}, [], [], {}
         self._tags_read = {pk: list(p.tags) for pk, p in self.participants.items()}
         return kick
-
-
-def _values(row: Any, fields: list[str]) -> tuple:
-    return tuple(getattr(row, name) for name in fields)
 
 
 def log_entry(
