@@ -15,6 +15,7 @@ validates a journey definition against what is registered when it is saved.
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 if TYPE_CHECKING:
@@ -92,16 +93,76 @@ class ActionContext:
     frozen_request: str = ""
 
 
-class ActionType(Protocol):
-    """An action type. ``execute`` returns a JSON-able result stored on the step run; it raises to
-    fail (the run is retried with backoff up to the step's max attempts)."""
+@dataclass(frozen=True)
+class Detour:
+    """Where an action sends the walk after it succeeded, instead of the graph's next step:
+    ``step`` (``None``: the graph's next step) after ``delay`` (``None``: at once)."""
 
-    name: str
-    description: str
+    step: str | None = None
+    delay: timedelta | None = None
 
-    def validate_config(self, config: dict[str, Any]) -> FieldErrors: ...
 
-    def execute(self, action: ActionContext) -> dict[str, Any]: ...
+class ActionType:
+    """What a journey ``action`` step does. Every action type subclasses this; the engine, the
+    dry run, validation and the builder read only what is declared here, with these defaults.
+
+    ``execute`` returns a JSON-able result stored on the step run; it raises ``ActionSkipped``
+    (``journeys.actions.base``) to end the step as skipped, a ``journeys.errors.DomainError`` to
+    fail for good, anything else to fail this try (retried with backoff up to the step's max
+    attempts).
+    """
+
+    name: str = ""
+    description: str = ""
+    # It only writes to the database: the engine runs it inside the transaction that records the
+    # step (a rollback undoes both). Otherwise it runs outside any transaction, between claiming
+    # the run and recording its outcome.
+    transactional: bool = False
+    # It touches no database (HTTP, SMTP): a batch may run it on threads.
+    concurrent: bool = False
+    # It messages the participant on this channel ("email"): quiet hours and frequency caps apply.
+    channel: str = ""
+    # It has ``execute_locked``: a caller that holds the participant's row lock may run it on the
+    # participant in memory and write the participant itself (a batch writes tags once).
+    runs_in_memory: bool = False
+    config_schema: dict[str, Any] | None = None  # JSON Schema of ``config``, for the builder's form
+    config_example: dict[str, Any] | None = None  # shown to staff as a starting point
+
+    def validate_config(self, config: dict[str, Any]) -> FieldErrors:
+        return {}
+
+    def prepare_config(self, config: dict[str, Any]) -> dict[str, Any]:
+        """The stored form of a config, when a journey is saved (defaults filled in)."""
+        return config
+
+    def execute(self, action: ActionContext) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def execute_locked(self, action: ActionContext) -> dict[str, Any]:
+        """``execute`` on ``action.participant`` in memory, touching no database (``runs_in_memory``)."""
+        raise NotImplementedError
+
+    def freeze(self, action: ActionContext) -> str | None:
+        """The request of the first attempt, which the engine stores before sending so that retries
+        send the same bytes (a webhook's body); ``None``: nothing to freeze."""
+        return None
+
+    def predict(self, action: ActionContext) -> dict[str, Any] | None:
+        """The result ``execute`` would return, when it can be known without doing anything
+        (a dry run), changing only ``action.participant`` in memory; ``None``: not knowable."""
+        return None
+
+    def detour(self, config: dict[str, Any], result: dict[str, Any]) -> Detour | None:
+        """Where the walk goes after this action succeeded with ``result``; ``None``: the graph decides."""
+        return None
+
+    def leads_to(self, config: dict[str, Any]) -> list[str]:
+        """Steps a ``detour`` may name (the graph's reachability and cycle checks)."""
+        return []
+
+    def takes_time(self, config: dict[str, Any]) -> bool:
+        """Whether a ``detour`` waits before the next step (what breaks a cycle of instant steps)."""
+        return False
 
 
 class ConditionType(Protocol):

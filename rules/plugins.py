@@ -10,7 +10,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from journeys.registries import ActionContext, FieldErrors, action_types, condition_types
+from journeys.registries import ActionContext, ActionType, FieldErrors, action_types, condition_types
 from rules.engine.validation import NAME_RE
 from rules.engine.values import parse_duration
 from rules.models import Flag, FlagHistory
@@ -30,7 +30,7 @@ def _actor(action: ActionContext) -> str:
     return f"journey:{action.journey_id}" if action.journey_id is not None else "journey"
 
 
-class SetFlagAction:
+class SetFlagAction(ActionType):
     name = "set_flag"
     description = "Set a participant flag (true by default), optionally expiring after a duration."
 
@@ -72,7 +72,7 @@ class SetFlagAction:
         return {"flag": config["flag"], "value": value, "changed": changed}
 
 
-class ClearFlagAction:
+class ClearFlagAction(ActionType):
     name = "clear_flag"
     description = "Remove a participant flag."
 

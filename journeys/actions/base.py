@@ -1,17 +1,9 @@
-"""What the built-in action types share: templating, config checks and the engine's conventions.
+"""What the built-in action types share: templating and config checks.
 
-Besides the ``ActionType`` protocol (``journeys.registries``), an action type may declare:
-
-* ``transactional = True``: it only writes to the database, so the engine runs it inside the
-  transaction that records the step (a rollback undoes both); otherwise it runs outside any
-  transaction, between claiming the run and recording its outcome;
-* ``concurrent = True``: it touches no database (HTTP, SMTP), so a batch may run it in threads;
-* ``channel = "email"``: it messages the participant, so quiet hours and frequency caps apply;
-* ``prepare_config(config) -> config``: fills in defaults when a journey is saved (a webhook's
-  signing secret);
-* ``execute_locked(context) -> result``: what ``execute`` does, for a caller that already holds
-  the participant's row lock and writes ``context.participant`` itself (a batch of runs writes
-  each participant's tags once); it must not touch the database.
+Every action type subclasses ``journeys.registries.ActionType``, which declares what the engine,
+the dry run and the builder read of it (``transactional``, ``concurrent``, ``channel``,
+``runs_in_memory``, ``config_schema``, ``config_example``, ``prepare_config``, ``freeze``,
+``predict``, ``detour``…) with their defaults.
 
 ``execute`` may raise ``ActionSkipped`` (nothing to do: no address, capped…) to end the step as
 skipped; a ``journeys.errors.DomainError`` is a permanent failure (no retry); any other exception

@@ -1,11 +1,12 @@
 """Actions that steer the journey or the product: ``schedule_next`` and ``emit_event``."""
 
+from datetime import timedelta
 from typing import Any
 
 from journeys.actions import schemas
 from journeys.actions.base import check_templates_in, render_value, unknown_keys
 from journeys.engine.timing import parse_duration
-from journeys.registries import ActionContext, FieldErrors
+from journeys.registries import ActionContext, ActionType, Detour, FieldErrors
 from journeys.services.events import event_emit
 
 EVENT_TYPE_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.:-")
@@ -17,15 +18,13 @@ def _delay_seconds(config: dict[str, Any]) -> float:
     return parse_duration(config.get("delay_minutes") or 0).total_seconds()
 
 
-class ScheduleNext:
+class ScheduleNext(ActionType):
     """Continue with ``step`` (default: the step that would follow anyway) after ``delay``
-    (``"2 hours"``) or ``delay_minutes``. The engine reads ``jump_to`` and ``delay_seconds``
-    from the result; graph validation checks that ``step`` exists."""
+    (``"2 hours"``) or ``delay_minutes``: its result (``jump_to``, ``delay_seconds``) is the
+    walk's ``detour``; graph validation checks that ``step`` exists."""
 
     name = "schedule_next"
     description = "Jump to a named step after a delay."
-    channel = ""
-    concurrent = False
     transactional = True
     config_schema = schemas.SCHEDULE_NEXT
     config_example = {"step": "reminder", "delay": "2 days"}
@@ -44,15 +43,26 @@ class ScheduleNext:
     def execute(self, action: ActionContext) -> dict[str, Any]:
         return {"jump_to": action.config.get("step"), "delay_seconds": _delay_seconds(action.config)}
 
+    def predict(self, action: ActionContext) -> dict[str, Any]:
+        return self.execute(action)
 
-class EmitEvent:
+    def detour(self, config: dict[str, Any], result: dict[str, Any]) -> Detour:
+        delay = timedelta(seconds=result.get("delay_seconds") or 0)
+        return Detour(step=result.get("jump_to") or None, delay=delay or None)
+
+    def leads_to(self, config: dict[str, Any]) -> list[str]:
+        return [config["step"]] if config.get("step") else []
+
+    def takes_time(self, config: dict[str, Any]) -> bool:
+        return bool(config.get("delay") or config.get("delay_minutes"))
+
+
+class EmitEvent(ActionType):
     """Put an event on the bus for the participant (``type``, templated ``payload``); its
     idempotency key is the step run's, so a retried step never emits twice."""
 
     name = "emit_event"
     description = "Emit an event on the bus (other journeys and rules may react to it)."
-    channel = ""
-    concurrent = False
     transactional = True
     config_schema = schemas.EMIT_EVENT
     config_example = {"type": "onboarding.completed", "payload": {"plan": "{{ payload.plan }}"}}

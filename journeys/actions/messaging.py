@@ -19,7 +19,7 @@ from journeys.actions.base import (
     unknown_keys,
 )
 from journeys.errors import DomainError
-from journeys.registries import ActionContext, FieldErrors
+from journeys.registries import ActionContext, ActionType, FieldErrors
 from journeys.webhooks import http_post
 
 EMAIL_TEMPLATE_DIR = "journeys/email"
@@ -31,7 +31,7 @@ class ProviderNotConfigured(DomainError):
     default_code = "provider_not_configured"
 
 
-class SendEmail:
+class SendEmail(ActionType):
     """Send an email through Django's email backend (SMTP, console… per ``EMAIL_URL``).
 
     ``subject``, ``body`` and ``to`` are templates over the participant and the journey context;
@@ -44,7 +44,6 @@ class SendEmail:
     description = "Send an email (templated subject and body) through the configured email backend."
     channel = "email"
     concurrent = True
-    transactional = False
     config_schema = schemas.SEND_EMAIL
     config_example = {
         "subject": "Welcome, {{ attributes.first_name|default:'there' }}!",
@@ -98,7 +97,7 @@ class SendEmail:
         return {"to": str(to), "subject": subject, "message_id": message_id}
 
 
-class SendPush:
+class SendPush(ActionType):
     """Send a push notification through the HTTP provider in ``PUSH_PROVIDER_URL``.
 
     The provider receives ``{"user_id", "tokens", "title", "body", "data"}`` with the step
@@ -110,7 +109,6 @@ class SendPush:
     description = "Send a push notification through the configured push provider (HTTP)."
     channel = "push"
     concurrent = True
-    transactional = False
     config_schema = schemas.SEND_PUSH
     config_example = {"title": "Your trial ends soon", "body": "Upgrade to keep your projects."}
 
@@ -153,7 +151,7 @@ class SendPush:
         }
 
 
-class SendTelegram:
+class SendTelegram(ActionType):
     """Send a Telegram message: ``POST {TELEGRAM_API_BASE}/bot<token>/sendMessage`` with
     ``chat_id`` and ``text`` (the Bot API). The chat defaults to the participant's
     ``telegram_chat_id`` attribute; without one the step is skipped."""
@@ -162,7 +160,6 @@ class SendTelegram:
     description = "Send a Telegram message through the Bot API (TELEGRAM_BOT_TOKEN)."
     channel = "telegram"
     concurrent = True
-    transactional = False
     config_schema = schemas.SEND_TELEGRAM
     config_example = {"message": "Welcome to our platform, {{ attributes.first_name }}!"}
 

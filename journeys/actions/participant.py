@@ -1,7 +1,7 @@
 """Actions on the participant record: tags and rewards. Database-only, so transactional.
 
 The tag actions also have ``execute_locked``: a batch that holds the participant's row changes
-the tags in memory and writes them once for the batch (``journeys.engine.batch``).
+the tags in memory and writes them once for the batch (``journeys.engine.writes``).
 """
 
 from decimal import Decimal, InvalidOperation
@@ -10,7 +10,7 @@ from typing import Any
 from journeys.actions import schemas
 from journeys.actions.base import unknown_keys
 from journeys.models import RewardLedger
-from journeys.registries import ActionContext, FieldErrors
+from journeys.registries import ActionContext, ActionType, FieldErrors
 from journeys.services.participants import participant_tag
 
 TAG_MAX_LENGTH = 100
@@ -51,14 +51,13 @@ def _mirror(action: ActionContext, *, add: list[str] = (), remove: list[str] = (
     return changed
 
 
-class ApplyTag:
+class ApplyTag(ActionType):
     """Add a tag (``tag``) or tags (``tags``) to the participant."""
 
     name = "apply_tag"
     description = "Add tags to the participant."
-    channel = ""
-    concurrent = False
     transactional = True
+    runs_in_memory = True
     config_schema = schemas.TAGS
     config_example = {"tag": "onboarded"}
 
@@ -75,15 +74,17 @@ class ApplyTag:
         tags = _tags(action.config)
         return {"applied": tags, "changed": _mirror(action, add=tags)}
 
+    def predict(self, action: ActionContext) -> dict[str, Any]:
+        return self.execute_locked(action)
 
-class RemoveTag:
+
+class RemoveTag(ActionType):
     """Remove a tag (``tag``) or tags (``tags``) from the participant."""
 
     name = "remove_tag"
     description = "Remove tags from the participant."
-    channel = ""
-    concurrent = False
     transactional = True
+    runs_in_memory = True
     config_schema = schemas.TAGS
     config_example = {"tag": "trial"}
 
@@ -100,14 +101,15 @@ class RemoveTag:
         tags = _tags(action.config)
         return {"removed": tags, "changed": _mirror(action, remove=tags)}
 
+    def predict(self, action: ActionContext) -> dict[str, Any]:
+        return self.execute_locked(action)
 
-class GrantReward:
+
+class GrantReward(ActionType):
     """Write a reward ledger row: one per step run, so a retried step never grants twice."""
 
     name = "grant_reward"
     description = "Grant a reward (points, credits…) recorded in the reward ledger."
-    channel = ""
-    concurrent = False
     transactional = True
     config_schema = schemas.GRANT_REWARD
     config_example = {"reward": "welcome_bonus", "amount": 100, "unit": "points"}

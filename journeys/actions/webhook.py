@@ -8,11 +8,11 @@ from django.utils import timezone
 from journeys.actions import schemas
 from journeys.actions.base import check_templates_in, render_value, unknown_keys
 from journeys.crypto import SecretUnreadable, is_encrypted, is_masked, secret_decrypt, secret_encrypt
-from journeys.registries import ActionContext, FieldErrors
+from journeys.registries import ActionContext, ActionType, FieldErrors
 from journeys.webhooks import is_http_url, target_refusal, webhook_secret_generate, webhook_send
 
 
-class TriggerWebhook:
+class TriggerWebhook(ActionType):
     """POST JSON to ``url``, signed with the step's own ``secret`` (generated when the journey is
     saved, stored encrypted, see ``journeys.services.webhook_secrets``), ``webhook-id`` = the step
     run's idempotency key, so a retried run is recognisable by the receiver. Internal addresses
@@ -28,9 +28,7 @@ class TriggerWebhook:
 
     name = "trigger_webhook"
     description = "POST a signed JSON webhook (Standard Webhooks) to an endpoint."
-    channel = ""
     concurrent = True
-    transactional = False
     config_schema = schemas.TRIGGER_WEBHOOK
     config_example = {"url": "https://example.com/hooks/journey", "payload": {"plan": "{{ payload.plan }}"}}
 

@@ -125,8 +125,8 @@ def _vocabulary() -> dict[str, Any]:
             {
                 "name": name,
                 "description": action.description,
-                "schema": getattr(action, "config_schema", None),
-                "example": getattr(action, "config_example", None),
+                "schema": action.config_schema,
+                "example": action.config_example,
             }
             for name, action in action_types.items()
         ],

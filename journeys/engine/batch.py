@@ -1,8 +1,8 @@
 """Set-based writes for walks that move many user journeys in one transaction.
 
 A walker moves one user journey; the dispatcher and the enrolment move hundreds at a time. Given
-a ``Writes`` buffer, walkers change rows in memory only, and ``flush`` writes the batch in a
-handful of statements, whatever its size:
+``BatchWrites`` (``journeys.engine.writes``), walkers change rows in memory only, and ``flush``
+writes the batch with these helpers in a handful of statements, whatever its size:
 
 * new step runs: one ``INSERT`` (their ids come back for the runs to kick);
 * changed step runs, user journeys, participants' tags: one ``UPDATE`` each;
@@ -25,9 +25,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.db import connection, models
-from django.utils import timezone
 
-from journeys.models import JourneyVersion, Participant, StepRun, UserJourney, UserJourneyLog
+from journeys.models import JourneyVersion, Participant, UserJourney
 
 BULK_CHUNK = 2000  # rows per INSERT or UPDATE statement; ~1 MB of JSON for step runs
 
@@ -97,7 +96,7 @@ def _recordset(fields: list[models.Field], objs: Sequence[models.Model], *, add:
 
 def bulk_update(model: type[models.Model], objs: Sequence[models.Model], fields: list[str]) -> None:
     """Write ``fields`` of many rows of ``model`` by primary key, in one statement per chunk."""
-    if not objs:
+    if not objs or not fields:
         return
     if connection.vendor != "postgresql":
         model.objects.bulk_update(objs, fields, batch_size=100)
@@ -174,52 +173,3 @@ def participants_lock(ids: Iterable[int]) -> dict[int, Participant]:
         p.pk: p
         for p in Participant.objects.select_for_update(skip_locked=True).filter(pk__in=ids).order_by("pk")
     }
-
-
-class Writes:
-    """What the walkers of one batch changed, written by ``flush`` in a few statements."""
-
-    def __init__(self, *, now=None, participants: dict[int, Participant] | None = None) -> None:
-        self.now = now or timezone.now()
-        self.runs: dict[int, StepRun] = {}  # by id(): new runs have no primary key yet
-        self.journeys: dict[int, UserJourney] = {}
-        self.logs: list[UserJourneyLog] = []
-        self.kick: list[StepRun] = []
-        self.journey_events: list = []  # EventInputs of journey.* facts, stored by flush
-        self.participants: dict[int, Participant] = dict(participants or {})
-        self._tags_read = {pk: list(p.tags) for pk, p in self.participants.items()}
-
-    def holds(self, participant: Participant) -> bool:
-        """Whether this batch holds the participant's row lock (its tags are changed in memory)."""
-        return self.participants.get(participant.pk) is participant
-
-    def run(self, run: StepRun) -> None:
-        self.runs[id(run)] = run
-
-    def journey(self, user_journey: UserJourney) -> None:
-        self.journeys[id(user_journey)] = user_journey
-
-    def log(self, entry: UserJourneyLog) -> None:
-        self.logs.append(entry)
-
-    def flush(self) -> list[int]:
-        """Write everything; returns the ids of the runs to kick (pending side effects)."""
-        new = [run for run in self.runs.values() if run.pk is None]
-        old = [run for run in self.runs.values() if run.pk is not None]
-        bulk_insert(StepRun, new, key=("user_journey_id", "seq"))
-        bulk_update(StepRun, old, STEP_RUN_FIELDS)
-        bulk_update(UserJourney, list(self.journeys.values()), USER_JOURNEY_FIELDS)
-        bulk_insert(UserJourneyLog, self.logs)
-        tagged = [p for pk, p in self.participants.items() if p.tags != self._tags_read[pk]]
-        for participant in tagged:
-            participant.updated_at = self.now
-        bulk_update(Participant, tagged, ["tags", "updated_at"])
-        if self.journey_events:
-            from journeys.journey_events import journey_events_publish
-
-            journey_events_publish(self.journey_events)
-            self.journey_events = []
-        kick = [run.pk for run in self.kick]
-        self.runs, self.journeys, self.logs, self.kick = {}, {}, [], []
-        self._tags_read = {pk: list(p.tags) for pk, p in self.participants.items()}
-        return kick

@@ -20,6 +20,7 @@ from datetime import time
 from typing import Any
 
 from journeys.engine.timing import parse_time_of_day
+from journeys.registries import ActionType, action_types
 
 STEP_FIELDS = (
     "key",
@@ -120,15 +121,17 @@ class StepDef:
     default_next: str | None  # the next step by order, used when next_steps is empty
 
     @property
+    def action(self) -> ActionType | None:
+        """The registered action type of an action step (``None``: not an action, or unknown)."""
+        return action_types.get(self.action_type) if self.kind == "action" else None
+
+    @property
     def waits(self) -> bool:
         """Whether passing through this step takes time (what breaks a cycle)."""
         if self.kind in WAITING_KINDS or self.delay_minutes > 0:
             return True
-        return (
-            self.kind == "action"
-            and self.action_type == "schedule_next"
-            and bool(self.config.get("delay") or self.config.get("delay_minutes"))
-        )
+        action = self.action
+        return action is not None and action.takes_time(self.config)
 
 
 class Definition:
@@ -187,8 +190,8 @@ class Definition:
             targets.extend(v.get("step") for v in step.config.get("variants", []) if isinstance(v, dict))
         if step.kind == "wait_for_event" and step.config.get("timeout_step"):
             targets.append(step.config["timeout_step"])
-        if step.kind == "action" and step.action_type == "schedule_next" and step.config.get("step"):
-            targets.append(step.config["step"])
+        if step.action is not None:
+            targets.extend(step.action.leads_to(step.config))
         if not step.next_steps and step.kind != "split" and step.default_next and not step.completion:
             targets.append(step.default_next)
         return [t for t in targets if isinstance(t, str)]

@@ -43,10 +43,12 @@ from django.utils import timezone
 
 from journeys import metrics
 from journeys.actions.base import ActionSkipped
-from journeys.engine.batch import Writes, participants_lock, versions_load
+from journeys.engine.batch import participants_lock, versions_load
 from journeys.engine.definition import definition_for
-from journeys.engine.runner import STEP_RETRY, ActionOutcome, Walker, action_of, lock_user_journey
+from journeys.engine.resuming import ActionOutcome
+from journeys.engine.runner import STEP_RETRY, Walker, action_context, lock_user_journey
 from journeys.engine.timing import parse_duration, participant_zone, quiet_until
+from journeys.engine.writes import BatchWrites
 from journeys.errors import DomainError
 from journeys.log_context import step_run_logging
 from journeys.models import StepRun, UserJourney
@@ -295,7 +297,7 @@ def _perform(action, context) -> ActionOutcome:
         return ActionOutcome(error=f"{type(exc).__name__}: {exc.message}", permanent=True)
     except Exception as exc:
         with step_run_logging(context):
-            logger.warning("action %s failed", getattr(action, "name", action), exc_info=True)
+            logger.warning("action %s failed", action.name, exc_info=True)
         return ActionOutcome(error=f"{type(exc).__name__}: {exc}")
     return ActionOutcome(result=result or {}, side_effect_done=True)
 
@@ -310,15 +312,16 @@ def _freeze_requests(prepared: list[tuple[StepRun, Any, Any]]) -> None:
     """
     new: dict[int, str] = {}
     for run, action, context in prepared:
-        if not hasattr(action, "freeze"):
-            continue
         if run.request_body:
             context.frozen_request = run.request_body
             continue
         try:
-            new[run.pk] = context.frozen_request = action.freeze(context)
+            body = action.freeze(context)
         except Exception:  # e.g. a template error: ``execute`` meets it again and records it
             logger.warning("could not build the request of step run %s", run.pk, exc_info=True)
+            continue
+        if body is not None:
+            new[run.pk] = context.frozen_request = body
     if not new:
         return
     stored = StepRun.objects.filter(pk__in=new, request_body="").update(
@@ -343,13 +346,13 @@ def _side_effects(runs: list[StepRun], now: datetime) -> dict[int, ActionOutcome
         if gated is not None:
             outcomes[run.pk] = gated
             continue
-        walker = Walker(run.user_journey, now=now)
-        step = walker.definition[run.step_key]
-        action = action_of(step)
-        prepared.append((run, action, walker.action_context(run, step)))
+        uj = run.user_journey
+        step = definition_for(uj.version)[run.step_key]
+        context = action_context(run=run, step=step, user_journey=uj, participant=run.participant)
+        prepared.append((run, step.action, context))
     _freeze_requests(prepared)
     for run, action, context in prepared:
-        if getattr(action, "concurrent", False) and len(runs) > 1:
+        if action.concurrent and len(runs) > 1:
             futures[run.pk] = _pool().submit(_perform, action, context)
         else:
             outcomes[run.pk] = _perform(action, context)
@@ -363,27 +366,6 @@ class Item(NamedTuple):
     user_journey_id: int
     attempts: int  # the attempt we hold
     outcome: ActionOutcome | None  # the side effect's, when one was attempted
-
-
-def _apply(walker: Walker, run: StepRun, outcome: ActionOutcome | None) -> None:
-    """Record one run that is still ours, with its user journey locked, and walk on."""
-    uj = walker.uj
-    if outcome is not None:  # the side effect was attempted
-        if uj.is_live:
-            walker.complete_action(run, outcome)
-        elif outcome.side_effect_done:
-            walker._record(run, StepRun.Status.SUCCEEDED, outcome.result or {})
-        else:
-            walker._record(run, StepRun.Status.CANCELLED, {"cancelled": f"user journey {uj.state}"})
-    elif uj.state == UserJourney.State.ACTIVE:
-        walker.run_due(run)
-    elif uj.is_live:  # paused since the claim: give the run back untouched
-        run.status = StepRun.Status.SCHEDULED if run.entered else StepRun.Status.PENDING
-        run.attempts = max(run.attempts - 1, 0)
-        run.lease_until = None
-        walker._save_run(run, fields=["status", "attempts", "lease_until"])
-    else:
-        walker._record(run, StepRun.Status.CANCELLED, {"cancelled": f"user journey {uj.state}"})
 
 
 def _still_ours(run: StepRun | None, item: Item) -> bool:
@@ -420,7 +402,9 @@ def _record_batch(items: list[Item], now: datetime) -> tuple[DispatchStats, list
             run.pk: run
             for run in StepRun.objects.select_for_update().filter(pk__in=[item.run_id for item in mine])
         }
-        writes = Writes(now=now, participants=participants)
+        writes = BatchWrites(
+            now=now, participants=participants, runs=runs.values(), journeys=journeys.values()
+        )
         for item in mine:
             run = runs.get(item.run_id)
             if not _still_ours(run, item):
@@ -430,7 +414,7 @@ def _record_batch(items: list[Item], now: datetime) -> tuple[DispatchStats, list
             uj.participant = participants[uj.participant_id]
             run.user_journey = uj
             run.participant = uj.participant
-            _apply(Walker(uj, now=now, writes=writes), run, item.outcome)
+            Walker(uj, now=now, writes=writes).settle(run, item.outcome)
             stats.executed += 1
         kick = writes.flush()
     return stats, left, kick
@@ -446,7 +430,7 @@ def _record_one(item: Item, stats: DispatchStats, kick: list[int]) -> None:
     run.user_journey = uj
     run.participant = uj.participant
     walker = Walker(uj)
-    _apply(walker, run, item.outcome)
+    walker.settle(run, item.outcome)
     stats.executed += 1
     stats.one_by_one += 1
     kick.extend(walker.kick)
@@ -482,7 +466,7 @@ def _has_side_effect(claim: Claim) -> bool:
     if not claim.entered or claim.step_kind != "action":
         return False
     action = action_types.get(claim.action_type)
-    return action is not None and not getattr(action, "transactional", False)
+    return action is not None and not action.transactional
 
 
 def _side_effects_of(claims: list[Claim], now: datetime) -> dict[int, ActionOutcome]:

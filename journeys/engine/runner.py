@@ -12,15 +12,18 @@ A walk enters steps one after another, at once, until one must wait:
 3. A finished step records its result in the context and names the next step (explicit
    ``next_steps`` with conditions, else the next by order); no next step ends the journey.
 
+What each step does is decided by the pure functions of ``journeys.engine.decisions`` (the dry
+run calls the same ones); the walker acts on their decisions, through ``journeys.engine.writes``
+(at once, or with a batch). How a stopped walk resumes (an event, a timeout, a claimed run, an
+action's outcome) is ``journeys.engine.resuming``.
+
 Every caller holds the user journey's row lock (``select_for_update``): the bus waking a
 waiting run, the dispatcher timing it out, staff advancing it. Whoever takes the lock first
 wins; the other finds the run no longer waiting. ``(user_journey, seq)`` is unique, so two
 walkers can never both create the next step.
 """
 
-import hashlib
 import logging
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,39 +33,30 @@ from django.utils import timezone
 
 from journeys import journey_events, metrics
 from journeys.actions.base import ActionSkipped
-from journeys.engine.batch import USER_JOURNEY_FIELDS, Writes
-from journeys.engine.conditions import EvaluationContext, evaluate
+from journeys.engine.conditions import EvaluationContext
+from journeys.engine.decisions import (
+    Does,
+    Next,
+    WalkContext,
+    delay_decide,
+    entry_decide,
+    next_decide,
+    variant_choose,
+    wait_decide,
+)
 from journeys.engine.definition import Definition, StepDef, definition_for
-from journeys.engine.timing import next_local_time, parse_duration, parse_time_of_day, participant_zone
+from journeys.engine.resuming import Resuming
+from journeys.engine.writes import ImmediateWrites, Writes, log_entry
 from journeys.errors import DomainError
 from journeys.log_context import step_run_logging
-from journeys.models import Event, StepRun, UserJourney, UserJourneyLog
+from journeys.models import Participant, StepRun, UserJourney
 from journeys.queue import Backoff
-from journeys.registries import ActionContext, action_types
+from journeys.registries import ActionContext, ActionType
 
 logger = logging.getLogger(__name__)
 
 MAX_INLINE_STEPS = 100  # steps entered in one walk; validation forbids instant cycles, this is a fuse
 ERROR_MAX_CHARS = 4000
-LIVE_RUN_STATUSES = (StepRun.Status.PENDING, StepRun.Status.SCHEDULED, StepRun.Status.RUNNING)
-
-
-@dataclass
-class Next:
-    """Where a finished step leads: a step (after an optional delay), or the end."""
-
-    key: str | None
-    delay: timedelta | None = None
-    end_reason: str = "completed"
-
-
-def action_of(step: StepDef):
-    return action_types.get(step.action_type) if step.kind == "action" else None
-
-
-def channel_of(step: StepDef) -> str:
-    action = action_of(step)
-    return getattr(action, "channel", "") or "" if action else ""
 
 
 # When a failed run is tried again (the step runs queue's backoff, ``journeys.queue``).
@@ -71,36 +65,27 @@ STEP_RETRY = Backoff(
 )
 
 
-def split_bucket(*, journey_id: int, step_key: str, user_id: str, total: float) -> float:
-    """A participant's stable point in [0, total): the same variant every time, on every machine."""
-    digest = hashlib.sha256(f"{journey_id}:{step_key}:{user_id}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64 * total
-
-
-def log(
-    user_journey: UserJourney, action: str, *, at: datetime, from_state: str = "", actor=None, **detail: Any
-) -> None:
-    UserJourneyLog.objects.create(
-        user_journey=user_journey,
-        at=at,
-        action=action,
-        from_state=from_state,
-        to_state=user_journey.state,
-        step_key=detail.pop("step_key", user_journey.current_step),
-        actor=actor if getattr(actor, "pk", None) else None,
-        detail=detail,
+def action_context(
+    *, run: StepRun, step: StepDef, user_journey: UserJourney, participant: Participant
+) -> ActionContext:
+    """What ``run``'s action is given."""
+    return ActionContext(
+        participant=participant,
+        config=step.config,
+        idempotency_key=run.idempotency_key,
+        context={**user_journey.context, "variant": user_journey.variant},
+        step_run_id=run.pk,
+        journey_id=user_journey.journey_id,
+        user_journey_id=user_journey.pk,
     )
 
 
-class Walker:
-    """Moves one locked user journey forward. Collects pending runs to dispatch in ``kick``.
-
-    With ``writes`` (set-based callers: the dispatcher's batches, the enrolment of a batch), the
-    walker changes rows in memory and ``writes.flush()`` writes the whole batch at once; a run
-    an action needs by id is inserted at once.
+class Walker(Resuming):
+    """Moves one locked user journey forward, deciding with ``journeys.engine.decisions`` and
+    writing through ``writes``: at once by default (``kick`` lists the runs to dispatch after
+    commit), or with a batch (``BatchWrites``: the dispatcher's batches, the enrolment of a
+    batch), which ``flush`` writes at once.
     """
-
-    UJ_FIELDS = USER_JOURNEY_FIELDS
 
     def __init__(
         self, user_journey: UserJourney, *, now: datetime | None = None, writes: Writes | None = None
@@ -109,11 +94,15 @@ class Walker:
         self.participant = user_journey.participant
         self.definition: Definition = definition_for(user_journey.version)
         self.now = now or timezone.now()
-        self.kick: list[int] = []
-        self.writes = writes
+        self.writes: Writes = writes if writes is not None else ImmediateWrites()
+
+    @property
+    def kick(self) -> list[int]:
+        """Runs made pending, to dispatch after commit (a batch returns them from ``flush``)."""
+        return self.writes.kicked
 
     # ------------------------------------------------------------------------------------------
-    # Context
+    # Context and writes
     # ------------------------------------------------------------------------------------------
     def eval_context(self, payload: dict[str, Any] | None = None) -> EvaluationContext:
         context = self.uj.context
@@ -128,57 +117,28 @@ class Walker:
             participant=self.participant,
         )
 
-    def save(self) -> None:
-        if self.writes is not None:
-            self.uj.updated_at = self.now
-            self.writes.journey(self.uj)
-            return
-        self.uj.save(update_fields=self.UJ_FIELDS)
+    def walk_context(self, payload: dict[str, Any] | None = None) -> WalkContext:
+        return WalkContext(evaluation=self.eval_context(payload), journey_id=self.uj.journey_id, now=self.now)
 
-    def _save_run(self, run: StepRun, *, fields: list[str] | None = None) -> None:
-        if self.writes is not None:
-            self.writes.run(run)
-        else:
-            run.save(update_fields=fields)
+    def save(self) -> None:
+        self.writes.journey(self.uj, now=self.now)
 
     def _log(self, action: str, *, from_state: str = "", **detail: Any) -> None:
-        if self.writes is None:
-            log(self.uj, action, at=self.now, from_state=from_state, **detail)
-            return
-        self.writes.log(
-            UserJourneyLog(
-                user_journey=self.uj,
-                at=self.now,
-                action=action,
-                from_state=from_state,
-                to_state=self.uj.state,
-                step_key=detail.pop("step_key", self.uj.current_step),
-                detail=detail,
-            )
-        )
-
-    def publish(self, events: list) -> None:
-        """Journey events go on the bus with the batch's writes, or at once without a batch."""
-        if self.writes is not None:
-            self.writes.journey_events.extend(events)
-        else:
-            journey_events.journey_events_publish(events)
+        self.writes.log(log_entry(self.uj, action, at=self.now, from_state=from_state, **detail))
 
     def _milestone_event(self, run: StepRun, type: str, *, key: str, **payload: Any) -> None:
         if run.step_key in journey_events.milestone_keys(self.definition):
             event = journey_events.journey_event(
                 self.uj, type, key=key, user_id=self.participant.user_id, milestone=run.step_key, **payload
             )
-            self.publish([event])
+            self.writes.publish([event])
 
-    def _park(self, run: StepRun, *, kick: bool = False) -> None:
-        """Write the run the walk stops on (now, or with the batch's writes)."""
-        self._save_run(run)
-        if kick:
-            if self.writes is not None:
-                self.writes.kick.append(run)
-            else:
-                self.kick.append(run.pk)
+    def _trace(self, run: StepRun, trace: dict[str, Any] | None) -> None:
+        if trace:
+            run.trace = {**run.trace, **trace}
+
+    def _step_result(self, step: StepDef, result: dict[str, Any]) -> None:
+        self.uj.context = {**self.uj.context, "steps": {**self.uj.context.get("steps", {}), step.key: result}}
 
     # ------------------------------------------------------------------------------------------
     # Walking
@@ -206,11 +166,17 @@ class Walker:
             )
         self.save()
 
+    def _walk_on(self, nxt: Next | None) -> None:
+        if nxt is not None:
+            self.walk(nxt)
+        else:
+            self.save()
+
     def _new_run(self, step: StepDef, *, delay: timedelta | None = None) -> StepRun:
         self.uj.last_seq += 1
         self.uj.current_step = step.key
-        delay = delay or (timedelta(minutes=step.delay_minutes) if step.delay_minutes else None)
-        entered_now = not delay and self.uj.state == UserJourney.State.ACTIVE
+        delay = delay_decide(step, delay)
+        action = step.action
         run = StepRun(
             user_journey=self.uj,
             participant_id=self.uj.participant_id,
@@ -218,17 +184,18 @@ class Walker:
             step_key=step.key,
             step_kind=step.kind,
             action_type=step.action_type,
-            channel=channel_of(step),
+            channel=action.channel if action is not None else "",
             max_attempts=step.max_attempts,
-            entered=entered_now,
-            status=StepRun.Status.SCHEDULED if delay else StepRun.Status.PENDING,
+            entered=not delay and self.uj.state == UserJourney.State.ACTIVE,
             due_at=self.now + (delay or timedelta()),
         )
+        if delay:
+            run.schedule(until=run.due_at)
         self._milestone_event(
             run, journey_events.MILESTONE_STARTED, key=f"{self.uj.pk}:{run.seq}", seq=run.seq
         )
-        if not entered_now:
-            self._park(run)
+        if not run.entered:
+            self.writes.run(run)
         return run
 
     def enter(self, run: StepRun) -> Next | None:
@@ -237,110 +204,67 @@ class Walker:
         if run.status == StepRun.Status.RUNNING:
             run.attempts = max(run.attempts - 1, 0)  # claimed to be entered: not a try of its action
         run.entered = True
-        if step.condition and "condition" not in run.trace:
-            ok, trace = evaluate(step.condition, self.eval_context())
-            run.trace = {**run.trace, "condition": trace}
-            if not ok:
-                return self.finish(run, {"skipped": "condition false"}, status=StepRun.Status.SKIPPED)
-
-        if step.kind == "action":
-            action = action_of(step)
-            if action is None:
-                return self.fail_run(run, f"Unknown action type {step.action_type!r}.", permanent=True)
-            if getattr(action, "transactional", False):
-                run.attempts += 1
-                run.executed_at = self.now
-                return self.execute_inline(run, action)
-            run.status = StepRun.Status.PENDING
-            run.due_at = self.now
-            self._park(run, kick=True)
+        entry = entry_decide(step, self.walk_context(), condition_checked="condition" in run.trace)
+        self._trace(run, entry.trace)
+        if entry.does == Does.SKIP:
+            return self.finish(run, {"skipped": "condition false"}, status=StepRun.Status.SKIPPED)
+        if entry.does == Does.ACT:
+            return self._act(run, step)
+        if entry.does == Does.WAIT:
+            wait = wait_decide(step, self.walk_context())
+            run.waiting_for = wait.waiting_for or run.waiting_for
+            self._trace(run, wait.trace)
+            run.schedule(until=wait.until)
+            self.writes.run(run)
             return None
-        if step.kind == "wait":
-            return self._wait(run, self._wait_until(step))
-        if step.kind == "wait_for_event":
-            timeout = parse_duration(step.config.get("timeout", 0))
-            run.waiting_for = step.config["event"]
-            run.trace = {**run.trace, "wait": {"event": run.waiting_for, "since": self.now.isoformat()}}
-            return self._wait(run, self.now + timeout)
-        if step.kind == "manual":
-            run.waiting_for = "manual"
-            return self._wait(run, None)
-        if step.kind == "split":
+        if entry.does == Does.SPLIT:
             return self._split(run, step)
-        if step.kind == "end":
+        if entry.does == Does.END:
             self.finish(run, {})
             return Next(None, end_reason="end step")
-        return self.finish(run, {})  # branch: the choice is made by the next-step resolution
+        return self.finish(run, {})  # a branch: the choice is made by the next-step resolution
 
-    def _wait(self, run: StepRun, until: datetime | None) -> None:
-        run.status = StepRun.Status.SCHEDULED
-        run.due_at = until
-        self._park(run)
+    def _act(self, run: StepRun, step: StepDef) -> Next | None:
+        action = step.action
+        if action is None:
+            return self.fail_run(run, f"Unknown action type {step.action_type!r}.", permanent=True)
+        if action.transactional:
+            run.attempts += 1
+            run.executed_at = self.now
+            return self.execute_inline(run, action)
+        run.hand_over(at=self.now)
+        self.writes.run(run)
+        self.writes.kick(run)
         return None
 
-    def _wait_until(self, step: StepDef) -> datetime:
-        config = step.config
-        if "until" in config:
-            zone = participant_zone(self.participant.attributes)
-            return next_local_time(self.now, parse_time_of_day(config["until"]), zone)
-        return self.now + parse_duration(config.get("duration", config.get("minutes", 0)))
-
     def _split(self, run: StepRun, step: StepDef) -> Next:
-        variants = step.config["variants"]
-        total = sum(v.get("weight", 1) for v in variants)
-        point = split_bucket(
-            journey_id=self.uj.journey_id, step_key=step.key, user_id=self.participant.user_id, total=total
-        )
-        chosen = variants[-1]
-        for variant in variants:
-            point -= variant.get("weight", 1)
-            if point < 0:
-                chosen = variant
-                break
+        variant = variant_choose(step, self.walk_context())
         if not self.uj.variant:
-            self.uj.variant = chosen["name"]
+            self.uj.variant = variant.name
         self.uj.context = {
             **self.uj.context,
-            "variants": {**self.uj.context.get("variants", {}), step.key: chosen["name"]},
+            "variants": {**self.uj.context.get("variants", {}), step.key: variant.name},
         }
-        run.trace = {
-            **run.trace,
-            "split": {
-                "variant": chosen["name"],
-                "weights": {v["name"]: v.get("weight", 1) for v in variants},
-            },
-        }
-        self._record(run, StepRun.Status.SUCCEEDED, {"variant": chosen["name"]})
-        return Next(chosen["step"])
+        self._trace(run, variant.trace)
+        self.record(run, StepRun.Status.SUCCEEDED, {"variant": variant.name})
+        return Next(variant.step)
 
     # ------------------------------------------------------------------------------------------
     # Actions
     # ------------------------------------------------------------------------------------------
     def action_context(self, run: StepRun, step: StepDef) -> ActionContext:
-        return ActionContext(
-            participant=self.participant,
-            config=step.config,
-            idempotency_key=run.idempotency_key,
-            context={**self.uj.context, "variant": self.uj.variant},
-            step_run_id=run.pk,
-            journey_id=self.uj.journey_id,
-            user_journey_id=self.uj.pk,
-        )
+        return action_context(run=run, step=step, user_journey=self.uj, participant=self.participant)
 
-    def execute_inline(self, run: StepRun, action) -> Next | None:
+    def execute_inline(self, run: StepRun, action: ActionType) -> Next | None:
         """Run a database-only action in a savepoint: its writes and the run's record commit together.
 
-        In a batch that holds the participant's row, an action with ``execute_locked`` (tags)
-        changes the participant in memory instead; the batch writes it once.
+        Writes that hold the participant's row run an action that ``runs_in_memory`` (tags) on
+        the participant in memory instead; the batch writes it once.
         """
         step = self.definition[run.step_key]
-        in_memory = (
-            self.writes is not None
-            and hasattr(action, "execute_locked")
-            and self.writes.holds(self.participant)
-        )
+        in_memory = action.runs_in_memory and self.writes.holds(self.participant)
         if run.pk is None or run.status != StepRun.Status.RUNNING:  # a claimed run is already running
-            run.status = StepRun.Status.RUNNING
+            run.start()
             if not in_memory:
                 run.save()  # the ledger and emitted events reference the run by id
         context = self.action_context(run, step)
@@ -361,40 +285,13 @@ class Walker:
             return self.fail_run(run, f"{type(exc).__name__}: {exc}")
         return self.finish(run, result or {})
 
-    def complete_action(self, run: StepRun, outcome: "ActionOutcome") -> None:
-        """Record the outcome of an action executed outside the transaction, and walk on."""
-        if outcome.deferred_until is not None:
-            run.status = StepRun.Status.SCHEDULED
-            run.due_at = outcome.deferred_until
-            run.attempts = max(run.attempts - 1, 0)  # waiting for a window is not a failed try
-            run.lease_until = None
-            run.trace = {**run.trace, "deferred": [*run.trace.get("deferred", []), outcome.trace]}
-            self._save_run(run)
-            return
-        if outcome.skipped is not None:
-            if outcome.trace:
-                run.trace = {**run.trace, "skipped": outcome.trace}
-            nxt = self.finish(run, {"skipped": outcome.skipped}, status=StepRun.Status.SKIPPED)
-        elif outcome.error is not None:
-            nxt = self.fail_run(run, outcome.error, permanent=outcome.permanent)
-        else:
-            nxt = self.finish(run, outcome.result or {})
-        if nxt is not None:
-            self.walk(nxt)
-        else:
-            self.save()
-
     # ------------------------------------------------------------------------------------------
     # Finishing a step
     # ------------------------------------------------------------------------------------------
-    def _record(self, run: StepRun, status: str, result: dict[str, Any]) -> None:
-        run.status = status
-        run.result = result
-        run.finished_at = self.now
-        run.lease_until = None
-        if run.due_at is None:
-            run.due_at = self.now
-        self._save_run(run)
+    def record(self, run: StepRun, status: str, result: dict[str, Any]) -> None:
+        """Write ``run`` as finished with ``status`` (no walking on); its milestone event follows."""
+        run.finish(status, result=result, at=self.now)
+        self.writes.run(run)
         metrics.step_recorded(self.uj, run, self.definition)
         if status == StepRun.Status.SUCCEEDED:
             self._milestone_event(
@@ -414,61 +311,27 @@ class Walker:
         chosen: str | None = None,
         payload: dict[str, Any] | None = None,
     ) -> Next:
-        """Record the run as finished and resolve where the journey goes next."""
+        """Record the run as finished and decide where the journey goes next."""
         step = self.definition[run.step_key]
-        if status == StepRun.Status.SUCCEEDED:
-            steps = {**self.uj.context.get("steps", {}), step.key: result}
-            self.uj.context = {**self.uj.context, "steps": steps}
-        nxt = self.resolve_next(run, step, chosen=chosen, payload=payload)
-        if status == StepRun.Status.SUCCEEDED and step.action_type == "schedule_next":
-            delay = timedelta(seconds=result.get("delay_seconds") or 0)
-            nxt = Next(result.get("jump_to") or nxt.key, delay or None, end_reason=nxt.end_reason)
-        if step.completion and status == StepRun.Status.SUCCEEDED:
-            nxt = Next(None, end_reason="completed")
-        self._record(run, status, result)
+        succeeded = status == StepRun.Status.SUCCEEDED
+        if succeeded:
+            self._step_result(step, result)
+        action = step.action
+        detour = action.detour(step.config, result) if succeeded and action is not None else None
+        nxt = next_decide(step, self.walk_context(payload), succeeded=succeeded, chosen=chosen, detour=detour)
+        self._trace(run, nxt.trace)
+        self.record(run, status, result)
         return nxt
-
-    def resolve_next(
-        self, run: StepRun, step: StepDef, *, chosen: str | None = None, payload: dict[str, Any] | None = None
-    ) -> Next:
-        if step.kind == "end":
-            return Next(None, end_reason="end step")
-        entries = step.next_steps
-        allowed = {e["step"] for e in entries} if entries else {step.default_next}
-        if chosen is not None and chosen in allowed:
-            run.trace = {**run.trace, "next": {"chosen": chosen, "by": "step_result"}}
-            return Next(chosen)
-        if not entries:
-            return Next(step.default_next)
-        ctx = self.eval_context(payload)
-        considered = []
-        for entry in entries:
-            ok, trace = evaluate(entry.get("condition"), ctx)
-            considered.append(
-                {"step": entry["step"], "result": ok, **({"condition": trace} if trace else {})}
-            )
-            if ok:
-                run.trace = {**run.trace, "next": {"chosen": entry["step"], "considered": considered}}
-                return Next(entry["step"])
-        run.trace = {**run.trace, "next": {"chosen": None, "considered": considered}}
-        return Next(None, end_reason="no next step matched")
 
     def fail_run(self, run: StepRun, error: str, *, permanent: bool = False) -> Next | None:
         """A failed try: retry later with backoff, or dead-letter and apply the step's policy."""
         step = self.definition[run.step_key]
-        run.error = error[:ERROR_MAX_CHARS]
-        run.lease_until = None
         if not permanent and run.attempts < run.max_attempts:
-            run.status = StepRun.Status.SCHEDULED
-            run.due_at = self.now + STEP_RETRY.delay(run.attempts)
-            self._save_run(run)
+            run.retry_later(error=error[:ERROR_MAX_CHARS], at=self.now + STEP_RETRY.delay(run.attempts))
+            self.writes.run(run)
             return None
-        run.status = StepRun.Status.FAILED
-        run.finished_at = self.now
-        run.dead_lettered_at = self.now
-        if run.due_at is None:
-            run.due_at = self.now
-        self._save_run(run)
+        run.dead_letter(error=error[:ERROR_MAX_CHARS], at=self.now)
+        self.writes.run(run)
         metrics.step_dead_lettered(self.uj, run, self.definition)
         self._milestone_event(
             run,
@@ -478,7 +341,9 @@ class Walker:
             error=run.error,
         )
         if step.on_failure == "continue":
-            return self.resolve_next(run, step)
+            nxt = next_decide(step, self.walk_context(), succeeded=False)
+            self._trace(run, nxt.trace)
+            return nxt
         if self.uj.is_live:
             before = self.uj.state
             self.uj.fail(
@@ -488,88 +353,12 @@ class Walker:
             if run.pk is None:
                 run.save()  # the log names the run
             self._log("failed", from_state=before, step_key=step.key, step_run=run.pk)
-            self.publish(
+            self.writes.publish(
                 journey_events.journey_ended_events(
                     self.uj, journey_events.FAILED, user_id=self.participant.user_id, milestone=step.key
                 )
             )
         return None
-
-    # ------------------------------------------------------------------------------------------
-    # Waking, timing out, advancing
-    # ------------------------------------------------------------------------------------------
-    def wake(self, run: StepRun, event: Event) -> bool:
-        """An awaited event arrived: finish the wait with it (when its condition holds)."""
-        step = self.definition[run.step_key]
-        condition = step.config.get("condition")
-        if condition:
-            ok, trace = evaluate(condition, self.eval_context(event.payload))
-            if not ok:
-                run.trace = {
-                    **run.trace,
-                    "ignored": [*run.trace.get("ignored", [])[-9:], {"event": event.pk, "condition": trace}],
-                }
-                self._save_run(run, fields=["trace"])
-                return False
-        result = {
-            "event_id": event.pk,
-            "event_type": event.type,
-            "payload": event.payload,
-            "timed_out": False,
-        }
-        self.walk(self.finish(run, result, payload=event.payload))
-        return True
-
-    def time_out(self, run: StepRun) -> None:
-        """A wait_for_event run fell due. An event that arrived meanwhile but whose wake-up has
-        not run yet still counts: the log is checked under the row lock, so none is lost."""
-        step = self.definition[run.step_key]
-        since = run.trace.get("wait", {}).get("since")
-        candidates = Event.objects.filter(participant_id=self.uj.participant_id, type=run.waiting_for)
-        if since:
-            candidates = candidates.filter(received_at__gte=since)
-        condition = step.config.get("condition")
-        for event in candidates.order_by("id")[:50]:
-            if not condition or evaluate(condition, self.eval_context(event.payload))[0]:
-                self.wake(run, event)
-                return
-        result = {"timed_out": True}
-        run.trace = {**run.trace, "next": {"chosen": step.config["timeout_step"], "by": "timeout"}}
-        self._record(run, StepRun.Status.SUCCEEDED, result)
-        self.uj.context = {**self.uj.context, "steps": {**self.uj.context.get("steps", {}), step.key: result}}
-        self.walk(Next(step.config["timeout_step"]))
-
-    def run_due(self, run: StepRun) -> None:
-        """A claimed run whose body is database-only: enter it, or finish its wait, or retry it."""
-        step = self.definition[run.step_key]
-        if not run.entered:
-            nxt = self.enter(run)
-            if nxt is not None:
-                self.walk(nxt)
-            else:
-                self.save()
-            return
-        if step.kind == "wait_for_event":
-            self.time_out(run)
-        elif step.kind == "wait":
-            self.walk(self.finish(run, {"waited_until": run.due_at.isoformat() if run.due_at else None}))
-        elif step.kind == "action":
-            action = action_of(step)
-            if action is None:
-                self.fail_run(run, f"Unknown action type {step.action_type!r}.", permanent=True)
-                self.save()
-                return
-            nxt = self.execute_inline(run, action)
-            if nxt is not None:
-                self.walk(nxt)
-            else:
-                self.save()
-        else:  # a manual step is never due by time; anything else finishes as it enters
-            nxt = self.enter(run)
-            if nxt is not None:
-                self.walk(nxt)
-            else:
-                self.save()
 
     def end(self, reason: str, *, converted: bool = False) -> None:
         if not self.uj.is_live:
@@ -577,31 +366,16 @@ class Walker:
         before = self.uj.state
         self.uj.complete(at=self.now, reason=reason, converted=converted)
         self._log("converted" if converted else "completed", from_state=before, reason=reason)
-        self.publish(
+        self.writes.publish(
             journey_events.journey_ended_events(
                 self.uj, journey_events.COMPLETED, user_id=self.participant.user_id
             )
         )
 
 
-@dataclass
-class ActionOutcome:
-    """What happened when a side-effecting action ran outside the transaction."""
-
-    result: dict[str, Any] | None = None
-    error: str | None = None
-    permanent: bool = False
-    skipped: str | None = None
-    deferred_until: datetime | None = None
-    trace: dict[str, Any] | None = None
-    side_effect_done: bool = False
-
-
 def cancel_live_runs(user_journey: UserJourney, *, now: datetime, reason: str) -> int:
     """Cancel the runs still waiting; a running one finishes, but its walk stops (journey not live)."""
-    return StepRun.objects.filter(
-        user_journey=user_journey, status__in=[StepRun.Status.PENDING, StepRun.Status.SCHEDULED]
-    ).update(status=StepRun.Status.CANCELLED, finished_at=now, error=reason, lease_until=None)
+    return StepRun.objects.filter(user_journey=user_journey).cancel_waiting(at=now, reason=reason)
 
 
 def lock_user_journey(user_journey_id: int) -> UserJourney | None:

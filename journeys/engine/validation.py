@@ -123,7 +123,7 @@ def _action_errors(check: _StepCheck, step: dict[str, Any], config: dict[str, An
         return
     # The declared schema speaks first; the action's own checks add what it cannot say,
     # on fields the schema found nothing wrong with (one message per problem).
-    schema = getattr(action, "config_schema", None)
+    schema = action.config_schema
     found = config_schema_errors(schema, config) if schema else {}
     for field, messages in found.items():
         for message in messages:

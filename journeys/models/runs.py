@@ -1,5 +1,7 @@
 """Runs: a participant's user journey, its step runs, its reward ledger rows and its log."""
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -120,6 +122,14 @@ class UserJourney(FSMModelMixin, models.Model):
         self.paused_at = None
 
 
+class StepRunQuerySet(models.QuerySet):
+    def cancel_waiting(self, *, at, reason: str) -> int:
+        """pending | scheduled → cancelled, for every run of this queryset still waiting."""
+        return self.filter(status__in=[StepRun.Status.PENDING, StepRun.Status.SCHEDULED]).update(
+            status=StepRun.Status.CANCELLED, finished_at=at, error=reason, lease_until=None
+        )
+
+
 class StepRun(models.Model):
     """One execution of one step for one user journey (the 003 "step execution").
 
@@ -134,6 +144,19 @@ class StepRun(models.Model):
     * ``succeeded`` / ``skipped`` (condition false, capped, or skipped by staff) / ``cancelled``;
     * ``failed``: out of attempts (``dead_lettered_at`` set) or refused for good.
 
+    Transitions, each a method below (the claim, pending | scheduled → running, is one SQL
+    statement in ``journeys.engine.dispatcher``):
+
+    * ``schedule``: pending | running → scheduled (a delay, a wait, a message deferred);
+    * ``hand_over``: running | pending → pending (its action runs in a worker);
+    * ``start``: pending | scheduled → running (its action runs in this transaction);
+    * ``finish``: any live status → succeeded | skipped | cancelled;
+    * ``retry_later``: running → scheduled, with the error, after a backoff;
+    * ``dead_letter``: running → failed;
+    * ``give_back``: running → pending | scheduled, the claim undone (the journey was paused);
+    * ``revive``: failed → scheduled, with a fresh round of attempts (staff retried it);
+    * ``StepRun.objects.cancel_waiting``: pending | scheduled → cancelled, set-based.
+
     ``entered`` is false while the step has not been entered yet (a delay before it, or a
     journey paused before it): entering evaluates its condition and starts its wait.
     """
@@ -146,6 +169,10 @@ class StepRun(models.Model):
         FAILED = "failed", "Failed"
         SKIPPED = "skipped", "Skipped"
         CANCELLED = "cancelled", "Cancelled"
+
+    # The columns ``give_back`` and ``revive`` change.
+    GIVE_BACK_FIELDS = ("status", "attempts", "lease_until")
+    REVIVE_FIELDS = ("status", "due_at", "dead_lettered_at", "finished_at", "max_attempts")
 
     user_journey = models.ForeignKey(UserJourney, on_delete=models.CASCADE, related_name="step_runs")
     participant = models.ForeignKey("journeys.Participant", on_delete=models.CASCADE, related_name="+")
@@ -172,6 +199,8 @@ class StepRun(models.Model):
     dead_lettered_at = models.DateTimeField(null=True, blank=True)
     rolled_back = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = StepRunQuerySet.as_manager()
 
     class Meta:
         ordering = ["user_journey", "seq"]
@@ -212,6 +241,65 @@ class StepRun(models.Model):
     @property
     def is_waiting(self) -> bool:
         return self.status == self.Status.SCHEDULED and self.entered
+
+    def schedule(self, *, until) -> None:
+        """Wait until ``until`` (``None``: only for what ``waiting_for`` names)."""
+        self.status = self.Status.SCHEDULED
+        self.due_at = until
+
+    def hand_over(self, *, at) -> None:
+        """Leave the action to a worker, due ``at``."""
+        self.status = self.Status.PENDING
+        self.due_at = at
+
+    def start(self) -> None:
+        self.status = self.Status.RUNNING
+
+    def finish(self, status: str, *, result: dict[str, Any], at) -> None:
+        """Succeeded, skipped or cancelled, with its result."""
+        if status not in (self.Status.SUCCEEDED, self.Status.SKIPPED, self.Status.CANCELLED):
+            raise ValueError(f"a step run does not finish as {status!r}")
+        self.status = status
+        self.result = result
+        self.finished_at = at
+        self.lease_until = None
+        if self.due_at is None:
+            self.due_at = at
+
+    def defer(self, *, until, trace: dict[str, Any] | None) -> None:
+        """Its message waits (quiet hours, a frequency cap): not a failed try."""
+        self.schedule(until=until)
+        self.attempts = max(self.attempts - 1, 0)
+        self.lease_until = None
+        self.trace = {**self.trace, "deferred": [*self.trace.get("deferred", []), trace]}
+
+    def retry_later(self, *, error: str, at) -> None:
+        self.error = error
+        self.lease_until = None
+        self.schedule(until=at)
+
+    def dead_letter(self, *, error: str, at) -> None:
+        """Out of attempts, or refused for good."""
+        self.error = error
+        self.lease_until = None
+        self.status = self.Status.FAILED
+        self.finished_at = at
+        self.dead_lettered_at = at
+        if self.due_at is None:
+            self.due_at = at
+
+    def give_back(self) -> None:
+        """Undo a claim: the run waits as it did, and the claim counts no attempt."""
+        self.status = self.Status.SCHEDULED if self.entered else self.Status.PENDING
+        self.attempts = max(self.attempts - 1, 0)
+        self.lease_until = None
+
+    def revive(self, *, at, attempts: int) -> None:
+        """A dead-lettered run gets ``attempts`` more tries, the first due ``at``."""
+        self.schedule(until=at)
+        self.dead_lettered_at = None
+        self.finished_at = None
+        self.max_attempts = self.attempts + attempts
 
     @property
     def lag_seconds(self) -> float | None:

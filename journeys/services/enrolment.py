@@ -17,10 +17,11 @@ from django.db.models import Q
 from django.utils import timezone
 
 from journeys import journey_events, metrics
-from journeys.engine.batch import Writes, bulk_insert, participants_lock, versions_load
+from journeys.engine.batch import bulk_insert, participants_lock, versions_load
 from journeys.engine.conditions import EvaluationContext, evaluate
 from journeys.engine.dispatcher import dispatch_on_commit
-from journeys.engine.runner import Walker, log
+from journeys.engine.runner import Walker
+from journeys.engine.writes import BatchWrites, log
 from journeys.errors import Conflict
 from journeys.models import Journey, Participant, UserJourney
 from journeys.models.runs import LIVE_STATES
@@ -91,7 +92,7 @@ def user_journeys_enrol(*, enrolments: Sequence[Enrolment], now: datetime | None
     versions_load(created)
     participants = {e.participant.pk: e.participant for e in enrolments}
     created.sort(key=lambda uj: (-uj.journey.priority, uj.journey_id, uj.pk))
-    writes = Writes(now=now, participants=_lock_participants(participants))
+    writes = BatchWrites(now=now, participants=_lock_participants(participants))
     for uj in created:
         # One participant instance: tags applied by one journey's first steps are seen by the next.
         uj.participant = participants[uj.participant_id]

@@ -17,7 +17,8 @@ from django.utils import timezone
 
 from journeys import journey_events
 from journeys.engine.dispatcher import dispatch_on_commit
-from journeys.engine.runner import Walker, cancel_live_runs, lock_user_journey, log
+from journeys.engine.runner import Walker, cancel_live_runs, lock_user_journey
+from journeys.engine.writes import log
 from journeys.models import Event, Journey, StepRun, UserJourney
 from journeys.models.runs import LIVE_STATES
 from journeys.services.enrolment import Enrolment, enrolments_matching, user_journeys_enrol

@@ -60,9 +60,8 @@ def _prepared(steps: list[dict[str, Any]], previous: dict[str, Any] | None = Non
         if previous and isinstance(step["key"], str):
             step["config"] = config_with_kept_secret(step, previous.get(step["key"]))
         action = action_types.get(step["action_type"]) if step["kind"] == "action" else None
-        prepare = getattr(action, "prepare_config", None)
-        if prepare and isinstance(step["config"], dict):
-            step["config"] = prepare(step["config"])
+        if action is not None and isinstance(step["config"], dict):
+            step["config"] = action.prepare_config(step["config"])
         prepared.append(step)
     return prepared
 

@@ -13,9 +13,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from journeys import journey_events
+from journeys.engine.decisions import Next
 from journeys.engine.definition import definition_for
 from journeys.engine.dispatcher import DispatchStats, dispatch_on_commit, step_runs_execute_now
-from journeys.engine.runner import Next, Walker, cancel_live_runs, lock_user_journey, log
+from journeys.engine.runner import Walker, cancel_live_runs, lock_user_journey
+from journeys.engine.writes import log
 from journeys.errors import Conflict, NotFound, ValidationFailed
 from journeys.models import StepRun, UserJourney
 from journeys.models.runs import LIVE_STATES
@@ -269,9 +271,7 @@ def milestone_rollback(*, user_journey: UserJourney, key: str, actor=None) -> Us
         )
     later = StepRun.objects.filter(user_journey=uj, seq__gte=target.seq, rolled_back=False)
     undone = set(later.values_list("step_key", flat=True))
-    later.filter(status__in=[StepRun.Status.PENDING, StepRun.Status.SCHEDULED]).update(
-        status=StepRun.Status.CANCELLED, finished_at=timezone.now(), error=f"rolled back to {key}"
-    )
+    later.cancel_waiting(at=timezone.now(), reason=f"rolled back to {key}")
     later.update(rolled_back=True)
     steps = {k: v for k, v in uj.context.get("steps", {}).items() if k not in undone}
     uj.context = {**uj.context, "steps": steps}
@@ -303,12 +303,8 @@ def step_run_retry(*, step_run: StepRun, actor=None) -> StepRun:
         raise _conflict(uj, f"The journey is {uj.state}; nothing can be retried.")
     step = definition_for(uj.version).steps.get(run.step_key)
     now = timezone.now()
-    run.status = StepRun.Status.SCHEDULED
-    run.due_at = now
-    run.dead_lettered_at = None
-    run.finished_at = None
-    run.max_attempts = run.attempts + (step.max_attempts if step else 1)
-    run.save(update_fields=["status", "due_at", "dead_lettered_at", "finished_at", "max_attempts"])
+    run.revive(at=now, attempts=step.max_attempts if step else 1)
+    run.save(update_fields=StepRun.REVIVE_FIELDS)
     log(uj, "step_retried", at=now, from_state=before, actor=actor, step_key=run.step_key, step_run=run.pk)
     dispatch_on_commit([run.pk])
     return run

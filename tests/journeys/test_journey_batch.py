@@ -17,7 +17,7 @@ from journeys.engine import batch, dispatcher
 from journeys.engine.dispatcher import DispatchStats, step_runs_dispatch
 from journeys.errors import Conflict
 from journeys.models import Event, Participant, RewardLedger, StepRun, UserJourney, UserJourneyLog
-from journeys.registries import action_types
+from journeys.registries import ActionType, action_types
 from journeys.services.enrolment import Enrolment, user_journeys_enrol
 from journeys.services.user_journeys import user_journey_pause
 from tests.journeys.factories import ParticipantFactory, action, make_journey, tag_step
@@ -25,7 +25,7 @@ from tests.journeys.factories import ParticipantFactory, action, make_journey, t
 TAGGED_A = {"field": "tags", "op": "contains", "value": "t-a"}
 
 
-class Refuse:
+class Refuse(ActionType):
     """A database-only action that fails for participants whose user_id is in ``refuse``:
     permanently (a domain error) or as a retryable error."""
 

@@ -11,13 +11,13 @@ from django.utils import timezone
 
 from journeys.engine.dispatcher import step_runs_dispatch
 from journeys.models import Participant, StepRun, UserJourney
-from journeys.registries import action_types
+from journeys.registries import ActionType, action_types
 from journeys.services.enrolment import Enrolment, user_journeys_enrol
 from tests.helpers import wait_for
 from tests.journeys.factories import action, make_journey, tag_step
 
 
-class RecordCalls:
+class RecordCalls(ActionType):
     """A side-effecting action that remembers every execution (slow enough to overlap)."""
 
     name = "test_record_calls"

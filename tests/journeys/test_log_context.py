@@ -10,7 +10,7 @@ import pytest
 from django.conf import settings
 
 from journeys.models import StepRun
-from journeys.registries import action_types
+from journeys.registries import ActionType, action_types
 from tests.journeys.factories import action, make_journey
 from tests.journeys.journey_helpers import dispatch, emit
 
@@ -36,7 +36,7 @@ def json_lines():
     root.setLevel(level)
 
 
-class LoudFailure:
+class LoudFailure(ActionType):
     """An action that logs what it does, then fails."""
 
     name = "test_loud_failure"

@@ -31,9 +31,7 @@ def editor_context() -> dict:
     """What the editor's helpers show: built-in triggers, each action type's example config."""
     return {
         "trigger_types": list(TriggerType),
-        "action_examples": {
-            name: getattr(action, "config_example", None) for name, action in action_types.items()
-        },
+        "action_examples": {name: action.config_example for name, action in action_types.items()},
     }
 
 

@@ -1,0 +1,38 @@
+"""Where a walker's changes go: a batch writes only the columns its walks changed."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from journeys.engine.dispatcher import step_runs_dispatch
+from journeys.models import Participant, StepRun, UserJourney
+from journeys.services.enrolment import Enrolment, user_journeys_enrol
+from tests.journeys.factories import make_journey, tag_step
+
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
+
+
+def updates_of(queries, table: str) -> list[str]:
+    return [q["sql"] for q in queries if q["sql"].startswith(f'UPDATE "{table}" AS t SET')]
+
+
+def test_a_batch_of_tag_steps_writes_only_the_columns_its_walks_changed():
+    journey = make_journey([tag_step("a", "a", delay_minutes=5), tag_step("b", "b", order=1)])
+    participants = [Participant.objects.create(user_id=f"w-{i}") for i in range(3)]
+    user_journeys_enrol(enrolments=[Enrolment(journey=journey, participant=p) for p in participants])
+    StepRun.objects.filter(user_journey__journey=journey).update(due_at=timezone.now())
+
+    with CaptureQueriesContext(connection) as queries:
+        assert step_runs_dispatch(budget_seconds=10).executed == 3
+
+    [runs] = updates_of(queries, "journeys_steprun")
+    assert '"status" = v."status"' in runs and '"result" = v."result"' in runs
+    assert '"trace" =' not in runs and '"error" =' not in runs  # left as they were: not sent
+    [journeys] = updates_of(queries, "journeys_userjourney")
+    assert '"context" = v."context"' in journeys and '"variant" =' not in journeys
+    assert list(
+        StepRun.objects.filter(step_key="a").values_list("status", "attempts").order_by().distinct()
+    ) == [("succeeded", 1)]
+    assert set(UserJourney.objects.filter(journey=journey).values_list("state", flat=True)) == {"completed"}
+    assert all(p.tags == ["a", "b"] for p in Participant.objects.filter(user_id__startswith="w-"))
