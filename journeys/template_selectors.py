@@ -23,8 +23,14 @@ def templates_visible_to(user) -> QuerySet[JourneyTemplate]:
         shown |= Q(author=user)
         if user.is_staff:
             shown |= Q(visibility=Visibility.STAFF)
+    return templates_live().filter(shown)
+
+
+def templates_live() -> QuerySet[JourneyTemplate]:
+    """Every template not deleted, whoever may see it (for superusers in the admin), annotated
+    with ``average_rating``, ``review_count`` and ``latest_version``."""
     return (
-        JourneyTemplate.objects.filter(shown, deleted_at__isnull=True)
+        JourneyTemplate.objects.filter(deleted_at__isnull=True)
         .select_related("author")
         .annotate(
             average_rating=Avg("reviews__rating"),

@@ -33,6 +33,7 @@ from journeys.services.templates import (
     template_create,
     template_definition_errors,
     template_publish,
+    template_share,
 )
 
 FORMAT = "journey-template/1"
@@ -167,6 +168,7 @@ def template_import(
             "definition": document.get("definition", {"steps": []}),
         },
         actor=actor,
+        visibility=Visibility.STAFF,  # until its versions are in; then as asked, checked
     )
     TemplateVersion.objects.bulk_create(
         TemplateVersion(
@@ -178,10 +180,7 @@ def template_import(
         )
         for v in document.get("versions", [])
     )
-    if visibility != template.visibility:
-        template.visibility = visibility
-        template.save(update_fields=["visibility"])
-    return template
+    return template_share(template=template, visibility=visibility, actor=actor)
 
 
 def templates_bundled() -> list[dict[str, Any]]:
@@ -203,8 +202,7 @@ def templates_bundled_load() -> str:
             template = template_import(document=document, visibility=Visibility.STAFF)
             if not document.get("versions"):
                 template_publish(template=template, changelog=BUNDLED_CHANGELOG)
-            template.visibility = Visibility.CATALOGUE
-            template.save(update_fields=["visibility"])
+            template_share(template=template, visibility=Visibility.CATALOGUE)
             loaded += 1
     retired = _template_drafts_retire()
     return f"{loaded} bundled templates put in the catalogue; {retired} old template drafts retired"
