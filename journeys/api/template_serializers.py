@@ -7,8 +7,8 @@ from journeys.models.journeys import JourneyType
 from journeys.services.template_files import FILE_FORMATS
 
 
-class TemplateSerializer(serializers.ModelSerializer):
-    author = serializers.SlugRelatedField(slug_field="username", read_only=True)
+class JourneyTemplateSerializer(serializers.ModelSerializer):
+    author = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     average_rating = serializers.FloatField(
         read_only=True, allow_null=True, help_text="Of its reviews (1 to 5)."
     )
@@ -36,7 +36,7 @@ class TemplateSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class TemplateInSerializer(serializers.Serializer):
+class JourneyTemplateInSerializer(serializers.Serializer):
     """A new template; its definition is checked as a whole by the service (``definition.*``)."""
 
     key = serializers.SlugField(max_length=80)
@@ -48,23 +48,23 @@ class TemplateInSerializer(serializers.Serializer):
     )
 
 
-class TemplateUpdateSerializer(TemplateInSerializer):
+class JourneyTemplateUpdateSerializer(JourneyTemplateInSerializer):
     key = serializers.SlugField(max_length=80, required=False)
     name = serializers.CharField(max_length=200, required=False)
     journey_type = serializers.ChoiceField(choices=JourneyType.choices, required=False)
     description = serializers.CharField(required=False, allow_blank=True)
 
 
-class PublishInSerializer(serializers.Serializer):
+class TemplatePublishInSerializer(serializers.Serializer):
     changelog = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
 
 
-class ShareInSerializer(serializers.Serializer):
+class TemplateShareInSerializer(serializers.Serializer):
     visibility = serializers.ChoiceField(choices=JourneyTemplate.Visibility.choices)
 
 
 class TemplateVersionSerializer(serializers.ModelSerializer):
-    published_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    published_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = TemplateVersion
@@ -81,19 +81,19 @@ class TemplateReviewSerializer(serializers.ModelSerializer):
         read_only_fields = ["user", "created_at", "updated_at"]
 
 
-class ReviewInSerializer(serializers.Serializer):
+class TemplateReviewInSerializer(serializers.Serializer):
     rating = serializers.IntegerField(min_value=1, max_value=5)
     text = serializers.CharField(required=False, allow_blank=True, default="", max_length=5000)
 
 
-class ImportInSerializer(serializers.Serializer):
+class TemplateImportInSerializer(serializers.Serializer):
     file = serializers.FileField(help_text="A template file (.yaml, .yml or .json) as exported.")
     file_format = serializers.ChoiceField(
         choices=FILE_FORMATS, required=False, help_text="Default: from the file name (JSON for .json)."
     )
 
 
-class ExportQuerySerializer(serializers.Serializer):
+class TemplateExportQuerySerializer(serializers.Serializer):
     file_format = serializers.ChoiceField(choices=FILE_FORMATS, default="yaml")
 
 

@@ -16,18 +16,19 @@ from journeys import journey_selectors
 from journeys import template_selectors as selectors
 from journeys.api import examples
 from journeys.api.journey_serializers import JourneySerializer
+from journeys.api.parsers import JSONParser
 from journeys.api.permissions import ApiPermissions
 from journeys.api.template_serializers import (
-    ExportQuerySerializer,
-    ImportInSerializer,
     JourneyFromTemplateInSerializer,
-    PublishInSerializer,
-    ReviewInSerializer,
-    ShareInSerializer,
-    TemplateInSerializer,
+    JourneyTemplateInSerializer,
+    JourneyTemplateSerializer,
+    JourneyTemplateUpdateSerializer,
+    TemplateExportQuerySerializer,
+    TemplateImportInSerializer,
+    TemplatePublishInSerializer,
+    TemplateReviewInSerializer,
     TemplateReviewSerializer,
-    TemplateSerializer,
-    TemplateUpdateSerializer,
+    TemplateShareInSerializer,
     TemplateVersionSerializer,
 )
 from journeys.models import Journey, JourneyTemplate, TemplateReview, TemplateVersion
@@ -59,7 +60,7 @@ def _template(request, key: str) -> JourneyTemplate:
 
 class TemplateListCreateView(ApiPermissions, generics.GenericAPIView):
     queryset = JourneyTemplate.objects.all()
-    serializer_class = TemplateSerializer
+    serializer_class = JourneyTemplateSerializer
     filterset_class = TemplateFilterSet
 
     def get_queryset(self):
@@ -68,31 +69,31 @@ class TemplateListCreateView(ApiPermissions, generics.GenericAPIView):
     @extend_schema(
         operation_id="templates_list",
         summary="Templates the caller may see: their own, staff-shared (for staff) and the catalogue",
-        responses={200: TemplateSerializer(many=True)},
+        responses={200: JourneyTemplateSerializer(many=True)},
         examples=[examples.TEMPLATE_PAGE],
     )
     def get(self, request):
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
-        return self.get_paginated_response(TemplateSerializer(page, many=True).data)
+        return self.get_paginated_response(JourneyTemplateSerializer(page, many=True).data)
 
     @extend_schema(
         operation_id="templates_create",
         summary="Create a template (a private draft until published and shared)",
-        request=TemplateInSerializer,
-        responses={201: TemplateSerializer},
+        request=JourneyTemplateInSerializer,
+        responses={201: JourneyTemplateSerializer},
         examples=[examples.TEMPLATE_CREATE, examples.TEMPLATE_CREATED, examples.TEMPLATE_INVALID],
     )
     def post(self, request):
-        serializer = TemplateInSerializer(data=request.data)
+        serializer = JourneyTemplateInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         template = services.template_create(data=serializer.validated_data, actor=request.user)
         shown = selectors.template_get(key=template.key, user=request.user)
-        return Response(TemplateSerializer(shown).data, status=status.HTTP_201_CREATED)
+        return Response(JourneyTemplateSerializer(shown).data, status=status.HTTP_201_CREATED)
 
 
 class TemplateDetailView(ApiPermissions, generics.GenericAPIView):
     queryset = JourneyTemplate.objects.all()
-    serializer_class = TemplateSerializer
+    serializer_class = JourneyTemplateSerializer
 
     @extend_schema(
         operation_id="templates_retrieve",
@@ -100,21 +101,23 @@ class TemplateDetailView(ApiPermissions, generics.GenericAPIView):
         examples=[examples.TEMPLATE_SHOWN],
     )
     def get(self, request, key: str):
-        return Response(TemplateSerializer(_template(request, key)).data)
+        return Response(JourneyTemplateSerializer(_template(request, key)).data)
 
     @extend_schema(
         operation_id="templates_update",
         summary="Change a template's draft (published versions do not change)",
-        request=TemplateUpdateSerializer,
+        request=JourneyTemplateUpdateSerializer,
         examples=[examples.TEMPLATE_UPDATE, examples.TEMPLATE_SHOWN, examples.TEMPLATE_INVALID],
     )
     def patch(self, request, key: str):
-        serializer = TemplateUpdateSerializer(data=request.data, partial=True)
+        serializer = JourneyTemplateUpdateSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         template = services.template_update(
             template=_template(request, key), data=serializer.validated_data, actor=request.user
         )
-        return Response(TemplateSerializer(selectors.template_get(key=template.key, user=request.user)).data)
+        return Response(
+            JourneyTemplateSerializer(selectors.template_get(key=template.key, user=request.user)).data
+        )
 
     @extend_schema(
         operation_id="templates_delete", summary="Delete a template (softly)", responses={204: None}
@@ -127,17 +130,17 @@ class TemplateDetailView(ApiPermissions, generics.GenericAPIView):
 class TemplatePublishView(ApiPermissions, generics.GenericAPIView):
     permission_model = JourneyTemplate
     required_permission = PUBLISH
-    serializer_class = PublishInSerializer
+    serializer_class = TemplatePublishInSerializer
 
     @extend_schema(
         operation_id="templates_publish",
         summary="Freeze the draft as the next version (immutable from now on)",
-        request=PublishInSerializer,
+        request=TemplatePublishInSerializer,
         responses={201: TemplateVersionSerializer},
         examples=[examples.TEMPLATE_PUBLISH, examples.TEMPLATE_VERSION, examples.TEMPLATE_UNCHANGED],
     )
     def post(self, request, key: str):
-        serializer = PublishInSerializer(data=request.data)
+        serializer = TemplatePublishInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         version = services.template_publish(
             template=_template(request, key),
@@ -150,17 +153,17 @@ class TemplatePublishView(ApiPermissions, generics.GenericAPIView):
 class TemplateShareView(ApiPermissions, generics.GenericAPIView):
     permission_model = JourneyTemplate
     required_permission = PUBLISH
-    serializer_class = ShareInSerializer
+    serializer_class = TemplateShareInSerializer
 
     @extend_schema(
         operation_id="templates_share",
         summary="Make a template private, shared with staff, or part of the catalogue",
-        request=ShareInSerializer,
-        responses={200: TemplateSerializer},
+        request=TemplateShareInSerializer,
+        responses={200: JourneyTemplateSerializer},
         examples=[examples.TEMPLATE_SHARE, examples.TEMPLATE_SHOWN],
     )
     def post(self, request, key: str):
-        serializer = ShareInSerializer(data=request.data)
+        serializer = TemplateShareInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         template = _template(request, key)
         if template.author_id not in {None, request.user.pk} and not request.user.is_superuser:
@@ -168,7 +171,9 @@ class TemplateShareView(ApiPermissions, generics.GenericAPIView):
         services.template_share(
             template=template, visibility=serializer.validated_data["visibility"], actor=request.user
         )
-        return Response(TemplateSerializer(selectors.template_get(key=template.key, user=request.user)).data)
+        return Response(
+            JourneyTemplateSerializer(selectors.template_get(key=template.key, user=request.user)).data
+        )
 
 
 class TemplateVersionListView(ApiPermissions, generics.GenericAPIView):
@@ -218,12 +223,12 @@ class TemplateReviewListView(ApiPermissions, generics.GenericAPIView):
     @extend_schema(
         operation_id="templates_reviews_create",
         summary="Rate and review a template (one review per person: posting again replaces it)",
-        request=ReviewInSerializer,
+        request=TemplateReviewInSerializer,
         responses={201: TemplateReviewSerializer},
         examples=[examples.REVIEW_IN, examples.REVIEW_OUT],
     )
     def post(self, request, key: str):
-        serializer = ReviewInSerializer(data=request.data)
+        serializer = TemplateReviewInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         review = services.template_review(
             template=_template(request, key), user=request.user, **serializer.validated_data
@@ -233,19 +238,19 @@ class TemplateReviewListView(ApiPermissions, generics.GenericAPIView):
 
 class TemplateExportView(ApiPermissions, generics.GenericAPIView):
     permission_model = JourneyTemplate
-    serializer_class = ExportQuerySerializer
+    serializer_class = TemplateExportQuerySerializer
 
     @extend_schema(
         operation_id="templates_export",
         summary="The template as a file (YAML or JSON) with its published versions",
-        parameters=[ExportQuerySerializer],
+        parameters=[TemplateExportQuerySerializer],
         responses={
-            (200, "application/yaml"): OpenApiTypes.STR,
+            (200, "application/yaml"): OpenApiTypes.OBJECT,
             (200, "application/json"): OpenApiTypes.OBJECT,
         },
     )
     def get(self, request, key: str):
-        query = ExportQuerySerializer(data=request.query_params)
+        query = TemplateExportQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         file_format = query.validated_data["file_format"]
         document = template_files.template_document(template=_template(request, key))
@@ -260,18 +265,18 @@ class TemplateExportView(ApiPermissions, generics.GenericAPIView):
 class TemplateImportView(ApiPermissions, generics.GenericAPIView):
     permission_model = JourneyTemplate
     required_permission = "journeys.add_journeytemplate"
-    serializer_class = ImportInSerializer
-    parser_classes = [MultiPartParser, FormParser]
+    serializer_class = TemplateImportInSerializer
+    parser_classes = [MultiPartParser, FormParser, JSONParser]  # JSON: only to be told what is missing
 
     @extend_schema(
         operation_id="templates_import",
         summary="Import a template file (private to the importer; its versions as they were)",
-        request={"multipart/form-data": ImportInSerializer},
-        responses={201: TemplateSerializer},
+        request={"multipart/form-data": TemplateImportInSerializer},
+        responses={201: JourneyTemplateSerializer},
         examples=[examples.TEMPLATE_CREATED, examples.IMPORT_INVALID],
     )
     def post(self, request):
-        serializer = ImportInSerializer(data=request.data)
+        serializer = TemplateImportInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         upload = serializer.validated_data["file"]
         file_format = serializer.validated_data.get("file_format") or (
@@ -284,7 +289,7 @@ class TemplateImportView(ApiPermissions, generics.GenericAPIView):
         document = template_files.template_loads(text, file_format=file_format)
         template = template_files.template_import(document=document, actor=request.user)
         shown = selectors.template_get(key=template.key, user=request.user)
-        return Response(TemplateSerializer(shown).data, status=status.HTTP_201_CREATED)
+        return Response(JourneyTemplateSerializer(shown).data, status=status.HTTP_201_CREATED)
 
 
 class TemplateJourneyCreateView(ApiPermissions, generics.GenericAPIView):
