@@ -133,6 +133,11 @@ def template_document_errors(document: dict[str, Any]) -> dict[str, list[str]]:
     for name in ("key", "name"):
         if not isinstance(document.get(name), str) or not document[name].strip():
             errors[name] = ["This field is required."]
+    if (
+        "key" not in errors
+        and JourneyTemplate.objects.filter(key=document["key"], deleted_at__isnull=True).exists()
+    ):
+        errors["key"] = [f"A template with the key {document['key']!r} exists."]
     if not isinstance(document.get("description", ""), str):
         errors["description"] = ["Text."]
     unknown = set(document) - {

@@ -85,8 +85,14 @@ def template_definition_errors(definition: Any, *, for_publish: bool = False) ->
 
 def _check_fields(data: dict[str, Any], *, template: JourneyTemplate | None = None) -> None:
     errors: dict[str, list[str]] = {}
+    for name in ("key", "name"):
+        if name in data:
+            try:
+                JourneyTemplate._meta.get_field(name).clean(data[name], None)
+            except DjangoValidationError as exc:
+                errors[name] = list(exc.messages)
     key = data.get("key")
-    if key is not None:
+    if key is not None and "key" not in errors:
         live = JourneyTemplate.objects.filter(key=key, deleted_at__isnull=True)
         if template is not None:
             live = live.exclude(pk=template.pk)
