@@ -39,7 +39,7 @@ UNKNOWN_TEMPLATE = OpenApiExample(
     "Unknown template",
     response_only=True,
     status_codes=["404"],
-    value={"detail": "No journey template 'x' (known: onboarding, …).", "code": "not_found"},
+    value={"detail": "No journey template 'x'.", "code": "not_found"},
 )
 
 

@@ -157,6 +157,7 @@ def test_a_journey_from_a_template_names_its_version(cast, welcome):
     journey = Journey.objects.get(pk=response.json()["id"])
     assert (journey.name, journey.priority, journey.template_version.number) == ("From v1", 7, 1)
     assert response.json()["steps"][0]["name"] == "Hi"
+    assert response.json()["template_version"] == {"template": "welcome", "number": 1}
     missing = cast["alice"].post(f"{welcome}/journeys", {"version": 5}, format="json")
     assert missing.status_code == 400 and "version" in missing.json()
 
