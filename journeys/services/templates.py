@@ -238,7 +238,7 @@ def journey_template_get(*, name: str, user=None, version: int | None = None) ->
     return {"template": template.key, "version": frozen.number, **frozen.definition, "steps": steps}
 
 
-def _template_for_type(journey_type: str, user) -> str:
+def _template_for_type(journey_type: str) -> str:
     """The template a journey type is designed from: the first catalogue template of the type."""
     candidates = selectors.catalogue_templates()
     found = candidates.filter(journey_type=journey_type).first()
@@ -281,7 +281,7 @@ def journey_design(
     """
     try:
         source = journey_template_get(
-            name=template or _template_for_type(journey_type or "", actor), user=actor, version=version
+            name=template or _template_for_type(journey_type or ""), user=actor, version=version
         )
     except NotFound as exc:
         if version is not None:
