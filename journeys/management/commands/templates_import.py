@@ -56,6 +56,8 @@ class Command(BaseCommand):
                 continue
             versions = template.versions.count()
             self.stdout.write(f"{prefix} -> {template.key} ({versions} published version(s), {visibility})")
+        if refused == len(files):
+            raise CommandError(f"No file imported: {refused} refused.")
         if refused:
             raise CommandError(f"{refused} of {len(files)} file(s) refused; the others were imported.")
         self.stdout.write(self.style.SUCCESS(f"{len(files)} template(s) imported"))
