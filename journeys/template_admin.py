@@ -20,6 +20,7 @@ from journeys.errors import Conflict, ValidationFailed
 from journeys.models import JourneyTemplate, TemplateReview, TemplateVersion
 from journeys.services import template_files
 from journeys.services import templates as services
+from journeys.services.templates import NotTheAuthor
 
 EDITABLE = ("key", "name", "journey_type", "description", "definition")
 
@@ -139,13 +140,16 @@ class JourneyTemplateAdmin(admin.ModelAdmin):
     def _share(self, request, queryset, visibility: str) -> None:
         for template in queryset:
             try:
-                services.template_share(template=template, visibility=visibility, actor=request.user)
+                shared = services.template_share(template=template, visibility=visibility, actor=request.user)
             except ValidationFailed as exc:
                 self.message_user(
                     request, f"{template.key}: {' '.join(exc.errors['visibility'])}", messages.ERROR
                 )
                 continue
-            self.message_user(request, f"{template.key} is now {template.get_visibility_display().lower()}.")
+            except NotTheAuthor as exc:
+                self.message_user(request, f"{template.key}: {exc.message}", messages.ERROR)
+                continue
+            self.message_user(request, f"{template.key}: {shared.get_visibility_display().lower()}.")
 
     @admin.action(description="Share with staff", permissions=["publish"])
     def share_with_staff(self, request, queryset) -> None:

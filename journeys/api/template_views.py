@@ -165,11 +165,10 @@ class TemplateShareView(ApiPermissions, generics.GenericAPIView):
     def post(self, request, key: str):
         serializer = TemplateShareInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        template = _template(request, key)
-        if template.author_id not in {None, request.user.pk} and not request.user.is_superuser:
-            raise PermissionDenied("Only its author shares a template.")
-        services.template_share(
-            template=template, visibility=serializer.validated_data["visibility"], actor=request.user
+        template = services.template_share(
+            template=_template(request, key),
+            visibility=serializer.validated_data["visibility"],
+            actor=request.user,
         )
         return Response(
             JourneyTemplateSerializer(selectors.template_get(key=template.key, user=request.user)).data

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from journeys import template_selectors as selectors
 from journeys.engine.validation import validate_definition
-from journeys.errors import Conflict, NotFound, ValidationFailed
+from journeys.errors import Conflict, DomainError, NotFound, ValidationFailed
 from journeys.models import Journey, JourneyTemplate, TemplateReview, TemplateVersion
 from journeys.models.journeys import JourneyType
 from journeys.services.journeys import (
@@ -33,6 +33,14 @@ TEMPLATE_SETTINGS = tuple(
 )
 TEMPLATE_FIELDS = ("key", "name", "journey_type", "description", "definition")
 Visibility = JourneyTemplate.Visibility
+
+
+class NotTheAuthor(DomainError):
+    """Only a template's author (or a superuser) decides who sees it."""
+
+    status_code = 403
+    default_code = "permission_denied"
+
 
 JOURNEY_TYPE_DESCRIPTIONS = {
     JourneyType.ONBOARDING: "Welcome and activate new participants.",
@@ -170,6 +178,9 @@ def template_publish(*, template: JourneyTemplate, changelog: str = "", actor=No
 def template_share(*, template: JourneyTemplate, visibility: str, actor=None) -> JourneyTemplate:
     """Make a template private, shared with staff, or part of the catalogue (needs a version)."""
     template = JourneyTemplate.objects.select_for_update().get(pk=template.pk)
+    is_author = getattr(actor, "pk", None) == template.author_id or getattr(actor, "is_superuser", False)
+    if actor is not None and template.author_id is not None and not is_author:
+        raise NotTheAuthor("Only its author shares a template.")
     if visibility not in Visibility.values:
         raise ValidationFailed({"visibility": [f"One of: {', '.join(Visibility.values)}."]})
     if visibility == Visibility.CATALOGUE and not template.versions.exists():

@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from journeys.models import JourneyTemplate, TemplateReview
 from journeys.services.template_files import BUNDLED_DIR
-from journeys.services.templates import template_create, template_publish
+from journeys.services.templates import template_create, template_publish, template_share
 from tests.journeys.builder_helpers import form_data
 from tests.journeys.template_helpers import staff_member, template_body
 
@@ -106,8 +106,19 @@ def test_share_actions_follow_the_rules(designer, alice):
     refused = act(designer, "put_in_catalogue", template)
     assert "Publish a version" in refused.content.decode()
     template_publish(template=template)
-    act(designer, "put_in_catalogue", template)
+    shared = act(designer, "put_in_catalogue", template)
+    assert [str(m) for m in shared.context["messages"]] == ["welcome: published to the catalogue."]
     assert JourneyTemplate.objects.get(pk=template.pk).visibility == "catalogue"
+
+
+def test_only_its_author_shares_a_template_in_the_admin_too(client, make_user, alice):
+    template = template_create(data=template_body(), actor=alice)
+    template_share(template=template, visibility="staff", actor=alice)
+    client.force_login(staff_member(make_user, "designer", "bob"))
+
+    refused = act(client, "share_with_staff", template)
+
+    assert "Only its author shares a template." in refused.content.decode()
 
 
 def test_export_one_file_or_a_zip_of_several(designer, template_library):
