@@ -15,9 +15,9 @@ from django.http import HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from journeys import template_selectors as selectors
 from journeys.errors import Conflict, ValidationFailed
 from journeys.models import JourneyTemplate, TemplateReview, TemplateVersion
+from journeys.selectors import templates as selectors
 from journeys.services import template_files
 from journeys.services import templates as services
 from journeys.services.templates import NotTheAuthor

@@ -14,11 +14,11 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from journeys import template_selectors as selectors
 from journeys.engine.validation import validate_definition
 from journeys.errors import Conflict, DomainError, NotFound, ValidationFailed
 from journeys.models import Journey, JourneyTemplate, TemplateReview, TemplateVersion
 from journeys.models.journeys import JourneyType
+from journeys.selectors import templates as selectors
 from journeys.services.journeys import (
     JOURNEY_FIELDS,
     apply_customizations,

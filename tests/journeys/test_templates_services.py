@@ -3,9 +3,9 @@ journeys designed from a version that remember it."""
 
 import pytest
 
-from journeys import template_selectors as selectors
 from journeys.errors import Conflict, NotFound, ValidationFailed
 from journeys.models import JourneyTemplate, TemplateVersion
+from journeys.selectors import templates as selectors
 from journeys.services.template_files import templates_bundled_load
 from journeys.services.templates import (
     journey_design,

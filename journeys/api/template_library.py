@@ -8,17 +8,14 @@ from django_filters import rest_framework as filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, status
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
-from journeys import journey_selectors
-from journeys import template_selectors as selectors
 from journeys.api import examples
-from journeys.api.journey_serializers import JourneySerializer
 from journeys.api.parsers import JSONParser
-from journeys.api.permissions import ApiPermissions
-from journeys.api.template_serializers import (
+from journeys.api.permissions import PUBLISH_JOURNEY, ApiPermissions, require_permission
+from journeys.api.serializers.journeys import JourneySerializer
+from journeys.api.serializers.templates import (
     JourneyFromTemplateInSerializer,
     JourneyTemplateInSerializer,
     JourneyTemplateSerializer,
@@ -32,6 +29,8 @@ from journeys.api.template_serializers import (
     TemplateVersionSerializer,
 )
 from journeys.models import Journey, JourneyTemplate, TemplateReview, TemplateVersion
+from journeys.selectors import templates as selectors
+from journeys.selectors.journeys import journey_get
 from journeys.services import template_files
 from journeys.services import templates as services
 
@@ -306,14 +305,14 @@ class TemplateJourneyCreateView(ApiPermissions, generics.GenericAPIView):
     def post(self, request, key: str):
         serializer = JourneyFromTemplateInSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        if serializer.validated_data["publish"] and not request.user.has_perm("journeys.publish_journey"):
-            raise PermissionDenied("This needs the journeys.publish_journey permission.")
+        if serializer.validated_data["publish"]:
+            require_permission(request, PUBLISH_JOURNEY)
         template = _template(request, key)
         journey = services.journey_design(
             template=template.key, actor=request.user, **serializer.validated_data
         )
         shown = JourneySerializer(
-            journey_selectors.journey_get(pk=journey.pk),
+            journey_get(pk=journey.pk),
             context={"revealed_secrets": journey.revealed_secrets},
         )
         return Response(shown.data, status=status.HTTP_201_CREATED)
