@@ -156,4 +156,5 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 
 import journeys.builder.admin  # noqa: E402  (the journey builder screens)
-import journeys.subscriptions_admin  # noqa: E402,F401  (webhook subscriptions and deliveries)
+import journeys.subscriptions_admin  # noqa: E402  (webhook subscriptions and deliveries)
+import journeys.template_admin  # noqa: E402,F401  (the template library)

@@ -31,7 +31,7 @@ class JourneysConfig(AppConfig):
         from journeys.services.demo import demo_load
         from journeys.services.event_handling import journeys_handle_event, journeys_handle_events
         from journeys.services.roles import staff_roles_load
-        from journeys.services.templates import journey_template_drafts_retire
+        from journeys.services.template_files import templates_bundled_load
 
         register_builtin_actions()
         bus.subscribe(
@@ -41,5 +41,5 @@ class JourneysConfig(AppConfig):
 
         bus.subscribe("journey.*", webhook_subscriptions_handle_event, name="journeys.webhook_subscriptions")
         bootstrap.register("staff roles", staff_roles_load)
-        bootstrap.register("journey templates", journey_template_drafts_retire)
+        bootstrap.register("journey templates", templates_bundled_load)
         bootstrap.register("demo", demo_load, demo=True)

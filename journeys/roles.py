@@ -21,6 +21,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "journeys.view_webhooksubscription",
         "journeys.view_webhookdelivery",
         "journeys.view_webhookattempt",
+        "journeys.view_journeytemplate",
+        "journeys.view_templateversion",
+        "journeys.view_templatereview",
     ],
     # Runs journeys: enrols, pauses, resumes, cancels, advances; retries or skips dead letters.
     "operator": [
@@ -28,7 +31,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "journeys.operate_userjourney",
         "journeys.retry_steprun",
     ],
-    # Builds and publishes journeys, and maps events to the entities rules read.
+    # Builds and publishes journeys and templates (and reviews others' templates), and maps events
+    # to the entities rules read.
     "designer": [
         "journeys.add_journey",
         "journeys.change_journey",
@@ -44,5 +48,10 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "journeys.change_webhooksubscription",
         "journeys.delete_webhooksubscription",
         "journeys.change_webhookdelivery",
+        "journeys.add_journeytemplate",
+        "journeys.change_journeytemplate",
+        "journeys.delete_journeytemplate",
+        "journeys.publish_journeytemplate",
+        "journeys.add_templatereview",
     ],
 }

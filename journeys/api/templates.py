@@ -18,8 +18,9 @@ from journeys.models import Journey
 from journeys.models.journeys import TriggerType
 from journeys.registries import action_types, condition_types
 from journeys.selectors.journeys import journey_get
+from journeys.selectors.templates import templates_visible_to
 from journeys.services import journeys as journey_services
-from journeys.services.templates import TEMPLATES, journey_design, journey_template_get, journey_types
+from journeys.services.templates import journey_design, journey_template_get, journey_types
 
 
 class JourneyTypesView(ApiPermissions, generics.GenericAPIView):
@@ -72,7 +73,7 @@ class JourneyTemplateListView(ApiPermissions, generics.GenericAPIView):
 
     @extend_schema(
         operation_id="journeys_templates_list",
-        summary="The built-in journey templates",
+        summary="The published journey templates the caller may see (the library's latest versions)",
         responses={200: TemplateSerializer(many=True)},
         examples=[
             OpenApiExample(
@@ -92,7 +93,9 @@ class JourneyTemplateListView(ApiPermissions, generics.GenericAPIView):
         ],
     )
     def get(self, request):
-        return Response(TemplateSerializer([journey_template_get(name=k) for k in TEMPLATES], many=True).data)
+        published = templates_visible_to(request.user).filter(latest_version__isnull=False)
+        shown = [journey_template_get(name=t.key, user=request.user) for t in published]
+        return Response(TemplateSerializer(shown, many=True).data)
 
 
 class JourneyTemplateView(ApiPermissions, generics.GenericAPIView):
@@ -125,7 +128,7 @@ class JourneyTemplateView(ApiPermissions, generics.GenericAPIView):
         ],
     )
     def get(self, request, name: str):
-        return Response(TemplateSerializer(journey_template_get(name=name)).data)
+        return Response(TemplateSerializer(journey_template_get(name=name, user=request.user)).data)
 
 
 class JourneyDesignView(ApiPermissions, generics.GenericAPIView):

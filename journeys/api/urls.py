@@ -1,6 +1,6 @@
 """Routes of the journeys API: the event spine (``/api/v1/events``, ``/participants``,
 ``/entity-mappings``, ``/webhook-subscriptions``) and the journey engine (``/api/v1/journeys…``,
-``/user-journeys…``, ``/step-runs…``)."""
+``/user-journeys…``, ``/step-runs…``) and the template library (``/api/v1/templates…``)."""
 
 from django.urls import path
 
@@ -12,6 +12,7 @@ from journeys.api import (
     milestones,
     participants,
     step_runs,
+    template_library,
     templates,
     user_journeys,
     webhook_secrets,
@@ -141,4 +142,36 @@ urlpatterns = [
     path("step-runs", step_runs.StepRunListView.as_view(), name="step-runs"),
     path("step-runs/<int:pk>/retry", step_runs.StepRunRetryView.as_view(), name="step-run-retry"),
     path("step-runs/<int:pk>/skip", step_runs.StepRunSkipView.as_view(), name="step-run-skip"),
+    path("templates", template_library.TemplateListCreateView.as_view(), name="templates"),
+    path("templates/import", template_library.TemplateImportView.as_view(), name="template-import"),
+    path("templates/<slug:key>", template_library.TemplateDetailView.as_view(), name="template-detail"),
+    path(
+        "templates/<slug:key>/publish",
+        template_library.TemplatePublishView.as_view(),
+        name="template-publish",
+    ),
+    path("templates/<slug:key>/share", template_library.TemplateShareView.as_view(), name="template-share"),
+    path(
+        "templates/<slug:key>/versions",
+        template_library.TemplateVersionListView.as_view(),
+        name="template-versions",
+    ),
+    path(
+        "templates/<slug:key>/versions/<int:number>",
+        template_library.TemplateVersionDetailView.as_view(),
+        name="template-version-detail",
+    ),
+    path(
+        "templates/<slug:key>/reviews",
+        template_library.TemplateReviewListView.as_view(),
+        name="template-reviews",
+    ),
+    path(
+        "templates/<slug:key>/export", template_library.TemplateExportView.as_view(), name="template-export"
+    ),
+    path(
+        "templates/<slug:key>/journeys",
+        template_library.TemplateJourneyCreateView.as_view(),
+        name="template-journeys",
+    ),
 ]

@@ -7,6 +7,7 @@ from journeys.models.participants import Participant
 from journeys.models.records import EntityMapping, EntityRecord
 from journeys.models.runs import RewardLedger, StepRun, UserJourney, UserJourneyLog
 from journeys.models.subscriptions import WebhookAttempt, WebhookDelivery, WebhookSubscription
+from journeys.models.templates import JourneyTemplate, TemplateReview, TemplateVersion
 
 __all__ = [
     "ApiKey",
@@ -14,11 +15,14 @@ __all__ = [
     "EntityRecord",
     "Event",
     "Journey",
+    "JourneyTemplate",
     "JourneyVersion",
     "Participant",
     "RewardLedger",
     "Step",
     "StepRun",
+    "TemplateReview",
+    "TemplateVersion",
     "UserJourney",
     "UserJourneyLog",
     "WebhookAttempt",

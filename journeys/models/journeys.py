@@ -130,6 +130,14 @@ class Journey(FSMModelMixin, models.Model):
     template_name = models.CharField(
         max_length=200, blank=True, help_text="The template it was designed from."
     )
+    template_version = models.ForeignKey(
+        "journeys.TemplateVersion",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="journeys",
+        help_text="The template version it was designed from.",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

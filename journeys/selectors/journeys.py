@@ -10,7 +10,7 @@ def journeys_list() -> QuerySet[Journey]:
     """Journeys not deleted; filtered by ``journeys.api.filters.JourneyFilterSet``."""
     return (
         Journey.objects.filter(deleted_at__isnull=True)
-        .select_related("live_version")
+        .select_related("live_version", "template_version__template")
         .prefetch_related("steps")
     )
 
@@ -19,7 +19,7 @@ def journey_get(*, pk: int) -> Journey:
     try:
         return (
             Journey.objects.filter(deleted_at__isnull=True)
-            .select_related("live_version")
+            .select_related("live_version", "template_version__template")
             .prefetch_related("steps")
             .get(pk=pk)
         )

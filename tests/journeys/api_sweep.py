@@ -19,7 +19,7 @@ from rest_framework_simplejwt.tokens import RefreshToken
 
 from journeys.models import StepRun, UserJourney, WebhookSubscription
 from journeys.services.enrolment import user_journey_enrol
-from journeys.services.templates import TEMPLATES
+from journeys.services.template_files import templates_bundled_load
 from rules.models import Milestone
 from stages.models import Agent, UnitOfWork, WorkTask
 from tests.journeys.factories import (
@@ -223,6 +223,7 @@ def world(db, django_capture_on_commit_callbacks) -> dict[str, str]:
     work_task = WorkTask.objects.filter(unit=unit).first()
     assert step_run and unit and work_task and UserJourney.objects.filter(pk=run.pk).exists()
     agent = Agent.objects.create(agent_id="sweep-agent", name="Sweep agent")
+    templates_bundled_load()
     return {
         **workspace_world(run),
         "journeys/{id}": str(journey.pk),
@@ -237,7 +238,9 @@ def world(db, django_capture_on_commit_callbacks) -> dict[str, str]:
         "{key}": "review",
         "{milestone}": "mentor_ready",
         "{rule_id}": rule.rule_id,
-        "{name}": next(iter(TEMPLATES)),
+        "{name}": "onboarding",
+        "templates/{key}": "onboarding",
+        "versions/{number}": "1",
         "{client_id}": staged.client_id,
         "{work_id}": str(unit.work_id),
         "{task_id}": str(work_task.task_id),

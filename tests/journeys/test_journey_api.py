@@ -167,7 +167,7 @@ def test_execute_runs_due_steps_now_and_force_runs_the_delayed_ones(admin_api, s
 # ------------------------------------------------------------------------------------------------
 # Seed 000: types, templates, design, customise, enrol, status, milestones, history
 # ------------------------------------------------------------------------------------------------
-def test_types_and_templates(admin_api):
+def test_types_and_templates(admin_api, template_library):
     types = admin_api.get("/api/v1/journeys/types").json()
     assert {"onboarding", "content_migration", "dunning"} <= {
         t["journey_type"] for t in types["journey_types"]
@@ -181,7 +181,7 @@ def test_types_and_templates(admin_api):
     assert admin_api.get("/api/v1/journeys/templates/nope").status_code == 404
 
 
-def test_design_from_a_template_customise_publish_and_track_milestones(admin_api):
+def test_design_from_a_template_customise_publish_and_track_milestones(admin_api, template_library):
     designed = admin_api.post(
         "/api/v1/journeys/design",
         {

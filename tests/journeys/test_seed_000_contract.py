@@ -153,7 +153,7 @@ def test_design_by_journey_type_applies_the_requirements(admin_api):
     assert taken.status_code == 400 and "name" in taken.json()
 
 
-def test_design_names_the_types_that_have_a_template(admin_api):
+def test_design_names_the_types_that_have_a_template(admin_api, template_library):
     response = admin_api.post("/api/v1/journeys/design", {"journey_type": "retention"}, format="json")
     assert response.status_code == 400
     assert "content_migration" in response.json()["journey_type"][0]

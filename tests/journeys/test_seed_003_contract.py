@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from journeys.models import Journey, Participant, UserJourney
 from journeys.services.enrolment import user_journey_enrol
-from journeys.services.templates import journey_design
+from journeys.services.journeys import journey_create
 from tests.journeys.factories import make_journey, tag_step
 from tests.seed_docs import request_body
 
@@ -47,8 +47,11 @@ def test_bootstrap_loads_no_journey_from_a_template_but_the_templates_are_served
 
 
 def test_bootstrap_retires_untouched_template_drafts_of_older_installs_only(admin_user):
-    untouched = journey_design(template="onboarding")  # what bootstrap used to load
-    worked_on = journey_design(template="payment_recovery", actor=admin_user)
+    # What bootstrap used to load: a draft journey under the template's name, by nobody.
+    untouched = journey_create(data={"name": "Onboarding Flow", "template_name": "onboarding"})
+    worked_on = journey_create(
+        data={"name": "Payment Failure Recovery", "template_name": "payment_recovery"}, actor=admin_user
+    )
 
     call_command("bootstrap", "--no-admin", "--no-demo", stdout=open("/dev/null", "w"))  # noqa: SIM115, PTH123
 

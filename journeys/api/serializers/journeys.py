@@ -7,6 +7,7 @@ Inputs accept the 003 document's shapes as they are (``trigger_config``, ``is_ac
 are the service's, with the same error paths."""
 
 from django.utils.text import slugify
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from journeys.api.serializers.events import EVENT_TYPE_VALIDATOR
@@ -163,6 +164,11 @@ class StepOutSerializer(serializers.ModelSerializer):
         return data
 
 
+class TemplateVersionRefSerializer(serializers.Serializer):
+    template = serializers.CharField(help_text="The template's key.")
+    number = serializers.IntegerField()
+
+
 class JourneySerializer(serializers.ModelSerializer):
     trigger_config = serializers.JSONField(source="trigger_conditions", read_only=True)
     is_active = serializers.BooleanField(read_only=True)
@@ -170,6 +176,9 @@ class JourneySerializer(serializers.ModelSerializer):
     version = serializers.SerializerMethodField()
     has_unpublished_changes = serializers.SerializerMethodField()
     steps = StepOutSerializer(many=True, read_only=True)
+    template_version = serializers.SerializerMethodField(
+        help_text="The template version it was designed from, e.g. onboarding v2 (null: none)."
+    )
 
     class Meta:
         model = Journey
@@ -194,6 +203,7 @@ class JourneySerializer(serializers.ModelSerializer):
             "version",
             "has_unpublished_changes",
             "template_name",
+            "template_version",
             "step_count",
             "steps",
             "created_at",
@@ -205,6 +215,11 @@ class JourneySerializer(serializers.ModelSerializer):
 
     def get_version(self, journey: Journey) -> int | None:
         return journey.live_version.number if journey.live_version_id else None
+
+    @extend_schema_field(TemplateVersionRefSerializer(allow_null=True))
+    def get_template_version(self, journey: Journey) -> dict | None:
+        version = journey.template_version
+        return {"template": version.template.key, "number": version.number} if version else None
 
     def get_has_unpublished_changes(self, journey: Journey) -> bool:
         return has_unpublished_changes(journey)
