@@ -250,6 +250,11 @@ class WebhookSink:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
+                if len(body) < length:
+                    # The sender died mid-request (a killed worker): no receiver would accept
+                    # a cut-off body, so it is not a delivery.
+                    self.close_connection = True
+                    return
                 if sink.delay:
                     time.sleep(sink.delay)
                 with sink._lock:
