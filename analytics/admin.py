@@ -199,7 +199,7 @@ class OverdueStepRunAdmin(ReadOnlyMixin, admin.ModelAdmin):
         done, refused = each_through_service(
             queryset.select_related("user_journey"),
             operation,
-            lambda run, exc: f"#{run.pk}: {exc.message if isinstance(exc, DomainError) else exc}",
+            lambda run, exc: f"#{run.pk}: {exc.message}",
         )
         if done:
             self.message_user(request, f"{verb} {done} step run(s).", messages.SUCCESS)

@@ -109,6 +109,7 @@ INSTALLED_APPS = [
     "django_prometheus",
     "django_structlog",
     "django_filters",
+    "config",  # the wiring: beat's schedule, bootstrap's first step (before the apps)
     "journeys",
     "rules",
     "stages",

@@ -9,14 +9,9 @@ class JourneysConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from django.db.models.signals import post_migrate
-
-        from config import beat
         from journeys import bootstrap, bus, checks, tasks  # noqa: F401  (checks register themselves)
         from journeys.services.records import entity_mappings_load_defaults
 
-        # Bookkeeping, not domain: keep beat's schedule rows in step with the code.
-        post_migrate.connect(beat.sync_after_migrate, sender=self)
         bus.subscribe_from_settings()
         tasks.queues_connect()  # the durable queues send through Celery
         self._ready_journey_engine()

@@ -1,12 +1,12 @@
-"""One exception handler for the whole API: domain errors and FSM refusals become 4xx, and a
-database that cannot answer (down, connection dropped, a deadlock retried out) a JSON 503 with
-``Retry-After``: the client should try again, and nothing of its request was kept."""
+"""One exception handler for the whole API: domain errors become 4xx (services turn the state
+machine's refusals into ``Conflict``), and a database that cannot answer (down, connection
+dropped, a deadlock retried out) a JSON 503 with ``Retry-After``: the client should try again,
+and nothing of its request was kept."""
 
 import logging
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import InterfaceError, OperationalError
-from django_fsm import TransitionNotAllowed
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -21,17 +21,6 @@ RETRY_AFTER_SECONDS = 5  # what a client is told to wait when the database canno
 def exception_handler(exc, context):
     if isinstance(exc, DomainError):
         return Response(exc.as_dict(), status=exc.status_code)
-    if isinstance(exc, TransitionNotAllowed):
-        instance = getattr(exc, "object", None)
-        state = getattr(instance, "state", None) or getattr(instance, "status", None)
-        return Response(
-            {
-                "detail": str(exc) or "This transition is not allowed now.",
-                "code": "invalid_transition",
-                "current_state": state,
-            },
-            status=status.HTTP_409_CONFLICT,
-        )
     if isinstance(exc, OperationalError | InterfaceError):
         logger.warning("database unavailable for %s: %s", context.get("request"), exc)
         return Response(

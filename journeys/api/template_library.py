@@ -11,7 +11,7 @@ from rest_framework import generics, status
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
-from journeys.api import examples
+from journeys.api import template_library_examples as examples
 from journeys.api.parsers import JSONParser
 from journeys.api.permissions import PUBLISH_JOURNEY, ApiPermissions, require_permission
 from journeys.api.serializers.journeys import JourneySerializer

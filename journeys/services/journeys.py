@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from journeys.engine.definition import SERVICE_FIELDS, STEP_FIELDS, build_definition, step_as_dict
 from journeys.engine.validation import validate_definition
-from journeys.errors import Conflict, ValidationFailed
+from journeys.errors import Conflict, ValidationFailed, transition_refused_as_conflict
 from journeys.models import Journey, JourneyVersion, Step, UserJourney
 from journeys.models.runs import LIVE_STATES
 from journeys.registries import action_types
@@ -169,7 +169,8 @@ def journey_publish(*, journey: Journey, actor=None) -> Journey:
             exit_event=definition["exit_event"],
             published_by=actor if getattr(actor, "pk", None) else None,
         )
-    journey.publish(version)
+    with transition_refused_as_conflict():
+        journey.publish(version)
     journey.save(update_fields=["state", "live_version", "updated_at"])
     return journey
 
@@ -178,7 +179,8 @@ def journey_publish(*, journey: Journey, actor=None) -> Journey:
 def journey_archive(*, journey: Journey, actor=None) -> Journey:
     """No new enrolments; runs in flight go on with their version."""
     journey = Journey.objects.select_for_update().get(pk=journey.pk)
-    journey.archive()
+    with transition_refused_as_conflict():
+        journey.archive()
     journey.save(update_fields=["state", "updated_at"])
     return journey
 
@@ -186,7 +188,8 @@ def journey_archive(*, journey: Journey, actor=None) -> Journey:
 @transaction.atomic
 def journey_restore(*, journey: Journey, actor=None) -> Journey:
     journey = Journey.objects.select_for_update().get(pk=journey.pk)
-    journey.restore()
+    with transition_refused_as_conflict():
+        journey.restore()
     journey.save(update_fields=["state", "updated_at"])
     return journey
 

@@ -3,7 +3,7 @@ milestone operations of the 000 tracker, and retry/skip of dead-lettered step ru
 
 Every function locks the user journey's row first (the same lock the bus and the dispatcher
 take), so a staff action never races a wake-up or a timeout. An invalid transition raises
-django-fsm's ``TransitionNotAllowed`` or ``Conflict``; the API answers 409 with the current state.
+``Conflict`` (the state machine's refusals too); the API answers 409 with the current state.
 """
 
 from datetime import timedelta
@@ -18,7 +18,7 @@ from journeys.engine.definition import definition_for
 from journeys.engine.dispatcher import DispatchStats, dispatch_on_commit, step_runs_execute_now
 from journeys.engine.runner import Walker, cancel_live_runs, lock_user_journey
 from journeys.engine.writes import log
-from journeys.errors import Conflict, NotFound, ValidationFailed
+from journeys.errors import Conflict, NotFound, ValidationFailed, transition_refused_as_conflict
 from journeys.models import StepRun, UserJourney
 from journeys.models.runs import LIVE_STATES
 from journeys.selectors.milestones import predecessors_of
@@ -59,7 +59,8 @@ def _reactivate(uj: UserJourney) -> None:
         raise _conflict(
             uj, "The participant has another live run of this journey; cancel it first.", "live_run_exists"
         )
-    uj.reactivate()
+    with transition_refused_as_conflict():
+        uj.reactivate()
 
 
 def _save_state(uj: UserJourney) -> None:
@@ -80,7 +81,8 @@ def user_journey_pause(*, user_journey: UserJourney, actor=None) -> UserJourney:
     """Hold the journey: due steps are not executed until it is resumed."""
     uj = _locked(user_journey)
     before = uj.state
-    uj.pause(at=timezone.now())
+    with transition_refused_as_conflict():
+        uj.pause(at=timezone.now())
     _save_state(uj)
     log(uj, "paused", at=uj.paused_at, from_state=before, actor=actor)
     return uj
@@ -91,7 +93,8 @@ def user_journey_resume(*, user_journey: UserJourney, actor=None) -> UserJourney
     """Go on; steps that fell due while paused run at once."""
     uj = _locked(user_journey)
     before = uj.state
-    uj.resume()
+    with transition_refused_as_conflict():
+        uj.resume()
     _save_state(uj)
     log(uj, "resumed", at=timezone.now(), from_state=before, actor=actor)
     _kick_due(uj)
@@ -105,7 +108,8 @@ def user_journey_cancel(
     uj = _locked(user_journey)
     before = uj.state
     now = timezone.now()
-    uj.cancel(at=now, reason=reason)
+    with transition_refused_as_conflict():
+        uj.cancel(at=now, reason=reason)
     _save_state(uj)
     cancel_live_runs(uj, now=now, reason=reason)
     log(uj, "cancelled", at=now, from_state=before, actor=actor)

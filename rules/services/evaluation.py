@@ -26,6 +26,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from journeys import bus
+from journeys.errors import NotFound
 from journeys.log_context import evaluation_logging
 from journeys.models import Event, Participant
 from journeys.queue import Queue
@@ -97,7 +98,7 @@ def participant_evaluate(
             participant_ids=[participant.pk], now=now, trace=trace, cached_context=True
         )
     if not evaluations:
-        raise Participant.DoesNotExist(f"participant {participant.pk} no longer exists")
+        raise NotFound(f"Participant {participant.pk} no longer exists.")
     return evaluations[0]
 
 
@@ -168,7 +169,9 @@ def participants_evaluate_locked(
 
 def _dry_run(participant: Participant, *, trace: bool, now: datetime) -> Evaluation:
     """What an evaluation would change, written nowhere (no lock either: nothing is written)."""
-    participant = Participant.objects.get(pk=participant.pk)  # fresh attributes and tags
+    participant = Participant.objects.filter(pk=participant.pk).first()  # fresh attributes and tags
+    if participant is None:
+        raise NotFound("The participant no longer exists.")
     ruleset = active_ruleset()
     context = context_get(participant)
     stored = {

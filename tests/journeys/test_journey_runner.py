@@ -8,6 +8,7 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
+from journeys.errors import Conflict
 from journeys.models import Event, Journey, Participant, StepRun, UserJourney
 from journeys.services.enrolment import user_journey_enrol
 from journeys.services.event_handling import journeys_handle_event
@@ -367,6 +368,20 @@ def test_a_paused_journey_misses_nothing_when_its_step_falls_due_and_resumes_it(
     assert uj.state == UserJourney.State.COMPLETED
     run = StepRun.objects.get()
     assert run.lag_seconds >= 3600  # the lateness is visible
+
+
+def test_resuming_a_journey_that_is_not_paused_is_a_conflict_naming_its_state(emit):
+    make_journey([tag_step("later", "done", delay_minutes=60)])
+    emit("signup")
+    uj = UserJourney.objects.get()
+
+    with pytest.raises(Conflict) as refused:
+        user_journey_resume(user_journey=uj)
+
+    assert refused.value.as_dict()["code"] == "invalid_transition"
+    assert refused.value.as_dict()["current_state"] == "active"
+    uj.refresh_from_db()
+    assert uj.state == UserJourney.State.ACTIVE
 
 
 def test_runs_in_flight_keep_their_version_when_the_journey_is_edited_and_republished(emit, dispatch):

@@ -1,5 +1,6 @@
 """Platform surfaces: probes, the OpenAPI schema and docs, bootstrap, settings for production."""
 
+import ast
 import os
 import subprocess
 import sys
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
+from django.core.management.sql import emit_post_migrate_signal
 from django_celery_beat.models import PeriodicTask
 
 from config.beat import PERIODIC_TASKS
@@ -78,6 +80,40 @@ def test_bootstrap_is_idempotent_and_creates_the_admin_and_schedule(monkeypatch)
     assert EntityMapping.objects.filter(entity="program_enrollments", key_field="enrollment_id").count() == 1
     assert set(PeriodicTask.objects.values_list("task", flat=True)) >= {t.task for t in PERIODIC_TASKS}
     assert PeriodicTask.objects.count() == len({t.name for t in PERIODIC_TASKS})
+
+
+@pytest.mark.django_db
+def test_migrating_writes_the_beat_schedule():
+    PeriodicTask.objects.all().delete()
+
+    emit_post_migrate_signal(verbosity=0, interactive=False, db="default")
+
+    assert set(PeriodicTask.objects.values_list("name", flat=True)) == {t.name for t in PERIODIC_TASKS}
+
+
+@pytest.mark.django_db
+def test_bootstrap_syncs_the_schedule_before_loading_defaults():
+    PeriodicTask.objects.all().delete()
+    out = StringIO()
+
+    call_command("bootstrap", "--no-admin", "--no-demo", stdout=out)
+
+    first_line = out.getvalue().splitlines()[0]
+    assert first_line == f"periodic tasks: {len(PERIODIC_TASKS)} created"
+
+
+def test_only_config_wires_the_apps():
+    """The apps never import ``config``: what joins them to the platform lives in config's AppConfig."""
+    offenders = []
+    for app in ("journeys", "rules", "stages", "workspace", "analytics"):
+        for path in (BASE_DIR / app).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+                if isinstance(node, ast.ImportFrom) and node.level == 0:
+                    names = [node.module or ""]
+                if any(name == "config" or name.startswith("config.") for name in names):
+                    offenders.append(f"{path.relative_to(BASE_DIR)}:{node.lineno}")
+    assert offenders == []
 
 
 @pytest.mark.django_db

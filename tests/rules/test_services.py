@@ -5,7 +5,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from journeys.models import Event
+from journeys.errors import NotFound
+from journeys.models import Event, Participant
 from rules.cache import context_get, context_invalidate
 from rules.models import EvaluationSchedule, Flag, FlagHistory, Milestone
 from rules.services.evaluation import participant_evaluate, participants_evaluate_due
@@ -76,6 +77,14 @@ def test_a_dry_run_shows_the_changes_and_writes_nothing(mappings, participant, r
     assert result.events == ["orchestration.flag.updated"]
     assert result.trace[0]["condition"]["actual"] == 3
     assert counts() == (0, 0, 0, 0)
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_evaluating_a_participant_deleted_meanwhile_is_not_found(mappings, participant, dry_run):
+    Participant.objects.filter(pk=participant.pk).delete()
+
+    with pytest.raises(NotFound):
+        participant_evaluate(participant=participant, dry_run=dry_run)
 
 
 def test_the_higher_priority_rule_wins_a_conflict_in_the_stored_flag(mappings, participant, record):

@@ -9,7 +9,6 @@ from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django_fsm import TransitionNotAllowed
 
 from journeys.builder.canvas import canvas_endpoint
 from journeys.builder.forms import DryRunForm
@@ -22,7 +21,7 @@ from journeys.builder.journey_admin.parts import (
 from journeys.builder.traces import trace_html
 from journeys.engine.definition import step_as_dict
 from journeys.engine.validation import implicit_transitions, validate_definition
-from journeys.errors import Conflict, ValidationFailed
+from journeys.errors import Conflict, TransitionRefused, ValidationFailed
 from journeys.models import Journey, Step
 from journeys.services.dry_run import journey_dry_run
 from journeys.services.journeys import (
@@ -113,7 +112,7 @@ class JourneyPages:
             for line in readable_errors(exc.errors, steps):
                 self.message_user(request, line, messages.ERROR)
             return
-        except TransitionNotAllowed:
+        except TransitionRefused:
             current = Journey.objects.get(pk=journey.pk).state
             self.message_user(request, f"Cannot {name} a journey that is {current}.", messages.ERROR)
             return

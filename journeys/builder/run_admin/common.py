@@ -6,9 +6,8 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django_fsm import TransitionNotAllowed
 
-from journeys.errors import DomainError
+from journeys.errors import DomainError, TransitionRefused
 from journeys.models import UserJourney
 from journeys.services.user_journeys import (
     user_journey_cancel,
@@ -31,7 +30,7 @@ def overdue_grace() -> timedelta:
 
 
 def error_text(exc: Exception, user_journey: UserJourney | None = None) -> str:
-    if isinstance(exc, TransitionNotAllowed):
+    if isinstance(exc, TransitionRefused):
         state = UserJourney.objects.filter(pk=user_journey.pk).values_list("state", flat=True).first()
         return f"not allowed while the journey is {state}"
     if isinstance(exc, DomainError):
@@ -57,7 +56,7 @@ def each_through_service(
     for row in rows:
         try:
             apply(row)
-        except (TransitionNotAllowed, DomainError) as exc:
+        except DomainError as exc:
             refused.append(refusal(row, exc))
         else:
             done += 1

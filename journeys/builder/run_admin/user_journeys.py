@@ -9,7 +9,6 @@ from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
-from django_fsm import TransitionNotAllowed
 
 from journeys.builder.forms import BUILDER_MEDIA
 from journeys.builder.graph.svg import render_svg
@@ -144,7 +143,7 @@ class UserJourneyAdmin(ReadOnlyMixin, admin.ModelAdmin):
         try:
             service(user_journey=user_journey, actor=request.user)
             self.message_user(request, f"{done}.", messages.SUCCESS)
-        except (TransitionNotAllowed, DomainError) as exc:
+        except DomainError as exc:
             self.message_user(
                 request, f"Cannot {operation}: {error_text(exc, user_journey)}.", messages.ERROR
             )

@@ -1,4 +1,5 @@
-"""Load defaults, sync beat's schedule and make sure an admin account exists. Idempotent."""
+"""Run every registered bootstrap step (defaults, beat's schedule, the demo) and make sure an
+admin account exists. Idempotent."""
 
 import os
 import secrets
@@ -7,7 +8,6 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from config.beat import sync_periodic_tasks
 from journeys import bootstrap
 
 
@@ -23,8 +23,6 @@ class Command(BaseCommand):
         parser.add_argument("--no-admin", action="store_true", help="Do not create an admin account.")
 
     def handle(self, *args, no_demo: bool = False, no_admin: bool = False, **options) -> None:
-        created = sync_periodic_tasks()
-        self.stdout.write(f"periodic tasks: {created} created")
         for step in bootstrap.steps(include_demo=not no_demo):
             with transaction.atomic():
                 summary = step.load()
