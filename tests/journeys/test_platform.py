@@ -102,17 +102,35 @@ def test_bootstrap_syncs_the_schedule_before_loading_defaults():
     assert first_line == f"periodic tasks: {len(PERIODIC_TASKS)} created"
 
 
-def test_only_config_wires_the_apps():
-    """The apps never import ``config``: what joins them to the platform lives in config's AppConfig."""
+# Which of our packages each app may import (DESIGN: journeys is the core; analytics reads all).
+ALLOWED_IMPORTS = {
+    "journeys": set(),
+    "rules": {"journeys"},
+    "stages": {"journeys"},
+    "workspace": {"journeys"},
+    "analytics": {"journeys", "rules", "stages", "workspace"},
+}
+
+
+def _imported_packages(node: ast.AST) -> list[str]:
+    if isinstance(node, ast.Import):
+        return [alias.name.split(".")[0] for alias in node.names]
+    if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+        return [node.module.split(".")[0]]
+    return []
+
+
+def test_imports_go_one_way():
+    """No app imports ``config`` (config's AppConfig wires them), and each imports only the apps
+    the map allows: journeys none, rules/stages/workspace journeys, analytics all of them."""
+    ours = {"config", *ALLOWED_IMPORTS}
     offenders = []
-    for app in ("journeys", "rules", "stages", "workspace", "analytics"):
+    for app, allowed in ALLOWED_IMPORTS.items():
         for path in (BASE_DIR / app).rglob("*.py"):
             for node in ast.walk(ast.parse(path.read_text())):
-                names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
-                if isinstance(node, ast.ImportFrom) and node.level == 0:
-                    names = [node.module or ""]
-                if any(name == "config" or name.startswith("config.") for name in names):
-                    offenders.append(f"{path.relative_to(BASE_DIR)}:{node.lineno}")
+                for package in _imported_packages(node):
+                    if package in ours and package != app and package not in allowed:
+                        offenders.append(f"{path.relative_to(BASE_DIR)}:{node.lineno} imports {package}")
     assert offenders == []
 
 
