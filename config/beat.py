@@ -46,6 +46,13 @@ PERIODIC_TASKS: list[PeriodicTaskSpec] = [
         "and deliveries whose message was lost.",
     ),
     PeriodicTaskSpec(
+        name="Sweep milestone service calls",
+        task="journeys.milestone_calls_sweep",
+        every_seconds=15,
+        description="Try milestone calls of directory services that fell due: retries after their "
+        "backoff and calls whose message was lost or whose worker died.",
+    ),
+    PeriodicTaskSpec(
         name="Re-evaluate rules whose time came",
         task="rules.evaluate_due",
         every_seconds=60,

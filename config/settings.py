@@ -364,6 +364,8 @@ SPECTACULAR_SETTINGS = {
         "PipelineStageEnum": "stages.models.stages.PIPELINE_STAGE_CHOICES",
         "CriterionKindEnum": "stages.models.pipelines.ExitCriterion.Kind",
         "TaskTemplatePurposeEnum": "stages.models.pipelines.TaskTemplate.Purpose",
+        "ServiceKindEnum": "journeys.models.directory.Service.Kind",
+        "ServiceHealthEnum": "journeys.models.directory.Service.Health",
     },
 }
 

@@ -156,5 +156,6 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 
 import journeys.builder.admin  # noqa: E402  (the journey builder screens)
+import journeys.directory_admin  # noqa: E402  (the service directory and its calls)
 import journeys.subscriptions_admin  # noqa: E402  (webhook subscriptions and deliveries)
 import journeys.template_admin  # noqa: E402,F401  (the template library)

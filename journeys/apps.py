@@ -35,6 +35,10 @@ class JourneysConfig(AppConfig):
         from journeys.services.subscriptions import webhook_subscriptions_handle_event
 
         bus.subscribe("journey.*", webhook_subscriptions_handle_event, name="journeys.webhook_subscriptions")
+        from journeys.services.builtin_services import builtin_services_load, register_builtin_services
+
+        register_builtin_services()
+        bootstrap.register("service directory", builtin_services_load)
         bootstrap.register("staff roles", staff_roles_load)
         bootstrap.register("journey templates", templates_bundled_load)
         bootstrap.register("demo", demo_load, demo=True)

@@ -24,6 +24,8 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "journeys.view_journeytemplate",
         "journeys.view_templateversion",
         "journeys.view_templatereview",
+        "journeys.view_servicecall",
+        "journeys.view_servicecallattempt",
     ],
     # Runs journeys: enrols, pauses, resumes, cancels, advances; retries or skips dead letters.
     "operator": [
@@ -53,5 +55,9 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "journeys.delete_journeytemplate",
         "journeys.publish_journeytemplate",
         "journeys.add_templatereview",
+        "journeys.view_service",
+        "journeys.add_service",
+        "journeys.change_service",
+        "journeys.delete_service",
     ],
 }

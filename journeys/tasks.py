@@ -71,3 +71,22 @@ def queues_connect() -> None:
     bus.EVENTS.connect(events_process_enqueue)
     dispatcher.STEP_RUNS.connect(step_runs_execute_enqueue)
     subscriptions.DELIVERIES.connect(webhook_delivery_send_enqueue)
+
+
+# ----------------------------------------------------------------------------------------------
+# Milestone service calls (the service directory)
+# ----------------------------------------------------------------------------------------------
+@shared_task(name="journeys.milestone_calls_execute", ignore_result=True)
+def milestone_calls_execute_task(step_run_id: int) -> str:
+    """Try the next due service call of a milestone's run; safe to run twice (calls are claimed)."""
+    from journeys.services.milestone_calls import milestone_calls_execute
+
+    return milestone_calls_execute(step_run_id=step_run_id)
+
+
+@shared_task(name="journeys.milestone_calls_sweep", ignore_result=True)
+def milestone_calls_sweep_task() -> int:
+    """Beat: enqueue service calls whose retry fell due or whose message was lost."""
+    from journeys.services.milestone_calls import milestone_calls_sweep
+
+    return milestone_calls_sweep()

@@ -12,13 +12,18 @@ class StagesConfig(AppConfig):
         from django.db.models.signals import post_delete, post_save
 
         from journeys import bootstrap, bus
+        from journeys.services import directory
         from stages import subscribers, tasks
         from stages.intents import register_builtin_intents
+        from stages.local_agent import register_local_agent
         from stages.models import ExitCriterion
+        from stages.services.agents import work_tasks_configured
         from stages.services.pipelines import pipeline_load_defaults
 
         register_builtin_intents()
         tasks.queues_connect()  # stage tasks are sent through Celery
+        register_local_agent()
+        directory.configured_listeners.append(work_tasks_configured)
         bus.subscribe(
             subscribers.MEASUREMENT_EVENT, subscribers.measurement_event_handle, name="stages.measurements"
         )

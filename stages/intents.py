@@ -2,8 +2,12 @@
 
 Built in:
 
-* **HTTP intents** (``AGENT_INTENTS`` and ``agent_call``): POST the task to its agent's endpoint,
-  signed per Standard Webhooks with the agent's secret, through the SSRF guard. The body::
+* **HTTP intents** (``AGENT_INTENTS`` and ``agent_call``): the task's agent is a service of the
+  directory (``journeys.Service``, named by ``agent_id``). An HTTP agent gets the task POSTed to
+  its endpoint, signed per Standard Webhooks with its secret, through the SSRF guard; a built-in
+  one (the local agent, ``stages.local_agent``) answers in-process. An agent that is missing,
+  inactive or without an endpoint leaves the task waiting as ``needs_configuration`` until it is
+  configured. The body::
 
       {"intent": "install_connectors", "task_id": "…", "task": "install", "work_id": "…",
        "client_id": "client-7",
@@ -25,14 +29,15 @@ Built in:
 Other apps may register more from their ``AppConfig.ready``: ``intents.register(name, intent)``.
 """
 
-import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from journeys.registries import FieldErrors, Registry
-from journeys.webhooks import DeliveryFailed, TargetRefused, webhook_send
+from journeys.services.directory import service_call
+from journeys.webhooks import DeliveryFailed, TargetRefused
 
 if TYPE_CHECKING:
+    from journeys.models import Service
     from stages.models import Agent, WorkTask
 
 
@@ -40,10 +45,15 @@ class TaskFailedPermanently(Exception):
     """The task cannot succeed by trying again (bad configuration, contract violation)."""
 
 
+class NeedsConfiguration(Exception):
+    """The task's agent cannot be called yet (missing, inactive, or no endpoint): the task waits
+    as ``needs_configuration`` and is queued again when the agent is configured."""
+
+
 @dataclass
 class IntentContext:
     task: "WorkTask"
-    agent: "Agent | None"
+    agent: "Agent | Service | None"
     client_id: str
     stage: str
     purpose: str
@@ -102,12 +112,12 @@ class AgentCall:
 
     def execute(self, context: IntentContext) -> IntentOutcome:
         agent = context.agent
-        if agent is None or not agent.active:
-            raise TaskFailedPermanently(f"The agent {context.task.agent_id!r} is missing or inactive.")
-        if not agent.endpoint_url:
-            raise TaskFailedPermanently(
-                f"The agent {agent.agent_id!r} has no endpoint URL; set it in the admin, then retry."
+        if agent is None:
+            raise NeedsConfiguration(
+                f"No agent {context.task.agent_id!r} in the service directory; add it, and the task runs."
             )
+        if agent.needs_configuration:
+            raise NeedsConfiguration(agent.configuration_problem)
         task = context.task
         body = {
             "intent": task.intent,
@@ -122,13 +132,11 @@ class AgentCall:
             "dependencies": context.dependencies,
         }
         try:
-            delivery = webhook_send(
-                url=agent.endpoint_url, payload=body, secret=agent.secret, message_id=task.idempotency_key
-            )
+            answer = service_call(service=agent, body=body, message_id=task.idempotency_key)
         except TargetRefused as exc:
             raise TaskFailedPermanently(exc.message) from exc
-        result = _json_object(delivery.body)
-        if delivery.status_code == 202:
+        result = answer.body
+        if answer.status_code == 202:
             return IntentOutcome(result=result, waiting=True)
         missing = [name for name in self.required_result if name not in result]
         if missing:
@@ -149,14 +157,6 @@ class Manual:
 
     def execute(self, context: IntentContext) -> IntentOutcome:
         return IntentOutcome(result={}, waiting=True)
-
-
-def _json_object(text: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text) if text.strip() else {}
-    except ValueError:
-        return {"body": text}
-    return value if isinstance(value, dict) else {"body": value}
 
 
 # Intents the default pipeline's agents understand; each is a plain signed POST to the agent.

@@ -52,6 +52,8 @@ def template_context(action: ActionContext) -> dict[str, Any]:
         "steps": context.get("steps", {}),
         "variant": context.get("variant", ""),
         "journey": context.get("journey", {}),
+        "personalization": context.get("personalization", {}),  # a milestone's personalization answer
+        "services": context.get("services", {}),  # milestones' directory service answers
         "user_journey_id": action.user_journey_id,
         "step_run_id": action.step_run_id,
     }

@@ -282,3 +282,65 @@ SUBSCRIPTION_EXAMPLE = {
     "disabled_reason": "",
     "created_at": "2026-01-18T12:00:00Z",
 }
+
+
+# --- the service directory ---------------------------------------------------------------------
+SERVICE_EXAMPLE = {
+    "key": "FrontendGateway",
+    "name": "Frontend gateway",
+    "kind": "http",
+    "handler": "",
+    "endpoint_url": "https://gateway.example.com/journeys",
+    "health_check_url": "https://gateway.example.com/healthz",
+    "health_status": "healthy",
+    "health_checked_at": "2026-01-18T12:00:00Z",
+    "health_detail": "200: ok",
+    "active": True,
+    "needs_configuration": False,
+    "description": "Routes a milestone's experience_api operation.",
+    "secret": "whsec_••••••••Ab3=",
+    "created_at": "2026-01-18T12:00:00Z",
+    "updated_at": "2026-01-18T12:00:00Z",
+}
+SERVICE_CREATED_EXAMPLE = {**SERVICE_EXAMPLE, "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}
+SERVICE_CREATE_REQUEST = OpenApiExample(
+    "An HTTP service",
+    request_only=True,
+    value={
+        "key": "FrontendGateway",
+        "name": "Frontend gateway",
+        "endpoint_url": "https://gateway.example.com/journeys",
+        "health_check_url": "https://gateway.example.com/healthz",
+    },
+)
+SERVICE_REFUSED = OpenApiExample(
+    "Internal address refused",
+    response_only=True,
+    status_codes=["400"],
+    value={
+        "endpoint_url": [
+            "'10.0.0.7' resolves to 10.0.0.7, a private address; internal addresses are refused "
+            "unless allow-listed in WEBHOOK_ALLOWED_HOSTS."
+        ]
+    },
+)
+SERVICE_CALL_EXAMPLE = {
+    "id": 71,
+    "user_journey": 501,
+    "step_key": "analyze",
+    "role": "experience_api",
+    "reference": "FrontendGateway.handle_insights_request",
+    "service": "FrontendGateway",
+    "operation": "handle_insights_request",
+    "status": "succeeded",
+    "attempts": 2,
+    "request": {"operation": "handle_insights_request", "milestone": "analyze", "user_id": "user-42"},
+    "response": {"insights": 3, "needs_transform": True},
+    "error": "",
+    "created_at": "2026-01-18T12:00:00Z",
+    "finished_at": "2026-01-18T12:00:31Z",
+    "attempt_log": [
+        {"at": "2026-01-18T12:00:00Z", "status_code": 503, "duration_ms": 12.5, "error": "answered 503"},
+        {"at": "2026-01-18T12:00:31Z", "status_code": 200, "duration_ms": 9.1, "error": ""},
+    ],
+}

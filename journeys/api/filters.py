@@ -10,11 +10,21 @@ schema. A parameter the list does not know answers 400 naming the ones it does (
 from datetime import timedelta
 
 from django import forms
+from django.db.models import Q
 from django.utils import timezone
 from django_filters import rest_framework as filters
 from rest_framework.exceptions import ValidationError
 
-from journeys.models import EntityRecord, Event, Journey, Participant, StepRun, UserJourney
+from journeys.models import (
+    EntityRecord,
+    Event,
+    Journey,
+    Participant,
+    Service,
+    ServiceCall,
+    StepRun,
+    UserJourney,
+)
 
 ALWAYS_KNOWN = {"format"}  # DRF's renderer override (?format=json)
 OVERDUE_SECONDS_MAX = 10 * 366 * 24 * 3600  # ten years; far past it the date arithmetic overflows
@@ -183,3 +193,27 @@ class StepRunFilterSet(filters.FilterSet):
             due_at__lt=timezone.now() - timedelta(seconds=float(value)),
             user_journey__state=UserJourney.State.ACTIVE,
         )
+
+
+class ServiceFilterSet(filters.FilterSet):
+    kind = filters.ChoiceFilter(choices=Service.Kind.choices)
+    active = BooleanFilter()
+    health_status = filters.ChoiceFilter(choices=Service.Health.choices)
+    search = filters.CharFilter(method="filter_search", help_text="Part of the key or the name.")
+
+    class Meta:
+        model = Service
+        fields = ["kind", "active", "health_status", "search"]
+
+    def filter_search(self, queryset, name: str, value: str):
+        return queryset.filter(Q(key__icontains=value) | Q(name__icontains=value))
+
+
+class ServiceCallFilterSet(filters.FilterSet):
+    user_journey = filters.NumberFilter(help_text="Calls made for this user journey.")
+    service = filters.CharFilter(field_name="service__key", help_text="Calls of this service (its key).")
+    status = filters.ChoiceFilter(choices=ServiceCall.Status.choices)
+
+    class Meta:
+        model = ServiceCall
+        fields = ["user_journey", "service", "status"]

@@ -1,6 +1,7 @@
 """Routes of the journeys API: the event spine (``/api/v1/events``, ``/participants``,
-``/entity-mappings``, ``/webhook-subscriptions``) and the journey engine (``/api/v1/journeys…``,
-``/user-journeys…``, ``/step-runs…``) and the template library (``/api/v1/templates…``)."""
+``/entity-mappings``, ``/webhook-subscriptions``), the service directory (``/services``,
+``/service-calls``), the journey engine (``/api/v1/journeys…``, ``/user-journeys…``,
+``/step-runs…``) and the template library (``/api/v1/templates…``)."""
 
 from django.urls import path
 
@@ -11,6 +12,7 @@ from journeys.api import (
     journeys,
     milestones,
     participants,
+    services,
     step_runs,
     template_library,
     templates,
@@ -33,6 +35,19 @@ urlpatterns = [
         participants.ParticipantRecordsView.as_view(),
         name="participant-records",
     ),
+    path("services", services.ServiceListCreateView.as_view(), name="services"),
+    path("services/<str:key>", services.ServiceDetailView.as_view(), name="service-detail"),
+    path(
+        "services/<str:key>/rotate-secret",
+        services.ServiceSecretRotateView.as_view(),
+        name="service-rotate-secret",
+    ),
+    path(
+        "services/<str:key>/health-check",
+        services.ServiceHealthCheckView.as_view(),
+        name="service-health-check",
+    ),
+    path("service-calls", services.ServiceCallListView.as_view(), name="service-calls"),
     path("entity-mappings", entity_mappings.EntityMappingListCreateView.as_view(), name="entity-mappings"),
     path(
         "webhook-subscriptions",

@@ -119,6 +119,7 @@ class StepDef:
     max_attempts: int
     on_failure: str
     default_next: str | None  # the next step by order, used when next_steps is empty
+    services: tuple[tuple[str, str], ...] = ()  # (role, service operation) the milestone calls
 
     @property
     def action(self) -> ActionType | None:
@@ -159,6 +160,7 @@ class Definition:
                 max_attempts=raw.get("max_attempts", 3) or 3,
                 on_failure=raw.get("on_failure", "fail"),
                 default_next=following,
+                services=tuple((name, raw[name]) for name in SERVICE_FIELDS if raw.get(name)),
             )
         self.entry: str | None = data.get("entry") or (self.order[0] if self.order else None)
         self.goal_event: str = data.get("goal_event", "")

@@ -4,7 +4,9 @@ A walk enters steps one after another, at once, until one must wait:
 
 1. A step with a delay (``delay_minutes``), or any step while the journey is paused, becomes a
    run that is not yet *entered*, due at the end of the delay.
-2. Entering evaluates the step's condition (false: skipped, on to the next); then
+2. Entering evaluates the step's condition (false: skipped, on to the next), calls the
+   milestone's directory services (``journeys.services.milestone_calls``: at once when built-in,
+   else the run waits for them and is entered again when they have answered); then
    ``wait``/``wait_for_event``/``manual`` start waiting (a ``scheduled`` run, with ``due_at``
    and/or ``waiting_for``); ``branch``/``split``/``end`` decide at once; an action that only
    writes to the database runs in a savepoint; any other action becomes a ``pending`` run that a
@@ -52,6 +54,7 @@ from journeys.log_context import step_run_logging
 from journeys.models import Participant, StepRun, UserJourney
 from journeys.queue import Backoff
 from journeys.registries import ActionContext, ActionType
+from journeys.services.milestone_calls import milestone_services_gate
 
 logger = logging.getLogger(__name__)
 
@@ -208,6 +211,14 @@ class Walker(Resuming):
         self._trace(run, entry.trace)
         if entry.does == Does.SKIP:
             return self.finish(run, {"skipped": "condition false"}, status=StepRun.Status.SKIPPED)
+        if step.services:  # the milestone's directory services answer before its own behaviour
+            gate = milestone_services_gate(self, run, step)
+            if gate.failure:
+                return self.fail_run(run, gate.failure, permanent=True)
+            if gate.waits:
+                run.schedule(until=None)
+                self.writes.run(run)
+                return None
         if entry.does == Does.ACT:
             return self._act(run, step)
         if entry.does == Does.WAIT:

@@ -1,6 +1,7 @@
 """The journeys app's models, one module per idea; Django finds them through this package."""
 
 from journeys.models.api_keys import ApiKey
+from journeys.models.directory import Service, ServiceCall, ServiceCallAttempt
 from journeys.models.events import Event
 from journeys.models.journeys import Journey, JourneyVersion, Step
 from journeys.models.participants import Participant
@@ -19,6 +20,9 @@ __all__ = [
     "JourneyVersion",
     "Participant",
     "RewardLedger",
+    "Service",
+    "ServiceCall",
+    "ServiceCallAttempt",
     "Step",
     "StepRun",
     "TemplateReview",

@@ -3,115 +3,19 @@ params, and a DAG per purpose) before anything is saved, and drawn as a picture.
 
 from django import forms
 from django.contrib import admin
-from django.contrib.messages import WARNING
-from django.core.exceptions import PermissionDenied, ValidationError
-from django.shortcuts import get_object_or_404
-from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.core.exceptions import ValidationError
 from django.utils.html import format_html, format_html_join
 
-from journeys.crypto import secret_mask
+from journeys.directory_admin import ServiceAdmin
 from stages.models import Agent, ExitCriterion, Pipeline, PipelineStage, TaskTemplate
-from stages.services.agents import agent_secret_rotate
 from stages.services.pipeline_edits import CRITERION_FIELDS, TEMPLATE_FIELDS
 from stages.services.pipelines import TemplateSpec, criterion_errors, task_templates_errors
 from stages.svg import Node, dag_svg
 
 
-class AgentForm(forms.ModelForm):
-    endpoint_url = forms.URLField(
-        required=False, assume_scheme="https", help_text=Agent._meta.get_field("endpoint_url").help_text
-    )
-
-    class Meta:
-        model = Agent
-        fields = ["agent_id", "name", "endpoint_url", "active", "description"]
-
-
 @admin.register(Agent)
-class AgentAdmin(admin.ModelAdmin):
-    """Agents; the signing secret is generated, shown once, masked after, and rotated here."""
-
-    form = AgentForm
-    list_display = ["agent_id", "name", "endpoint_url", "active", "updated_at"]
-    list_filter = ["active"]
-    list_editable = ["active"]
-    search_fields = ["agent_id", "name", "endpoint_url"]
-    readonly_fields = ["signing_secret", "created_at", "updated_at"]
-    actions = ["rotate_secrets"]
-    fields = [
-        "agent_id",
-        "name",
-        "endpoint_url",
-        "signing_secret",
-        "active",
-        "description",
-        "created_at",
-        "updated_at",
-    ]
-
-    @admin.display(description="Signing secret")
-    def signing_secret(self, agent: Agent):
-        if not agent.pk:
-            return "Generated when the agent is saved, and shown once."
-        return format_html(
-            '<code>{}</code> <a href="{}" class="rotate-secret">Rotate</a>',
-            secret_mask(agent.secret),
-            reverse("admin:stages_agent_rotate_secret", args=[agent.pk]),
-        )
-
-    def save_model(self, request, obj: Agent, form, change: bool) -> None:
-        super().save_model(request, obj, form, change)
-        if not change:
-            self.message_user(
-                request,
-                format_html("The agent's signing secret, shown only this once: <code>{}</code>", obj.secret),
-                WARNING,
-            )
-
-    def get_urls(self):
-        return [
-            path(
-                "<int:pk>/rotate-secret/",
-                self.admin_site.admin_view(self.rotate_secret_view),
-                name="stages_agent_rotate_secret",
-            ),
-            *super().get_urls(),
-        ]
-
-    def _rotation_page(self, request, agents: list[Agent], *, confirmed: bool, **extra) -> TemplateResponse:
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "title": "Rotate signing secrets",
-            "subjects": [f"{agent.agent_id} ({agent.name})" for agent in agents],
-            "subject_label": "Agent",
-            "back_url": reverse("admin:stages_agent_changelist"),
-            **extra,
-        }
-        if confirmed:
-            context["secrets"] = [(agent.agent_id, agent_secret_rotate(agent=agent)) for agent in agents]
-        return TemplateResponse(request, "admin/secret_rotate.html", context)
-
-    def rotate_secret_view(self, request, pk: int):
-        """Confirm, then give one agent a new signing secret and show it this once."""
-        agent = get_object_or_404(Agent, pk=pk)
-        if not self.has_change_permission(request, agent):
-            raise PermissionDenied
-        confirmed = request.method == "POST" and request.POST.get("confirm") == "yes"
-        back = reverse("admin:stages_agent_change", args=[agent.pk])
-        return self._rotation_page(request, [agent], confirmed=confirmed, original=agent, back_url=back)
-
-    @admin.action(description="Rotate the signing secrets of the selected agents", permissions=["change"])
-    def rotate_secrets(self, request, queryset):
-        agents = list(queryset.order_by("agent_id"))
-        return self._rotation_page(
-            request,
-            agents,
-            confirmed=request.POST.get("confirm") == "yes",
-            selected=[agent.pk for agent in agents],
-            action="rotate_secrets",
-        )
+class AgentAdmin(ServiceAdmin):
+    """Stage agents: the service directory's entries, seen from stages (one registry)."""
 
 
 class PipelineStageInline(admin.TabularInline):

@@ -1,4 +1,7 @@
-"""Agents through the API: list, create (the signing secret shown once), change, rotate the secret."""
+"""Agents through the API: list, create (the signing secret shown once), change, rotate the secret.
+
+Agents are the service directory's entries (``/api/v1/services``) under the names stages uses:
+``agent_id`` is a service's key. Both APIs read and write the same rows."""
 
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiExample, extend_schema
@@ -14,7 +17,7 @@ from stages.services import agents as agent_services
 
 
 class AgentPagination(IdCursorPagination):
-    ordering = "agent_id"
+    ordering = "key"
 
 
 class AgentListCreateView(ApiPermissions, generics.GenericAPIView):
@@ -35,7 +38,7 @@ class AgentListCreateView(ApiPermissions, generics.GenericAPIView):
         ],
     )
     def get(self, request):
-        page = self.paginate_queryset(Agent.objects.order_by("agent_id"))
+        page = self.paginate_queryset(Agent.objects.order_by("key"))
         return self.get_paginated_response(AgentSerializer(page, many=True).data)
 
     @extend_schema(
@@ -66,7 +69,7 @@ class AgentDetailView(ApiPermissions, generics.GenericAPIView):
     serializer_class = AgentSerializer
 
     def agent(self) -> Agent:
-        return get_object_or_404(Agent, agent_id=self.kwargs["agent_id"])
+        return get_object_or_404(Agent, key=self.kwargs["agent_id"])
 
     @extend_schema(
         operation_id="stages_agents_retrieve",
@@ -108,7 +111,7 @@ class AgentSecretRotateView(ApiPermissions, generics.GenericAPIView):
         examples=[OpenApiExample("Rotated", response_only=True, value=AGENT_CREATED_EXAMPLE)],
     )
     def post(self, request, agent_id: str):
-        agent = get_object_or_404(Agent, agent_id=agent_id)
+        agent = get_object_or_404(Agent, key=agent_id)
         agent_services.agent_secret_rotate(agent=agent)
         agent.refresh_from_db()
         return Response(AgentSerializer(agent, context={"reveal_secret": True}).data)

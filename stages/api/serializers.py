@@ -4,6 +4,7 @@ from rest_framework import serializers
 
 from journeys.api.fields import FiniteFloatField
 from journeys.crypto import secret_mask
+from journeys.models import Service
 from stages.models import Agent, Measurement, Pipeline, StagedJourney, StageTransition, UnitOfWork, WorkTask
 from stages.models.pipelines import AGENT_ID_VALIDATOR, KEY_VALIDATOR
 from stages.services.common import CLIENT_ID_MAX, REASON_MAX
@@ -229,6 +230,14 @@ class AgentInSerializer(serializers.Serializer):
         max_length=100, validators=[AGENT_ID_VALIDATOR], help_text="How task templates name the agent."
     )
     name = serializers.CharField(max_length=200)
+    kind = serializers.ChoiceField(
+        choices=Service.Kind.choices,
+        required=False,
+        help_text="http (POSTed to endpoint_url) or built-in (answered by this project's handler).",
+    )
+    handler = serializers.CharField(
+        max_length=100, required=False, allow_blank=True, help_text="Built-in agents: the local handler."
+    )
     endpoint_url = serializers.URLField(
         required=False,
         allow_blank=True,
@@ -244,8 +253,12 @@ class AgentUpdateSerializer(AgentInSerializer):
 
 
 class AgentSerializer(serializers.ModelSerializer):
+    agent_id = serializers.CharField(source="key", read_only=True, help_text="The directory service's key.")
     endpoint_url = serializers.CharField(
         read_only=True, help_text="Where intents are POSTed; empty until it is set."
+    )
+    needs_configuration = serializers.BooleanField(
+        read_only=True, help_text="True while tasks cannot call it (inactive, or http without an endpoint)."
     )
     secret = serializers.SerializerMethodField(
         help_text="The signing secret: in full only in the answer that created or rotated it, masked after."
@@ -256,8 +269,11 @@ class AgentSerializer(serializers.ModelSerializer):
         fields = [
             "agent_id",
             "name",
+            "kind",
+            "handler",
             "endpoint_url",
             "active",
+            "needs_configuration",
             "description",
             "secret",
             "created_at",

@@ -4,9 +4,8 @@ from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 
-from journeys.crypto import EncryptedTextField
+from journeys.models import Service
 from journeys.models.records import EVENT_PATTERN_VALIDATOR
-from journeys.webhooks import validate_public_target, webhook_secret_generate
 from stages.models.stages import PIPELINE_STAGE_CHOICES, PIPELINE_STAGES
 
 KEY_VALIDATOR = RegexValidator(
@@ -145,32 +144,14 @@ class ExitCriterion(models.Model):
         return f"no {self.event_type} event {window}"
 
 
-class Agent(models.Model):
-    """An agent that performs HTTP intents: called at ``endpoint_url`` with Standard Webhooks
-    signatures made with ``secret`` (so it can verify the call came from us). The secret is
-    encrypted at rest and reads as plain text in Python; ``endpoint_url`` must be a target the
-    SSRF guard allows (checked when saved and before each call)."""
-
-    agent_id = models.CharField(max_length=100, unique=True, validators=[AGENT_ID_VALIDATOR])
-    name = models.CharField(max_length=200)
-    endpoint_url = models.URLField(
-        blank=True,
-        validators=[validate_public_target],
-        help_text="Where intents are POSTed. Internal addresses need WEBHOOK_ALLOWED_HOSTS.",
-    )
-    secret = EncryptedTextField(
-        default=webhook_secret_generate, help_text="The signing secret, encrypted at rest; shown once."
-    )
-    active = models.BooleanField(default=True)
-    description = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+class Agent(Service):
+    """A stage agent is an entry of the service directory (``journeys.Service``): one registry,
+    seen from stages. Task templates name it by its key (``agent_id``); HTTP intents POST to its
+    endpoint signed with its secret, or its built-in handler answers in-process."""
 
     class Meta:
-        ordering = ["agent_id"]
-
-    def __str__(self) -> str:
-        return self.agent_id
+        proxy = True
+        ordering = ["key"]
 
 
 class TaskTemplate(models.Model):

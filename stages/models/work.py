@@ -95,6 +95,8 @@ class WorkTask(models.Model):
       and the sweeper lets another one claim it);
     * ``waiting``: started, its outcome comes later through the API (manual tasks, agents that
       answered 202);
+    * ``needs_configuration``: its agent is missing, inactive or without an endpoint; queued
+      again when the agent is configured (``error`` says what is missing);
     * ``succeeded`` / ``failed`` (retries exhausted) / ``cancelled``.
     """
 
@@ -103,11 +105,18 @@ class WorkTask(models.Model):
         QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
         WAITING = "waiting", "Waiting for completion"
+        NEEDS_CONFIGURATION = "needs_configuration", "Needs configuration (its agent)"
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
 
-    OPEN_STATUSES = (Status.PENDING, Status.QUEUED, Status.RUNNING, Status.WAITING)
+    OPEN_STATUSES = (
+        Status.PENDING,
+        Status.QUEUED,
+        Status.RUNNING,
+        Status.WAITING,
+        Status.NEEDS_CONFIGURATION,
+    )
 
     task_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     unit = models.ForeignKey(UnitOfWork, on_delete=models.CASCADE, related_name="tasks")

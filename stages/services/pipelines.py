@@ -38,7 +38,7 @@ def task_template_problems(specs: Sequence[TemplateSpec]) -> list[Problem]:
     """Everything wrong with one stage's templates: unknown intents, bad params, missing agents,
     and per purpose a graph that is not a DAG."""
     problems: list[Problem] = []
-    known_agents = set(Agent.objects.values_list("agent_id", flat=True))
+    known_agents = set(Agent.objects.values_list("key", flat=True))
     for spec in specs:
         intent = intents.get(spec.intent)
         if intent is None:
@@ -90,17 +90,21 @@ def criterion_errors(
 # --------------------------------------------------------------------------------------------
 # The default pipeline (seed §8.2)
 # --------------------------------------------------------------------------------------------
+# The default pipeline's agents start as the built-in local agent (``stages.local_agent``), so a
+# first staged journey runs out of the box; staff point each at a real endpoint (kind http).
+_LOCAL = {"kind": "built-in", "handler": "local-agent"}
 DEFAULT_AGENTS: list[dict[str, str]] = [
-    {"agent_id": "connector-agent", "name": "Connector agent", "description": "Installs data connectors."},
-    {"agent_id": "search-agent", "name": "Search agent", "description": "Configures and evaluates search."},
-    {"agent_id": "security-agent", "name": "Security agent", "description": "Scans deployments."},
-    {"agent_id": "dataops-agent", "name": "DataOps agent", "description": "Provisions and removes datasets."},
-    {
-        "agent_id": "deploy-agent",
-        "name": "Deployment agent",
-        "description": "Deploys and restores environments.",
-    },
+    {"key": "connector-agent", "name": "Connector agent (built-in local)", **_LOCAL},
+    {"key": "search-agent", "name": "Search agent (built-in local)", **_LOCAL},
+    {"key": "security-agent", "name": "Security agent (built-in local)", **_LOCAL},
+    {"key": "dataops-agent", "name": "DataOps agent (built-in local)", **_LOCAL},
+    {"key": "deploy-agent", "name": "Deployment agent (built-in local)", **_LOCAL},
 ]
+for _agent in DEFAULT_AGENTS:
+    _agent["description"] = (
+        "Built-in local agent: performs the intents' documented contracts against this project. "
+        "Set kind to http and an endpoint URL to use a real agent."
+    )
 
 DEFAULT_PIPELINE: dict[str, Any] = {
     "slug": "default",
@@ -375,14 +379,14 @@ def pipeline_create(*, definition: dict[str, Any], is_default: bool = False) -> 
 
 
 def pipeline_load_defaults() -> str:
-    """Bootstrap: the default agents (no endpoint yet) and pipeline, unless they exist. Staff
+    """Bootstrap: the default agents (the built-in local agent) and pipeline, unless they exist. Staff
     edits are never overwritten."""
     agents = 0
     for agent in DEFAULT_AGENTS:
-        _, created = Agent.objects.get_or_create(agent_id=agent["agent_id"], defaults=agent)
+        _, created = Agent.objects.get_or_create(key=agent["key"], defaults=agent)
         agents += created
     if Pipeline.objects.filter(slug=DEFAULT_PIPELINE["slug"]).exists():
         return f"{agents} agents created; default pipeline exists"
     has_default = Pipeline.objects.filter(is_default=True).exists()
     pipeline_create(definition=DEFAULT_PIPELINE, is_default=not has_default)
-    return f"{agents} agents created; default pipeline created (set the agents' endpoint URLs in the admin)"
+    return f"{agents} agents created; default pipeline created (its agents are the built-in local agent)"

@@ -31,7 +31,7 @@ from journeys.errors import Conflict, ValidationFailed
 from journeys.queue import Backoff, Queue
 from stages.conf import setting
 from stages.dag import dag_errors
-from stages.intents import IntentContext, TaskFailedPermanently, intents
+from stages.intents import IntentContext, NeedsConfiguration, TaskFailedPermanently, intents
 from stages.models import Agent, Stage, StagedJourney, TaskTemplate, UnitOfWork, WorkTask
 from stages.services.common import AUTO_PROMOTIONS
 from stages.services.events import stage_event_emit
@@ -162,7 +162,7 @@ def work_task_execute(*, task_pk: int) -> str:
     dependencies = dict(unit.tasks.filter(key__in=task.depends_on).values_list("key", "result"))
     context = IntentContext(
         task=task,
-        agent=Agent.objects.filter(agent_id=task.agent_id).first() if task.agent_id else None,
+        agent=Agent.objects.filter(key=task.agent_id).first() if task.agent_id else None,
         client_id=journey.client_id,
         stage=unit.stage,
         purpose=unit.purpose,
@@ -175,6 +175,8 @@ def work_task_execute(*, task_pk: int) -> str:
         if intent is None:
             raise TaskFailedPermanently(f"Unknown intent {task.intent!r}.")
         outcome = intent.execute(context)
+    except NeedsConfiguration as exc:
+        return _attempt_needs_configuration(task_pk=task_pk, attempt=attempt, error=str(exc))
     except TaskFailedPermanently as exc:
         return _attempt_failed(task_pk=task_pk, attempt=attempt, error=str(exc), retryable=False)
     except Exception as exc:
@@ -269,6 +271,21 @@ def _attempt_waiting(*, task_pk: int, attempt: int, result: dict[str, Any]) -> s
         lease_until=None,
     )
     return "waiting" if swapped else "stale"
+
+
+@transaction.atomic
+def _attempt_needs_configuration(*, task_pk: int, attempt: int, error: str) -> str:
+    """The agent cannot be called yet: the task waits (not a failed try) until it is configured."""
+    _journey, _unit, task = _locked(task_pk)
+    swapped = _swap(
+        task,
+        from_status=WorkTask.Status.RUNNING,
+        attempt=attempt,
+        status=WorkTask.Status.NEEDS_CONFIGURATION,
+        error=error[:ERROR_MAX],
+        lease_until=None,
+    )
+    return "needs_configuration" if swapped else "stale"
 
 
 @transaction.atomic

@@ -31,7 +31,7 @@ def test_staff_rotate_a_webhook_steps_secret_from_the_builder(staff_page, live_s
 
 
 def test_staff_rotate_an_agents_secret_and_see_it_once(staff_page, live_server):
-    agent = Agent.objects.create(agent_id="dataops", name="Data ops")
+    agent = Agent.objects.create(key="dataops", name="Data ops")
     old = agent.secret
     page = staff_page
     page.goto(f"{live_server.url}/admin/stages/agent/{agent.pk}/change/")

@@ -17,7 +17,7 @@ from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
-from journeys.models import StepRun, UserJourney, WebhookSubscription
+from journeys.models import Service, StepRun, UserJourney, WebhookSubscription
 from journeys.services.enrolment import user_journey_enrol
 from journeys.services.template_files import templates_bundled_load
 from rules.models import Milestone
@@ -222,7 +222,8 @@ def world(db, django_capture_on_commit_callbacks) -> dict[str, str]:
     unit = UnitOfWork.objects.filter(journey=staged).first()
     work_task = WorkTask.objects.filter(unit=unit).first()
     assert step_run and unit and work_task and UserJourney.objects.filter(pk=run.pk).exists()
-    agent = Agent.objects.create(agent_id="sweep-agent", name="Sweep agent")
+    agent = Agent.objects.create(key="sweep-agent", name="Sweep agent")
+    Service.objects.create(key="review", name="A directory service named like the sweep's {key}")
     templates_bundled_load()
     return {
         **workspace_world(run),

@@ -43,7 +43,7 @@ def criteria_pipeline(
 
 
 def agent(agent_id: str = "test-agent", *, url: str = "", **fields: Any) -> Agent:
-    return Agent.objects.create(agent_id=agent_id, name=agent_id, endpoint_url=url, **fields)
+    return Agent.objects.create(key=agent_id, name=agent_id, endpoint_url=url, **fields)
 
 
 def task(

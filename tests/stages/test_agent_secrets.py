@@ -20,7 +20,7 @@ AGENTS = "/api/v1/stages/agents"
 
 def raw_secret(agent_pk: int) -> str:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT secret FROM stages_agent WHERE id = %s", [agent_pk])
+        cursor.execute("SELECT secret FROM journeys_service WHERE id = %s", [agent_pk])
         return cursor.fetchone()[0]
 
 
@@ -49,7 +49,7 @@ def test_the_data_migration_encrypts_plain_agent_secrets():
     created = agent("legacy")
     plain = "whsec_" + "C" * 32
     with connection.cursor() as cursor:  # as an older release stored it
-        cursor.execute("UPDATE stages_agent SET secret = %s WHERE id = %s", [plain, created.pk])
+        cursor.execute("UPDATE journeys_service SET secret = %s WHERE id = %s", [plain, created.pk])
 
     migration = importlib.import_module("stages.migrations.0002_encrypt_agent_secrets")
     migration.encrypt_existing_secrets(apps, None)
@@ -144,8 +144,8 @@ def test_rotating_needs_the_change_permission(client_for, make_user):
 # The admin
 # ------------------------------------------------------------------------------------------------
 def test_an_agent_added_in_the_admin_shows_its_secret_once_then_masked(staff):
-    data = {"agent_id": "dataops", "name": "Data ops", "endpoint_url": "https://agents.example.com/d"}
-    data.update({"active": "on", "description": ""})
+    data = {"key": "dataops", "name": "Data ops", "endpoint_url": "https://agents.example.com/d"}
+    data.update({"kind": "http", "active": "on", "description": ""})
 
     response = staff.post(reverse("admin:stages_agent_add"), data, follow=True)
 
@@ -158,8 +158,9 @@ def test_an_agent_added_in_the_admin_shows_its_secret_once_then_masked(staff):
 def test_an_internal_endpoint_is_a_form_error_in_the_admin(staff, settings):
     settings.WEBHOOK_ALLOWED_HOSTS = []
     data = {
-        "agent_id": "probe",
+        "key": "probe",
         "name": "Probe",
+        "kind": "http",
         "endpoint_url": "http://[::ffff:169.254.169.254]/",
         "description": "",
     }

@@ -44,7 +44,8 @@ def test_bootstrap_loads_the_seeds_default_pipeline_once():
     }
     assert ExitCriterion.objects.get(key="no_critical_bugs").window_days == 7
     assert ExitCriterion.objects.get(key="no_p0_p1_incidents").triggers_rollback
-    assert Agent.objects.filter(agent_id="dataops-agent", endpoint_url="").exists()
+    dataops = Agent.objects.get(key="dataops-agent")  # the built-in local agent, until staff set an endpoint
+    assert (dataops.kind, dataops.handler, dataops.needs_configuration) == ("built-in", "local-agent", False)
 
     ExitCriterion.objects.filter(key="search_quality", pipeline_stage__stage="sandbox").update(threshold=0.75)
     assert "exists" in step.load()
@@ -164,3 +165,24 @@ def test_an_incident_in_pilot_does_not_trigger_the_production_rollback(django_ca
         EventInput(type="incident.reported", user_id="client-1", payload={"severity": "P0"}),
     )
     assert StagedJourney.objects.get(pk=journey.pk).stage == "pilot"
+
+
+def test_out_of_the_box_the_first_staged_journey_runs_its_tasks_with_the_built_in_local_agent(
+    admin_api, django_capture_on_commit_callbacks
+):
+    pipeline_load_defaults()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        started = admin_api.post("/api/v1/stages/journeys", {"client_id": "client-1"}, format="json")
+
+    assert started.status_code == 201, started.json()
+    tasks = {t.key: t for t in StagedJourney.objects.get().units_of_work.get().tasks.all()}
+    assert {key: t.status for key, t in tasks.items()} == {
+        "provision_dataset": "succeeded",
+        "install_connectors": "succeeded",
+        "configure_search": "succeeded",
+        "security_scan": "succeeded",
+        "client_demo": "waiting",  # a person's task
+    }
+    assert tasks["provision_dataset"].result["dataset_id"] == "client-1:sandbox-sample"
+    assert tasks["security_scan"].result["performed_by"] == "built-in local agent"

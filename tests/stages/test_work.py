@@ -142,15 +142,37 @@ def test_retrying_failed_tasks_gives_them_a_fresh_round_and_completes_the_unit(
     assert refused.value.extra["current_status"] == "completed"
 
 
-def test_a_task_that_cannot_succeed_is_failed_without_retries(django_capture_on_commit_callbacks):
+def test_a_task_whose_agent_has_no_endpoint_waits_as_needing_configuration(
+    django_capture_on_commit_callbacks,
+):
     agent("test-agent", url="")
     criteria_pipeline(tasks={"sandbox": {"setup": [task("deploy", max_retries=5)]}})
 
     journey = run(django_capture_on_commit_callbacks, start, "client-1")
 
+    unit = sandbox_unit(journey)
+    deploy = tasks_by_key(unit)["deploy"]
+    assert (deploy.status, deploy.attempts, deploy.retry_count) == ("needs_configuration", 1, 0)
+    assert deploy.error == "The service 'test-agent' has no endpoint URL; set it in the service directory."
+    assert unit.status == "running"
+
+
+def test_configuring_the_agent_runs_the_tasks_that_waited_for_it(
+    webhook_sink, admin_api, django_capture_on_commit_callbacks
+):
+    agent("test-agent", url="")
+    criteria_pipeline(tasks={"sandbox": {"setup": [task("deploy")]}})
+    journey = run(django_capture_on_commit_callbacks, start, "client-1")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_api.patch(
+            "/api/v1/stages/agents/test-agent", {"endpoint_url": f"{webhook_sink.url}/agent"}, format="json"
+        )
+
+    assert response.status_code == 200 and response.json()["needs_configuration"] is False
     deploy = tasks_by_key(sandbox_unit(journey))["deploy"]
-    assert (deploy.status, deploy.attempts) == ("failed", 1)
-    assert deploy.error == "The agent 'test-agent' has no endpoint URL; set it in the admin, then retry."
+    assert (deploy.status, deploy.error) == ("succeeded", "")
+    assert [r["path"] for r in webhook_sink.requests] == ["/agent"]
 
 
 def test_an_agent_on_an_internal_address_is_refused_without_retries(
@@ -188,7 +210,7 @@ def test_provision_test_dataset_succeeds_with_the_dataset_id_as_its_result(
         sent.append(kwargs["payload"])
         return Delivery(status_code=200, body='{"dataset_id": "ds-42"}', duration_ms=1.0)
 
-    monkeypatch.setattr("stages.intents.webhook_send", fake_send)
+    monkeypatch.setattr("journeys.services.directory.webhook_send", fake_send)
     spec = task("provision", intent="provision_test_dataset", params={"dataset": "sample", "rows": 500})
     criteria_pipeline(tasks={"sandbox": {"setup": [spec]}})
 
@@ -400,9 +422,12 @@ def test_a_measurement_that_opens_the_gate_promotes_automatically(django_capture
     assert journey.stage == "pilot"
 
 
-def test_an_inactive_agent_fails_its_task(django_capture_on_commit_callbacks, webhook_sink):
-    Agent.objects.create(agent_id="test-agent", name="x", endpoint_url=webhook_sink.url, active=False)
+def test_an_inactive_agent_leaves_its_task_needing_configuration(
+    django_capture_on_commit_callbacks, webhook_sink
+):
+    Agent.objects.create(key="test-agent", name="x", endpoint_url=webhook_sink.url, active=False)
     criteria_pipeline(tasks={"sandbox": {"setup": [task("deploy")]}})
     journey = run(django_capture_on_commit_callbacks, start, "client-1")
     deploy = tasks_by_key(sandbox_unit(journey))["deploy"]
-    assert deploy.status == "failed" and "inactive" in deploy.error
+    assert deploy.status == "needs_configuration" and "inactive" in deploy.error
+    assert not webhook_sink.requests
