@@ -1,10 +1,11 @@
 """The durable queue: a table whose rows are the work, and the broker only a wake-up call.
 
-Five tables are queues: events on the bus (``Event``), step runs (``StepRun``), stage tasks
-(``WorkTask``), webhook deliveries (``WebhookDelivery``) and rule re-evaluations
-(``EvaluationSchedule``). Each configures one ``Queue`` (its model, which rows wait, which hold a
-lease, its lease, chunk, sweep batch and backoff); this module is the one routine they share, so
-"nothing is lost" is written, and reviewed, once:
+Six tables are queues: events on the bus (``Event``), step runs (``StepRun``), stage tasks
+(``WorkTask``), webhook deliveries (``WebhookDelivery``), milestone service calls
+(``ServiceCall``) and rule re-evaluations (``EvaluationSchedule``). Each configures one
+``Queue`` (its model, which rows wait, which hold a lease, its lease, chunk, sweep batch and
+backoff); this module is the one routine they share, so "nothing is lost" is written, and
+reviewed, once:
 
 1. **Enqueue after commit.** The transaction that makes rows due sends their ids to a worker
    once it commits (``enqueue_on_commit``), ``chunk`` ids per message. A transaction that rolls

@@ -10,7 +10,7 @@ from celery import shared_task
 from journeys import bus
 from journeys.broker import task_send
 from journeys.engine import dispatcher
-from journeys.services import subscriptions
+from journeys.services import milestone_calls, subscriptions
 
 
 @shared_task(name="journeys.events_process")
@@ -66,27 +66,29 @@ def webhook_delivery_send_enqueue(delivery_ids: list[int], countdown: float | No
     webhook_delivery_send_task.apply_async((delivery_id,), countdown=countdown)
 
 
+def milestone_call_enqueue(call_ids: list[int], countdown: float | None = None) -> None:
+    [call_id] = call_ids  # one call per message (the queue's chunk)
+    milestone_call_execute_task.apply_async((call_id,), countdown=countdown)
+
+
 def queues_connect() -> None:
     """Give journeys' durable queues their senders (the app's ``ready``)."""
     bus.EVENTS.connect(events_process_enqueue)
     dispatcher.STEP_RUNS.connect(step_runs_execute_enqueue)
     subscriptions.DELIVERIES.connect(webhook_delivery_send_enqueue)
+    milestone_calls.SERVICE_CALLS.connect(milestone_call_enqueue)
 
 
 # ----------------------------------------------------------------------------------------------
 # Milestone service calls (the service directory)
 # ----------------------------------------------------------------------------------------------
-@shared_task(name="journeys.milestone_calls_execute", ignore_result=True)
-def milestone_calls_execute_task(step_run_id: int) -> str:
-    """Try the next due service call of a milestone's run; safe to run twice (calls are claimed)."""
-    from journeys.services.milestone_calls import milestone_calls_execute
-
-    return milestone_calls_execute(step_run_id=step_run_id)
+@shared_task(name="journeys.milestone_call_execute", ignore_result=True)
+def milestone_call_execute_task(call_id: int) -> str:
+    """Try a due service call of a milestone; safe to run twice (calls are claimed)."""
+    return milestone_calls.milestone_call_execute(call_id=call_id)
 
 
 @shared_task(name="journeys.milestone_calls_sweep", ignore_result=True)
 def milestone_calls_sweep_task() -> int:
     """Beat: enqueue service calls whose retry fell due or whose message was lost."""
-    from journeys.services.milestone_calls import milestone_calls_sweep
-
-    return milestone_calls_sweep()
+    return milestone_calls.milestone_calls_sweep()

@@ -15,23 +15,27 @@ milestone's wait, an action's messages), and the calls run in this order:
 When every service is built-in, they answer at once, in the walker's transaction. Otherwise the
 step run waits (``waiting_for = "services"``; an advance is refused meanwhile) while
 ``ServiceCall`` rows are tried by a worker, each signed, SSRF-guarded and retried with backoff
-like a webhook step, every try logged. When the last one has answered, the run is handed back
-to the dispatcher, which enters the step again and finds the answers on its trace. An unknown
-service, one that needs configuration, or one out of attempts fails the step with that reason.
+like a webhook step, every try logged. The calls are a durable queue (``SERVICE_CALLS``, the kit
+in ``journeys.queue``): a call is due once the one before it has answered (its
+``next_attempt_at`` is empty until then), claimed with a lease, retried with backoff, swept.
+When the last one has answered, the run is handed back to the dispatcher, which enters the step
+again and finds the answers on its trace. An unknown service, one that needs configuration, or
+one out of attempts fails the step with that reason.
 """
 
 import copy
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from journeys.errors import DomainError
 from journeys.models import Service, ServiceCall, ServiceCallAttempt, StepRun
+from journeys.queue import Backoff, Queue
 from journeys.services.directory import ServiceUnavailable, service_call, service_resolve
 from journeys.webhooks import DeliveryFailed
 
@@ -46,6 +50,22 @@ WAITING_FOR = "services"
 LEASE_SECONDS = 60  # a worker holds a call this long; past it the sweeper may take it again
 SWEEP_BATCH = 500  # runs whose calls are re-enqueued per sweep
 SWEEP_AFTER_SECONDS = 10  # a due call not taken by then lost its message
+
+SERVICE_CALLS = Queue(
+    name="milestone service calls",
+    model=ServiceCall,
+    waiting=Q(status=ServiceCall.Status.PENDING, lease_until__isnull=True),
+    due_field="next_attempt_at",  # empty until the call before it has answered
+    held=Q(status=ServiceCall.Status.PENDING, lease_until__isnull=False),
+    lease_field="lease_until",
+    lease_seconds=LEASE_SECONDS,
+    chunk=1,  # one call per message: a run's calls go one after the other
+    sweep_batch=SWEEP_BATCH,
+    # The backoff of a step's retries (a webhook step's), from the same settings.
+    backoff=Backoff(
+        base=lambda: settings.STEP_RETRY_BASE_SECONDS, cap=lambda: settings.STEP_RETRY_MAX_SECONDS
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -85,7 +105,7 @@ def milestone_services_gate(walker: "Walker", run: StepRun, step: "StepDef") -> 
                 service=service,
                 operation=operation,
                 max_attempts=step.max_attempts,
-                next_attempt_at=walker.now,
+                next_attempt_at=walker.now if position == 0 else None,
             )
             for position, (role, ref, service, operation) in enumerate(resolved)
         ]
@@ -94,7 +114,7 @@ def milestone_services_gate(walker: "Walker", run: StepRun, step: "StepDef") -> 
         return _answer_inline(walker, run, step, calls)
     run.entered = False  # entered again once the calls have answered
     run.waiting_for = WAITING_FOR
-    transaction.on_commit(lambda: _enqueue(run.pk))
+    SERVICE_CALLS.enqueue_on_commit([calls[0].pk])
     return ServicesGate(waits=True)
 
 
@@ -177,55 +197,41 @@ def _finish(call: ServiceCall, *, status: str, response: dict | None = None, err
 # ----------------------------------------------------------------------------------------------
 # The worker side: one call at a time, in order
 # ----------------------------------------------------------------------------------------------
-def _enqueue(step_run_id: int, *, countdown: float | None = None) -> None:
-    from journeys.tasks import milestone_calls_execute_task
-
-    try:
-        milestone_calls_execute_task.apply_async((step_run_id,), countdown=countdown)
-    except Exception:  # the broker is down: the sweeper finds the call
-        logger.warning("could not enqueue the service calls of run %s", step_run_id, exc_info=True)
-
-
-def _claim(step_run_id: int) -> ServiceCall | None:
-    """Take the run's next pending call if it is due and nobody holds it (compare-and-swap)."""
+def _claim(call_id: int) -> ServiceCall | None:
+    """Take the call if it is due (or its worker's lease ran out) and nobody holds it; a call
+    whose run stopped waiting (cancelled, skipped) fails with the others still pending."""
     now = timezone.now()
-    waiting = StepRun.objects.filter(pk=step_run_id, status=StepRun.Status.SCHEDULED, waiting_for=WAITING_FOR)
-    if not waiting.exists():  # cancelled (or skipped) meanwhile: nobody waits for the answers
-        ServiceCall.objects.filter(step_run_id=step_run_id, status=ServiceCall.Status.PENDING).update(
+    call = ServiceCall.objects.filter(pk=call_id).only("step_run_id").first()
+    if call is None:
+        return None
+    waiting = StepRun.objects.filter(
+        pk=call.step_run_id, status=StepRun.Status.SCHEDULED, waiting_for=WAITING_FOR
+    )
+    if not waiting.exists():  # nobody waits for the answers any more
+        ServiceCall.objects.filter(step_run_id=call.step_run_id, status=ServiceCall.Status.PENDING).update(
             status=ServiceCall.Status.FAILED,
             error="The milestone's run stopped waiting for it.",
             finished_at=now,
         )
         return None
-    call = (
-        ServiceCall.objects.filter(step_run_id=step_run_id, status=ServiceCall.Status.PENDING)
-        .order_by("position")
-        .first()
-    )
-    if call is None or (call.next_attempt_at and call.next_attempt_at > now):
-        return None
-    claimed = (
-        ServiceCall.objects.filter(pk=call.pk, status=ServiceCall.Status.PENDING, attempts=call.attempts)
-        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
-        .update(attempts=F("attempts") + 1, lease_until=now + timedelta(seconds=LEASE_SECONDS))
-    )
-    if not claimed:
+    claimable = (SERVICE_CALLS.due(now) | SERVICE_CALLS.expired(now)) & Q(pk=call_id)
+    if not SERVICE_CALLS.claim(claimable, now=now, attempts=F("attempts") + 1):
         return None
     return ServiceCall.objects.select_related("service", "user_journey__participant", "step_run").get(
-        pk=call.pk
+        pk=call_id
     )
 
 
-def milestone_calls_execute(*, step_run_id: int) -> str:
-    """Try the run's next due call; record the try; go on with the next call, retry later, or
-    hand the run back to the walker. Returns what happened."""
-    call = _claim(step_run_id)
+def milestone_call_execute(*, call_id: int) -> str:
+    """Try a due call; record the try; go on with the run's next call, retry later, or hand the
+    run back to the walker. Returns what happened."""
+    call = _claim(call_id)
     if call is None:
         return "skipped"
     if not call.request:
         answers = dict(
             ServiceCall.objects.filter(
-                step_run_id=step_run_id, status=ServiceCall.Status.SUCCEEDED
+                step_run_id=call.step_run_id, status=ServiceCall.Status.SUCCEEDED
             ).values_list("role", "response")
         )
         call.request = call_body(call.user_journey, call.step_run, call, answers)
@@ -261,18 +267,22 @@ def _record(call: ServiceCall, *, status_code, error: str, duration, answer: dic
     elif permanent or call.attempts >= call.max_attempts:
         _finish(call, status=ServiceCall.Status.FAILED, error=error)
     else:
-        from journeys.engine.runner import STEP_RETRY
-
-        delay = STEP_RETRY.delay(call.attempts)  # the same backoff as webhook steps
-        call.error, call.lease_until, call.next_attempt_at = error[:2000], None, now + delay
+        call.next_attempt_at = SERVICE_CALLS.retry_at(now, call.attempts)
+        call.error, call.lease_until = error[:2000], None
         call.save(update_fields=["error", "lease_until", "next_attempt_at"])
-        transaction.on_commit(lambda: _enqueue(call.step_run_id, countdown=delay.total_seconds()))
+        SERVICE_CALLS.enqueue_on_commit([call.pk], countdown=(call.next_attempt_at - now).total_seconds())
         return "retrying"
-    more = call.status == ServiceCall.Status.SUCCEEDED and (
-        ServiceCall.objects.filter(step_run_id=call.step_run_id, status=ServiceCall.Status.PENDING).exists()
+    following = (
+        ServiceCall.objects.filter(step_run_id=call.step_run_id, status=ServiceCall.Status.PENDING)
+        .order_by("position")
+        .first()
+        if call.status == ServiceCall.Status.SUCCEEDED
+        else None
     )
-    if more:
-        transaction.on_commit(lambda: _enqueue(call.step_run_id))
+    if following is not None:  # due now that this one has answered
+        following.next_attempt_at = now
+        following.save(update_fields=["next_attempt_at"])
+        SERVICE_CALLS.enqueue_on_commit([following.pk])
     else:
         _hand_back(call.step_run_id)
     return call.status
@@ -309,15 +319,4 @@ def _hand_back(step_run_id: int) -> None:
 
 def milestone_calls_sweep() -> int:
     """Beat: enqueue calls that fell due (retries after a restart, lost messages, dead workers)."""
-    now = timezone.now()
-    runs = set(
-        ServiceCall.objects.filter(
-            status=ServiceCall.Status.PENDING,
-            next_attempt_at__lte=now - timedelta(seconds=SWEEP_AFTER_SECONDS),
-        )
-        .filter(Q(lease_until__isnull=True) | Q(lease_until__lt=now))
-        .values_list("step_run_id", flat=True)[:SWEEP_BATCH]
-    )
-    for step_run_id in runs:
-        _enqueue(step_run_id)
-    return len(runs)
+    return len(SERVICE_CALLS.sweep(lost_after=SWEEP_AFTER_SECONDS))

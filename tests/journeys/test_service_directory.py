@@ -7,7 +7,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from journeys.models import Service, ServiceCall, ServiceCallAttempt, StepRun, UserJourney
-from journeys.services.milestone_calls import milestone_calls_execute
+from journeys.services.milestone_calls import milestone_call_execute
 from tests.journeys.factories import ParticipantFactory, action, make_journey
 
 pytestmark = pytest.mark.django_db
@@ -133,7 +133,7 @@ def test_a_failing_service_is_retried_each_try_logged_then_fails_the_milestone(
 
     ServiceCall.objects.filter(pk=call.pk).update(next_attempt_at=timezone.now())  # its backoff passed
     with django_capture_on_commit_callbacks(execute=True):
-        assert milestone_calls_execute(step_run_id=call.step_run_id) == "failed"
+        assert milestone_call_execute(call_id=call.pk) == "failed"
 
     call.refresh_from_db()
     assert (call.status, call.attempts) == ("failed", 2)
