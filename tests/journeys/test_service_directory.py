@@ -1,13 +1,15 @@
 """The service directory: services managed through the API (secrets shown once, targets checked,
 health recorded), one registry with stage agents, and what milestones do with their services."""
 
+from datetime import timedelta
+
 import pytest
 from django.core import mail
 from django.core.management import call_command
 from django.utils import timezone
 
 from journeys.models import Service, ServiceCall, ServiceCallAttempt, StepRun, UserJourney
-from journeys.services.milestone_calls import milestone_call_execute
+from journeys.services.milestone_calls import SERVICE_CALLS, milestone_call_execute, milestone_calls_sweep
 from tests.journeys.factories import ParticipantFactory, action, make_journey
 
 pytestmark = pytest.mark.django_db
@@ -203,3 +205,25 @@ def test_staff_add_a_service_in_the_admin_and_see_what_needs_configuration(clien
         f"/admin/journeys/service/{Service.objects.get(key='Insights').pk}/change/"
     ).content.decode()
     assert secret not in page and "Rotate" in page
+
+
+def test_calls_are_made_one_after_the_other_and_a_lost_message_is_swept(
+    emit, webhook_sink, monkeypatch, django_capture_on_commit_callbacks
+):
+    Service.objects.create(key="Profile", name="Profile", endpoint_url=f"{webhook_sink.url}/profile")
+    Service.objects.create(key="Gateway", name="Gateway", endpoint_url=f"{webhook_sink.url}/gateway")
+    make_journey([milestone("upload", personalization="Profile.get", experience_api="Gateway.handle_upload")])
+    send = SERVICE_CALLS._send
+    monkeypatch.setattr(SERVICE_CALLS, "_send", lambda ids, **options: None)  # the broker loses it
+    emit("signup")
+    first, second = ServiceCall.objects.order_by("position")
+    assert (first.attempts, second.next_attempt_at) == (0, None)  # the second waits for the first
+
+    monkeypatch.setattr(SERVICE_CALLS, "_send", send)
+    ServiceCall.objects.filter(pk=first.pk).update(next_attempt_at=timezone.now() - timedelta(minutes=1))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert milestone_calls_sweep() == 1  # only the first call is due
+
+    assert [r["path"] for r in webhook_sink.requests] == ["/profile", "/gateway"]
+    assert set(ServiceCall.objects.values_list("status", flat=True)) == {"succeeded"}
+    assert StepRun.objects.get().trace["services"]
