@@ -10,23 +10,15 @@ Two deployment shapes share this file:
   flags that ``check --deploy`` asks for.
 """
 
-import base64
-import ipaddress
-import secrets
 from datetime import timedelta
 from pathlib import Path
 
-import environ
-import structlog
-from cryptography.fernet import Fernet
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.core.exceptions import ImproperlyConfigured
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+from config import environment
+from config.environment import env
 
-env = environ.Env()
-environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+BASE_DIR = environment.BASE_DIR
 
 # --------------------------------------------------------------------------------------------
 # Deployment shape
@@ -41,52 +33,9 @@ PRODUCTION = DJANGO_ENV == "production"
 # broker, when a channel opens, make the ones they use.
 VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
 
-
-def _secret_key() -> str:
-    """The key from the environment; in development, one generated once and kept in ``var/``."""
-    key = env.str("SECRET_KEY", default="")
-    if key:
-        return key
-    if PRODUCTION:
-        raise ImproperlyConfigured("SECRET_KEY must be set when DJANGO_ENV=production")
-    key_file = VAR_DIR / "secret_key"
-    if not key_file.exists():
-        key_file.parent.mkdir(parents=True, exist_ok=True)
-        key_file.write_text(secrets.token_urlsafe(50))
-        key_file.chmod(0o600)
-    return key_file.read_text().strip()
-
-
-SECRET_KEY = _secret_key()
-
-
-def _secrets_encryption_keys() -> list[str]:
-    """Fernet keys for secrets at rest (webhook and agent signing secrets), newest first.
-
-    ``SECRETS_ENCRYPTION_KEYS`` is a comma-separated list of Fernet keys (make one with
-    ``python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"``);
-    the first encrypts, all decrypt. Required in production; in development a key is derived
-    from ``SECRET_KEY`` (HKDF-SHA256), so a fresh checkout works without configuration.
-    """
-    keys = env.list("SECRETS_ENCRYPTION_KEYS", default=[])
-    for key in keys:
-        try:
-            Fernet(key)
-        except (ValueError, TypeError) as exc:
-            raise ImproperlyConfigured(
-                "SECRETS_ENCRYPTION_KEYS must hold Fernet keys (32 url-safe base64-encoded bytes)."
-            ) from exc
-    if keys:
-        return keys
-    if PRODUCTION:
-        raise ImproperlyConfigured("SECRETS_ENCRYPTION_KEYS must be set when DJANGO_ENV=production")
-    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"secrets-at-rest").derive(
-        SECRET_KEY.encode()
-    )
-    return [base64.urlsafe_b64encode(derived).decode()]
-
-
-SECRETS_ENCRYPTION_KEYS = _secrets_encryption_keys()
+SECRET_KEY = environment.secret_key(production=PRODUCTION, var_dir=VAR_DIR)
+# Fernet keys for secrets at rest, newest first (see config.environment.secrets_encryption_keys).
+SECRETS_ENCRYPTION_KEYS = environment.secrets_encryption_keys(production=PRODUCTION, secret_key=SECRET_KEY)
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -178,23 +127,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env.str("REDIS_URL", default="")
 
 
-def redis_cache(url: str) -> dict:
-    """The cache settings for a Redis at ``url`` (also what the fault tests point at their own)."""
-    return {
-        "BACKEND": "config.cache.FailOpenRedisCache",
-        "LOCATION": url,
-        "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="jo"),
-        "KEY_FUNCTION": "config.cache.namespaced_key",
-        "OPTIONS": {
-            "SOCKET_CONNECT_TIMEOUT": 1,  # seconds; a slow cache is worse than none
-            "SOCKET_TIMEOUT": 1,
-            "RETRY_SECONDS": env.float("CACHE_RETRY_SECONDS", default=5.0),  # breaker pause
-        },
-    }
-
-
 if REDIS_URL:
-    CACHES = {"default": redis_cache(REDIS_URL)}
+    CACHES = {"default": environment.redis_cache(REDIS_URL)}
 else:
     CACHES = {
         "default": {
@@ -421,52 +355,10 @@ WORKSPACE_SEARCH_PROVIDER_URL = env.str("WORKSPACE_SEARCH_PROVIDER_URL", default
 # --------------------------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOG_FORMAT = env.str("LOG_FORMAT", default="plain")  # plain | json (one JSON object per line)
-if LOG_FORMAT not in ("plain", "json"):
-    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}")
-# Beat's once-a-second ticks are not logged at INFO unless LOG_PERIODIC_TICKS=true (to watch beat).
-_quiet = {} if env.bool("LOG_PERIODIC_TICKS", default=False) else {"filters": ["quiet_ticks"]}
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "filters": {"quiet_ticks": {"()": "analytics.logs.QuietPeriodicTicks"}},
-    "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"},
-        "json": {
-            "()": structlog.stdlib.ProcessorFormatter,
-            "processor": structlog.processors.JSONRenderer(),
-            "foreign_pre_chain": [
-                structlog.contextvars.merge_contextvars,  # request_id and other bound ids
-                structlog.processors.TimeStamper(fmt="iso"),
-                structlog.stdlib.add_log_level,
-                structlog.stdlib.add_logger_name,
-            ],
-        },
-    },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
-    "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {
-        # Beat's once-a-second dispatcher tick: no line per tick at INFO.
-        "celery.beat": _quiet,
-        "celery.app.trace": _quiet,
-        "celery.worker.strategy": _quiet,
-        "django_structlog": {"level": "WARNING"},  # not a line per request: gunicorn logs access
-    },
-}
-structlog.configure(
-    processors=[
-        structlog.contextvars.merge_contextvars,
-        structlog.stdlib.filter_by_level,
-        structlog.processors.TimeStamper(fmt="iso"),
-        structlog.stdlib.add_logger_name,
-        structlog.stdlib.add_log_level,
-        structlog.stdlib.PositionalArgumentsFormatter(),
-        structlog.processors.StackInfoRenderer(),
-        structlog.processors.format_exc_info,
-        structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
-    ],
-    logger_factory=structlog.stdlib.LoggerFactory(),
-    cache_logger_on_first_use=True,
+LOGGING = environment.logging_config(
+    level=LOG_LEVEL, fmt=LOG_FORMAT, periodic_ticks=env.bool("LOG_PERIODIC_TICKS", default=False)
 )
+environment.structlog_configure()
 # What a worker prints (the console email backend) is information, not a warning.
 CELERY_WORKER_REDIRECT_STDOUTS_LEVEL = "INFO"
 
@@ -476,14 +368,7 @@ CELERY_WORKER_REDIRECT_STDOUTS_LEVEL = "INFO"
 # Scrapers present "Authorization: Bearer <METRICS_TOKEN>" or come from METRICS_ALLOWED_NETWORKS
 # (CIDRs); staff with the analytics permission may look too. Nobody else.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
-METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=[])
-for _network in METRICS_ALLOWED_NETWORKS:
-    try:
-        ipaddress.ip_network(_network, strict=False)
-    except ValueError as exc:
-        raise ImproperlyConfigured(
-            f"METRICS_ALLOWED_NETWORKS: {_network!r} is not a network ({exc})"
-        ) from exc
+METRICS_ALLOWED_NETWORKS = environment.networks("METRICS_ALLOWED_NETWORKS")
 PROMETHEUS_EXPORT_MIGRATIONS = False  # no database query at start-up
 # PROMETHEUS_MULTIPROC_DIR (an environment variable, read by prometheus_client at import) makes
 # every gunicorn and Celery process write its counters there; bin/run and the Procfile set it to

@@ -8,13 +8,14 @@ import json
 import pytest
 from cryptography.fernet import Fernet
 from django.apps import apps
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.db import connection
 from django.urls import reverse
 from standardwebhooks import Webhook, WebhookVerificationError
 
-import config.settings
+from config.environment import secrets_encryption_keys
 from journeys.crypto import SecretUnreadable, secret_decrypt, secret_encrypt, secret_mask
 from journeys.models import Journey, JourneyVersion, Step, StepRun
 from journeys.services.journeys import has_unpublished_changes
@@ -62,31 +63,30 @@ def config_of(response) -> dict:
 # Keys
 # ------------------------------------------------------------------------------------------------
 def test_production_refuses_to_start_without_an_encryption_key(monkeypatch):
-    monkeypatch.setattr(config.settings, "PRODUCTION", True)
     monkeypatch.delenv("SECRETS_ENCRYPTION_KEYS", raising=False)
     with pytest.raises(ImproperlyConfigured, match="SECRETS_ENCRYPTION_KEYS must be set"):
-        config.settings._secrets_encryption_keys()
+        secrets_encryption_keys(production=True, secret_key="k" * 50)
 
 
 def test_a_key_that_is_not_a_fernet_key_is_refused(monkeypatch):
     monkeypatch.setenv("SECRETS_ENCRYPTION_KEYS", "not-a-key")
     with pytest.raises(ImproperlyConfigured, match="Fernet keys"):
-        config.settings._secrets_encryption_keys()
+        secrets_encryption_keys(production=False, secret_key="k" * 50)
 
 
 def test_development_derives_a_stable_key_from_the_secret_key_and_production_uses_the_configured_ones(
     monkeypatch,
 ):
     monkeypatch.delenv("SECRETS_ENCRYPTION_KEYS", raising=False)
-    derived = config.settings._secrets_encryption_keys()
-    assert derived == config.settings._secrets_encryption_keys() and len(derived) == 1
+    derived = secrets_encryption_keys(production=False, secret_key=settings.SECRET_KEY)
+    assert derived == secrets_encryption_keys(production=False, secret_key=settings.SECRET_KEY)
+    assert len(derived) == 1
     Fernet(derived[0])  # a usable key, and not the secret key itself
-    assert derived[0] != config.settings.SECRET_KEY
+    assert derived[0] != settings.SECRET_KEY
 
     new, old = Fernet.generate_key().decode(), Fernet.generate_key().decode()
-    monkeypatch.setattr(config.settings, "PRODUCTION", True)
     monkeypatch.setenv("SECRETS_ENCRYPTION_KEYS", f"{new},{old}")
-    assert config.settings._secrets_encryption_keys() == [new, old]
+    assert secrets_encryption_keys(production=True, secret_key=settings.SECRET_KEY) == [new, old]
 
 
 def test_keys_rotate_old_values_stay_readable_until_reencrypted(settings):

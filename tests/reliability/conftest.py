@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from config.settings import redis_cache
+from config.environment import redis_cache
 from tests.conftest import IN_CI, TEST_RUN_ID
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
