@@ -17,6 +17,7 @@ causing more.
 
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -135,20 +136,8 @@ def participants_evaluate_locked(
     if not participants:
         return []
     ruleset = active_ruleset()
-    if cached_context:
-        contexts = {p.pk: context_get(p) for p in participants}
-    elif event_ids is not None:
-        contexts = contexts_for_events(participants=participants, event_ids=event_ids)
-    else:
-        records = context_records_load(participant_ids=[p.pk for p in participants])
-        contexts = {p.pk: context_build(p, records.get(p.pk, {})) for p in participants}
-    stored: dict[int, dict[str, StoredFlag]] = {p.pk: {} for p in participants}
-    row_ids: dict[tuple[int, str], int] = {}
-    for pk, participant_id, name, value, set_by_rule, set_at, expires_at in Flag.objects.filter(
-        participant_id__in=list(stored)
-    ).values_list("pk", "participant_id", "flag", "value", "set_by_rule", "set_at", "expires_at"):
-        stored[participant_id][name] = StoredFlag(value, set_by_rule, set_at, expires_at)
-        row_ids[(participant_id, name)] = pk
+    contexts = _contexts(participants, cached_context=cached_context, event_ids=event_ids)
+    stored, row_ids = _stored_flags(participants)
     with evaluation_logging([p.user_id for p in participants]):
         started = time.perf_counter()
         evaluated = [
@@ -165,6 +154,32 @@ def participants_evaluate_locked(
             sum(len(found) for found in events.values()),
         )
     return [_evaluation(p, ruleset, outcome, events.get(p.pk, []), now) for p, outcome in evaluated]
+
+
+def _contexts(
+    participants: list[Participant], *, cached_context: bool, event_ids: list[int] | None
+) -> dict[int, Any]:
+    """Each participant's evaluation context: cached, extended by these events, or loaded afresh."""
+    if cached_context:
+        return {p.pk: context_get(p) for p in participants}
+    if event_ids is not None:
+        return contexts_for_events(participants=participants, event_ids=event_ids)
+    records = context_records_load(participant_ids=[p.pk for p in participants])
+    return {p.pk: context_build(p, records.get(p.pk, {})) for p in participants}
+
+
+def _stored_flags(
+    participants: list[Participant],
+) -> tuple[dict[int, dict[str, StoredFlag]], dict[tuple[int, str], int]]:
+    """The participants' flags as stored (one query), and each flag row's id by (participant, flag)."""
+    stored: dict[int, dict[str, StoredFlag]] = {p.pk: {} for p in participants}
+    row_ids: dict[tuple[int, str], int] = {}
+    for pk, participant_id, name, value, set_by_rule, set_at, expires_at in Flag.objects.filter(
+        participant_id__in=list(stored)
+    ).values_list("pk", "participant_id", "flag", "value", "set_by_rule", "set_at", "expires_at"):
+        stored[participant_id][name] = StoredFlag(value, set_by_rule, set_at, expires_at)
+        row_ids[(participant_id, name)] = pk
+    return stored, row_ids
 
 
 def _dry_run(participant: Participant, *, trace: bool, now: datetime) -> Evaluation:
@@ -267,37 +282,50 @@ def _write(
         if not outcome.changes:
             continue
         own_history = [next(history) for _ in outcome.changes]
-        own = [
-            flag_updated_event(participant=participant, history=h, source=EVALUATION_SOURCE)
-            for h in own_history
-        ]
-        first_change_of: dict[str, int] = {}
-        for change, row in zip(outcome.changes, own_history, strict=True):
-            if change.rule is not None:
-                first_change_of.setdefault(change.rule.rule_id, row.pk)
-        for rule, emit in outcome.emits:
-            payload = dict(emit.payload)
-            payload.setdefault("triggered_by_rule", rule.rule_id)
-            own.append(
-                EventInput(
-                    type=emit.event,
-                    user_id=participant.user_id,
-                    payload=payload,
-                    occurred_at=now,
-                    source=EVALUATION_SOURCE,
-                    idempotency_key=f"rule-event:{first_change_of[rule.rule_id]}:{emit.index}",
-                )
-            )
-        own.extend(
-            milestone_reached_event(
-                participant=participant, milestone=next(milestones), source=EVALUATION_SOURCE
-            )
-            for _ in outcome.milestones
-        )
+        own = _participant_events(participant, outcome, own_history, milestones, now)
         inputs.extend(own)
         types[participant.pk] = [e.type for e in own]
     events_ingest(events=inputs)
     return types
+
+
+def _participant_events(
+    participant: Participant,
+    outcome: Outcome,
+    own_history: list,
+    milestones: Iterator[Milestone],
+    now: datetime,
+) -> list[EventInput]:
+    """One participant's events, in order: its flag updates, its fired rules' emits, its milestones.
+
+    An emitted event's idempotency key names the first history row its rule wrote, so the same
+    evaluation written again emits nothing new.
+    """
+    own = [
+        flag_updated_event(participant=participant, history=h, source=EVALUATION_SOURCE) for h in own_history
+    ]
+    first_change_of: dict[str, int] = {}
+    for change, row in zip(outcome.changes, own_history, strict=True):
+        if change.rule is not None:
+            first_change_of.setdefault(change.rule.rule_id, row.pk)
+    for rule, emit in outcome.emits:
+        payload = dict(emit.payload)
+        payload.setdefault("triggered_by_rule", rule.rule_id)
+        own.append(
+            EventInput(
+                type=emit.event,
+                user_id=participant.user_id,
+                payload=payload,
+                occurred_at=now,
+                source=EVALUATION_SOURCE,
+                idempotency_key=f"rule-event:{first_change_of[rule.rule_id]}:{emit.index}",
+            )
+        )
+    own.extend(
+        milestone_reached_event(participant=participant, milestone=next(milestones), source=EVALUATION_SOURCE)
+        for _ in outcome.milestones
+    )
+    return own
 
 
 def _schedule(evaluated: list[tuple[Participant, Outcome]]) -> None:
