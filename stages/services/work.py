@@ -22,6 +22,7 @@ attempt and its outcome (steps 2 to 4) are ``stages.services.work_tasks``.
 
 import logging
 from collections.abc import Iterable
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Q
@@ -95,12 +96,9 @@ def unit_of_work_create(
         type="UnitOfWorkCreated",
         journey=journey,
         key=f"stages:unit:{unit.work_id}:created",
-        payload={
-            "work_id": str(unit.work_id),
-            "stage": stage,
-            "purpose": purpose,
-            "tasks": [{"key": t.key, "intent": t.intent, "depends_on": t.depends_on} for t in templates],
-        },
+        payload=_unit_payload(
+            unit, tasks=[{"key": t.key, "intent": t.intent, "depends_on": t.depends_on} for t in templates]
+        ),
     )
     _execute(journey=journey, unit=unit)
     return unit
@@ -146,7 +144,7 @@ def unit_of_work_complete_locked(*, journey: StagedJourney, unit: UnitOfWork) ->
         type="UnitOfWorkCompleted",
         journey=journey,
         key=f"stages:unit:{unit.work_id}:completed",
-        payload={"work_id": str(unit.work_id), "stage": unit.stage, "purpose": unit.purpose},
+        payload=_unit_payload(unit),
     )
     if unit.purpose == UnitOfWork.Purpose.ROLLBACK and journey.stage == Stage.ROLLBACK:
         from stages.services.staged_journeys import staged_journey_complete_rollback_locked
@@ -167,14 +165,12 @@ def unit_of_work_fail_locked(*, journey: StagedJourney, unit: UnitOfWork, task: 
         type="UnitOfWorkFailed",
         journey=journey,
         key=f"stages:unit:{unit.work_id}:round:{unit.round}:failed",
-        payload={
-            "work_id": str(unit.work_id),
-            "stage": unit.stage,
-            "purpose": unit.purpose,
-            "failed_task": task.key,
-            "error": task.error,
-        },
+        payload=_unit_payload(unit, failed_task=task.key, error=task.error),
     )
+
+
+def _unit_payload(unit: UnitOfWork, **details: Any) -> dict[str, Any]:
+    return {"work_id": str(unit.work_id), "stage": unit.stage, "purpose": unit.purpose, **details}
 
 
 # --------------------------------------------------------------------------------------------
@@ -235,12 +231,7 @@ def unit_of_work_cancel_locked(*, journey: StagedJourney, unit: UnitOfWork, acto
         type="UnitOfWorkCancelled",
         journey=journey,
         key=f"stages:unit:{unit.work_id}:cancelled",
-        payload={
-            "work_id": str(unit.work_id),
-            "stage": unit.stage,
-            "purpose": unit.purpose,
-            "by": actor or "system",
-        },
+        payload=_unit_payload(unit, by=actor or "system"),
     )
 
 
