@@ -5,16 +5,13 @@ channels (``TEXT_EXTRACTIONS``, ``EXPORT_RENDERS``) call them after commit once 
 ran. With the broker down the row stays pending and the maintenance sweep sends it again.
 """
 
-import logging
-
 from celery import shared_task
 
+from journeys.broker import task_send
 from workspace.services.exports import EXPORT_RENDERS, export_render
 from workspace.services.files import TEXT_EXTRACTIONS, attachment_extract_text
 from workspace.services.maintenance import pending_sweep
 from workspace.services.spaces import workspace_purge_deleted
-
-logger = logging.getLogger(__name__)
 
 
 @shared_task(name="workspace.attachment_extract_text", ignore_result=True)
@@ -49,19 +46,13 @@ def workspace_purge_deleted_task() -> dict[str, int]:
 def attachment_extract_text_enqueue(attachment_ids: list[int]) -> None:
     """Ask a worker to read one document's text."""
     [pk] = attachment_ids  # one attachment per message (the channel's chunk)
-    try:
-        attachment_extract_text_task.delay(pk)
-    except Exception:
-        logger.warning("could not enqueue the text of attachment %s; the sweep will retry", pk, exc_info=True)
+    task_send(attachment_extract_text_task, pk, left_to="the workspace sweep")
 
 
 def export_render_enqueue(export_ids: list[int]) -> None:
     """Ask a worker to render one export."""
     [pk] = export_ids  # one export per message (the channel's chunk)
-    try:
-        export_render_task.delay(pk)
-    except Exception:
-        logger.warning("could not enqueue export %s; the sweep will retry", pk, exc_info=True)
+    task_send(export_render_task, pk, left_to="the workspace sweep")
 
 
 def queues_connect() -> None:
