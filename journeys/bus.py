@@ -15,7 +15,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 
 from django.conf import settings
@@ -170,71 +170,93 @@ def events_process(*, event_ids: list[int]) -> list[Event]:
     if not claimed:
         return []
     events = list(Event.objects.select_related("participant").filter(pk__in=claimed).order_by("pk"))
-    results = {event.pk: dict(event.subscriber_results) for event in events}
-    errors: dict[int, list[str]] = {event.pk: [] for event in events}
-
-    def succeeded(subscriber: Subscriber, event: Event) -> None:
-        attempts = results[event.pk].get(subscriber.name, {}).get("attempts", 0) + 1
-        results[event.pk][subscriber.name] = {"status": "ok", "attempts": attempts}
-
-    def failed(subscriber: Subscriber, event: Event, exc: Exception) -> None:
-        logger.exception("subscriber %s failed on event %s", subscriber.name, event.pk)
-        attempts = results[event.pk].get(subscriber.name, {}).get("attempts", 0) + 1
-        message = f"{type(exc).__name__}: {exc}"
-        results[event.pk][subscriber.name] = {
-            "status": "failed",
-            "attempts": attempts,
-            "error": message[:2000],
-        }
-        errors[event.pk].append(f"{subscriber.name}: {message}")
-
+    outcomes = _Outcomes(events)
     for subscriber in _subscribers_in_order():
-        pending = [
-            event
-            for event in events
-            if subscriber in subscribers_for(event.type)
-            and results[event.pk].get(subscriber.name, {}).get("status") != "ok"
-        ]
-        if not pending:
-            continue
-        if subscriber.batch_handler is not None and len(pending) > 1:
-            try:
-                with transaction.atomic():
-                    subscriber.batch_handler(pending)
-            except Exception:
-                logger.warning("batch of %s failed; handling its events one by one", subscriber.name)
-            else:
-                for event in pending:
-                    succeeded(subscriber, event)
-                continue
-        for event in pending:
-            try:
-                with transaction.atomic():
-                    subscriber.handler(event)
-            except Exception as exc:
-                failed(subscriber, event, exc)
-            else:
-                succeeded(subscriber, event)
-
+        pending = [event for event in events if outcomes.owes(subscriber, event)]
+        if pending:
+            _deliver(subscriber, pending, outcomes)
     now = timezone.now()
     for event in events:
-        event.subscriber_results = results[event.pk]
+        outcomes.conclude(event, now=now)
+    _settle(events)
+    return events
+
+
+class _Outcomes:
+    """Each claimed event's per-subscriber results and the errors of this round."""
+
+    def __init__(self, events: list[Event]) -> None:
+        self.results = {event.pk: dict(event.subscriber_results) for event in events}
+        self.errors: dict[int, list[str]] = {event.pk: [] for event in events}
+
+    def owes(self, subscriber: Subscriber, event: Event) -> bool:
+        """Whether this subscriber listens to the event and has not yet handled it."""
+        return (
+            subscriber in subscribers_for(event.type)
+            and self.results[event.pk].get(subscriber.name, {}).get("status") != "ok"
+        )
+
+    def _attempts(self, subscriber: Subscriber, event: Event) -> int:
+        return self.results[event.pk].get(subscriber.name, {}).get("attempts", 0) + 1
+
+    def succeeded(self, subscriber: Subscriber, event: Event) -> None:
+        self.results[event.pk][subscriber.name] = {
+            "status": "ok",
+            "attempts": self._attempts(subscriber, event),
+        }
+
+    def failed(self, subscriber: Subscriber, event: Event, exc: Exception) -> None:
+        logger.exception("subscriber %s failed on event %s", subscriber.name, event.pk)
+        message = f"{type(exc).__name__}: {exc}"
+        self.results[event.pk][subscriber.name] = {
+            "status": "failed",
+            "attempts": self._attempts(subscriber, event),
+            "error": message[:2000],
+        }
+        self.errors[event.pk].append(f"{subscriber.name}: {message}")
+
+    def conclude(self, event: Event, *, now: datetime) -> None:
+        """Set the event's outcome: processed, pending again after a backoff, or failed for good."""
+        errors = self.errors[event.pk]
+        event.subscriber_results = self.results[event.pk]
         event.lease_until = None
-        if not errors[event.pk]:
+        event.next_attempt_at = None
+        if not errors:
             event.status = Event.Status.PROCESSED
             event.processed_at = now
             event.error = ""
-            event.next_attempt_at = None
-        elif event.attempts >= settings.EVENT_MAX_ATTEMPTS:
+            return
+        event.error = "\n".join(errors)[:10_000]
+        if event.attempts >= settings.EVENT_MAX_ATTEMPTS:
             event.status = Event.Status.FAILED
-            event.error = "\n".join(errors[event.pk])[:10_000]
-            event.next_attempt_at = None
         else:
             event.status = Event.Status.PENDING
-            event.error = "\n".join(errors[event.pk])[:10_000]
             event.next_attempt_at = EVENTS.retry_at(now, event.attempts)
-    _settle(events)
-    return events
+
+
+def _deliver(subscriber: Subscriber, pending: list[Event], outcomes: _Outcomes) -> None:
+    """Hand one subscriber its pending events: as one batch when it can, else one by one.
+
+    A failing batch is retried event by event, so one bad event fails alone.
+    """
+    if subscriber.batch_handler is not None and len(pending) > 1:
+        try:
+            with transaction.atomic():
+                subscriber.batch_handler(pending)
+        except Exception:
+            logger.warning("batch of %s failed; handling its events one by one", subscriber.name)
+        else:
+            for event in pending:
+                outcomes.succeeded(subscriber, event)
+            return
+    for event in pending:
+        try:
+            with transaction.atomic():
+                subscriber.handler(event)
+        except Exception as exc:
+            outcomes.failed(subscriber, event, exc)
+        else:
+            outcomes.succeeded(subscriber, event)
 
 
 def _settle(events: list[Event]) -> None:

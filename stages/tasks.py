@@ -13,7 +13,7 @@ from celery import shared_task
 from stages.conf import setting
 from stages.models import WorkTask
 from stages.selectors import journeys_awaiting_auto_promotion
-from stages.services import history, staged_journeys, work
+from stages.services import history, staged_journeys, work, work_tasks
 from stages.services.common import AUTO_PROMOTIONS
 
 logger = logging.getLogger(__name__)
@@ -24,7 +24,7 @@ def work_task_execute_task(task_pk: int) -> str:
     """Run one task of a unit of work (claimed first: a duplicate message does nothing)."""
     if not WorkTask.objects.filter(pk=task_pk).exists():
         return "gone"
-    return work.work_task_execute(task_pk=task_pk)
+    return work_tasks.work_task_execute(task_pk=task_pk)
 
 
 @shared_task(name="stages.work_tasks_sweep", ignore_result=True)

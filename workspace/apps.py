@@ -7,3 +7,8 @@ class WorkspaceConfig(AppConfig):
     name = "workspace"
     verbose_name = "Workspace"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from workspace import tasks
+
+        tasks.queues_connect()  # the workspace's work is sent through Celery

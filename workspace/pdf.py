@@ -42,14 +42,34 @@ def _picture(attachment, width: float) -> Image | Paragraph:
     return Image(data, width=width, height=width * ratio)
 
 
+def _dash(value: object) -> str:
+    return "—" if value is None else str(value)
+
+
 def render_journey_pdf(timeline: JourneyTimeline) -> tuple[bytes, int]:
     """Render the timeline; returns the PDF bytes and its page count."""
+    from pypdf import PdfReader
+
     styles = getSampleStyleSheet()
     out = io.BytesIO()
     doc = SimpleDocTemplate(
         out, pagesize=A4, title=timeline.journey_name, author=timeline.participant, subject="Journey export"
     )
-    story: list = [
+    story = [
+        *_heading(timeline, styles),
+        *_steps(timeline, styles),
+        *_milestones(timeline, styles),
+        *_decisions(timeline, styles),
+        *_costs(timeline, styles),
+        *_pictures(timeline, styles),
+    ]
+    doc.build(story)
+    content = out.getvalue()
+    return content, len(PdfReader(io.BytesIO(content)).pages)
+
+
+def _heading(timeline: JourneyTimeline, styles) -> list:
+    return [
         Paragraph(escape(timeline.journey_name), styles["Title"]),
         Paragraph(
             escape(
@@ -59,100 +79,104 @@ def render_journey_pdf(timeline: JourneyTimeline) -> tuple[bytes, int]:
             styles["Normal"],
         ),
         Spacer(1, 6 * mm),
-        Paragraph("Timeline", styles["Heading2"]),
     ]
+
+
+def _steps(timeline: JourneyTimeline, styles) -> list:
+    title = Paragraph("Timeline", styles["Heading2"])
+    if not timeline.steps:
+        return [title, Paragraph("No steps have run yet.", styles["Normal"])]
     rows = [["Step", "Kind", "Status", "Started", "Finished"]]
     rows += [
         [s.step_key, s.kind, s.status, _when(s.started_at), _when(s.finished_at)] for s in timeline.steps
     ]
-    story.append(
-        _table(rows, [45 * mm, 25 * mm, 25 * mm, 35 * mm, 35 * mm])
-        if timeline.steps
-        else Paragraph("No steps have run yet.", styles["Normal"])
-    )
-    story += [Spacer(1, 4 * mm), Paragraph("Milestones", styles["Heading2"])]
-    if timeline.milestones:
-        rows = [["Milestone", "Status", "Started", "Completed"]]
-        rows += [
-            [m.step_key, m.status, _when(m.started_at), _when(m.finished_at)] for m in timeline.milestones
-        ]
-        story.append(_table(rows, [60 * mm, 30 * mm, 40 * mm, 40 * mm]))
-    else:
-        story.append(Paragraph("No milestones.", styles["Normal"]))
+    return [title, _table(rows, [45 * mm, 25 * mm, 25 * mm, 35 * mm, 35 * mm])]
 
-    story += [Spacer(1, 4 * mm), Paragraph("Decisions", styles["Heading2"])]
-    if timeline.decisions:
-        rows = [["When", "Question", "Chosen", "Reasoning", "Status"]]
-        for decision in timeline.decisions:
-            status = (
-                "current" if decision.current else ("rolled back" if decision.rolled_back else "superseded")
-            )
-            rows.append(
-                [
-                    _when(decision.created_at),
-                    Paragraph(escape(decision.question), styles["BodyText"]),
-                    Paragraph(escape(decision.chosen), styles["BodyText"]),
-                    Paragraph(escape(decision.reasoning), styles["BodyText"]),
-                    status,
-                ]
-            )
-        story.append(_table(rows, [28 * mm, 40 * mm, 35 * mm, 55 * mm, 20 * mm]))
-    else:
-        story.append(Paragraph("No decisions recorded.", styles["Normal"]))
 
-    budget = timeline.budget
-    story += [Spacer(1, 4 * mm), Paragraph(f"Costs ({budget.currency})", styles["Heading2"])]
-    rows = [["Category", "Budget", "Spent", "Remaining", "Lowest quote", ""]]
-    for line in budget.categories:
+def _milestones(timeline: JourneyTimeline, styles) -> list:
+    title = [Spacer(1, 4 * mm), Paragraph("Milestones", styles["Heading2"])]
+    if not timeline.milestones:
+        return [*title, Paragraph("No milestones.", styles["Normal"])]
+    rows = [["Milestone", "Status", "Started", "Completed"]]
+    rows += [[m.step_key, m.status, _when(m.started_at), _when(m.finished_at)] for m in timeline.milestones]
+    return [*title, _table(rows, [60 * mm, 30 * mm, 40 * mm, 40 * mm])]
+
+
+def _decisions(timeline: JourneyTimeline, styles) -> list:
+    title = [Spacer(1, 4 * mm), Paragraph("Decisions", styles["Heading2"])]
+    if not timeline.decisions:
+        return [*title, Paragraph("No decisions recorded.", styles["Normal"])]
+    rows = [["When", "Question", "Chosen", "Reasoning", "Status"]]
+    for decision in timeline.decisions:
+        status = "current" if decision.current else ("rolled back" if decision.rolled_back else "superseded")
         rows.append(
             [
-                line.category,
-                str(line.budget if line.budget is not None else "—"),
-                str(line.spent),
-                str(line.remaining if line.remaining is not None else "—"),
-                str(line.quoted_low if line.quoted_low is not None else "—"),
-                "OVER BUDGET" if line.over_budget else "",
+                _when(decision.created_at),
+                Paragraph(escape(decision.question), styles["BodyText"]),
+                Paragraph(escape(decision.chosen), styles["BodyText"]),
+                Paragraph(escape(decision.reasoning), styles["BodyText"]),
+                status,
             ]
         )
+    return [*title, _table(rows, [28 * mm, 40 * mm, 35 * mm, 55 * mm, 20 * mm])]
+
+
+def _costs(timeline: JourneyTimeline, styles) -> list:
+    budget = timeline.budget
+    rows = [["Category", "Budget", "Spent", "Remaining", "Lowest quote", ""]]
+    rows += [
+        [
+            line.category,
+            _dash(line.budget),
+            str(line.spent),
+            _dash(line.remaining),
+            _dash(line.quoted_low),
+            "OVER BUDGET" if line.over_budget else "",
+        ]
+        for line in budget.categories
+    ]
     rows.append(
         [
             "Total",
-            str(budget.total_budget if budget.total_budget is not None else "—"),
+            _dash(budget.total_budget),
             str(budget.total_spent),
-            str(budget.remaining if budget.remaining is not None else "—"),
+            _dash(budget.remaining),
             "",
             "OVER BUDGET" if budget.over_budget else "",
         ]
     )
-    story.append(_table(rows, [40 * mm, 25 * mm, 25 * mm, 25 * mm, 28 * mm, 27 * mm]))
+    return [
+        Spacer(1, 4 * mm),
+        Paragraph(f"Costs ({budget.currency})", styles["Heading2"]),
+        _table(rows, [40 * mm, 25 * mm, 25 * mm, 25 * mm, 28 * mm, 27 * mm]),
+    ]
 
-    if timeline.pairs or timeline.images:
-        story += [PageBreak(), Paragraph("Before and after", styles["Heading2"])]
-        for pair in timeline.pairs:
-            story.append(Paragraph(escape(f"{pair.step_key or 'journey'}: {pair.note}"), styles["Normal"]))
-            story.append(
-                Table(
-                    [
-                        ["Before", "After"],
-                        [_picture(pair.before, GALLERY_WIDTH), _picture(pair.after, GALLERY_WIDTH)],
-                    ],
-                    colWidths=[GALLERY_WIDTH + 4 * mm] * 2,
-                )
-            )
-            story.append(Spacer(1, 4 * mm))
-        story.append(Paragraph("Gallery", styles["Heading2"]))
-        for image in timeline.images:
-            story.append(_picture(image, GALLERY_WIDTH))
-            story.append(
-                Paragraph(
-                    escape(f"{image.filename} · {image.step_key or 'journey'} · {image.caption}"),
-                    styles["Italic"],
-                )
-            )
-            story.append(Spacer(1, 3 * mm))
 
-    doc.build(story)
-    content = out.getvalue()
-    from pypdf import PdfReader
-
-    return content, len(PdfReader(io.BytesIO(content)).pages)
+def _pictures(timeline: JourneyTimeline, styles) -> list:
+    """Before-and-after pairs side by side, then the gallery, on a page of their own."""
+    if not (timeline.pairs or timeline.images):
+        return []
+    story: list = [PageBreak(), Paragraph("Before and after", styles["Heading2"])]
+    for pair in timeline.pairs:
+        story += [
+            Paragraph(escape(f"{pair.step_key or 'journey'}: {pair.note}"), styles["Normal"]),
+            Table(
+                [
+                    ["Before", "After"],
+                    [_picture(pair.before, GALLERY_WIDTH), _picture(pair.after, GALLERY_WIDTH)],
+                ],
+                colWidths=[GALLERY_WIDTH + 4 * mm] * 2,
+            ),
+            Spacer(1, 4 * mm),
+        ]
+    story.append(Paragraph("Gallery", styles["Heading2"]))
+    for image in timeline.images:
+        story += [
+            _picture(image, GALLERY_WIDTH),
+            Paragraph(
+                escape(f"{image.filename} · {image.step_key or 'journey'} · {image.caption}"),
+                styles["Italic"],
+            ),
+            Spacer(1, 3 * mm),
+        ]
+    return story

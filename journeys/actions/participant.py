@@ -51,58 +51,54 @@ def _mirror(action: ActionContext, *, add: list[str] = (), remove: list[str] = (
     return changed
 
 
-class ApplyTag(ActionType):
+class _TagChange(ActionType):
+    """Adding or removing the configured tags: on the participant's row, and on the copy the
+    journey holds."""
+
+    adds: bool  # add the tags (else remove them)
+    transactional = True
+    runs_in_memory = True
+    config_schema = schemas.TAGS
+
+    def _change(self, tags: list[str]) -> dict[str, list[str]]:
+        return {"add": tags} if self.adds else {"remove": tags}
+
+    def _result(self, tags: list[str], changed: bool) -> dict[str, Any]:
+        return {"applied" if self.adds else "removed": tags, "changed": changed}
+
+    def validate_config(self, config: dict[str, Any]) -> FieldErrors:
+        return _validate_tags(config)
+
+    def execute(self, action: ActionContext) -> dict[str, Any]:
+        tags = _tags(action.config)
+        changed = participant_tag(participant=action.participant, **self._change(tags))
+        _mirror(action, **self._change(tags))
+        return self._result(tags, changed)
+
+    def execute_locked(self, action: ActionContext) -> dict[str, Any]:
+        tags = _tags(action.config)
+        return self._result(tags, _mirror(action, **self._change(tags)))
+
+    def predict(self, action: ActionContext) -> dict[str, Any]:
+        return self.execute_locked(action)
+
+
+class ApplyTag(_TagChange):
     """Add a tag (``tag``) or tags (``tags``) to the participant."""
 
     name = "apply_tag"
     description = "Add tags to the participant."
-    transactional = True
-    runs_in_memory = True
-    config_schema = schemas.TAGS
     config_example = {"tag": "onboarded"}
-
-    def validate_config(self, config: dict[str, Any]) -> FieldErrors:
-        return _validate_tags(config)
-
-    def execute(self, action: ActionContext) -> dict[str, Any]:
-        tags = _tags(action.config)
-        changed = participant_tag(participant=action.participant, add=tags)
-        _mirror(action, add=tags)
-        return {"applied": tags, "changed": changed}
-
-    def execute_locked(self, action: ActionContext) -> dict[str, Any]:
-        tags = _tags(action.config)
-        return {"applied": tags, "changed": _mirror(action, add=tags)}
-
-    def predict(self, action: ActionContext) -> dict[str, Any]:
-        return self.execute_locked(action)
+    adds = True
 
 
-class RemoveTag(ActionType):
+class RemoveTag(_TagChange):
     """Remove a tag (``tag``) or tags (``tags``) from the participant."""
 
     name = "remove_tag"
     description = "Remove tags from the participant."
-    transactional = True
-    runs_in_memory = True
-    config_schema = schemas.TAGS
     config_example = {"tag": "trial"}
-
-    def validate_config(self, config: dict[str, Any]) -> FieldErrors:
-        return _validate_tags(config)
-
-    def execute(self, action: ActionContext) -> dict[str, Any]:
-        tags = _tags(action.config)
-        changed = participant_tag(participant=action.participant, remove=tags)
-        _mirror(action, remove=tags)
-        return {"removed": tags, "changed": changed}
-
-    def execute_locked(self, action: ActionContext) -> dict[str, Any]:
-        tags = _tags(action.config)
-        return {"removed": tags, "changed": _mirror(action, remove=tags)}
-
-    def predict(self, action: ActionContext) -> dict[str, Any]:
-        return self.execute_locked(action)
+    adds = False
 
 
 class GrantReward(ActionType):

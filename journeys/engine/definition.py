@@ -198,6 +198,18 @@ class Definition:
             targets.append(step.default_next)
         return [t for t in targets if isinstance(t, str)]
 
+    def reachable_from(self, start: str | None) -> set[str]:
+        """Every step the journey can reach from ``start`` (itself included; none without a start)."""
+        seen: set[str] = set()
+        stack = [start] if start else []
+        while stack:
+            key = stack.pop()
+            if key in seen or key not in self.steps:
+                continue
+            seen.add(key)
+            stack.extend(self.successors(key))
+        return seen
+
 
 _cache: dict[tuple[int, Any], Definition] = {}
 _CACHE_MAX = 512  # versions kept loaded per process

@@ -212,14 +212,7 @@ def _graph_errors(errors: FieldErrors, steps: list[dict[str, Any]]) -> None:
     """``steps`` in input order (error paths use it); the graph follows ``order``."""
     index = {step["key"]: i for i, step in enumerate(steps)}
     definition = Definition({"steps": sorted(steps, key=lambda s: s["order"])})
-    reachable: set[str] = set()
-    frontier = [definition.entry] if definition.entry else []
-    while frontier:
-        key = frontier.pop()
-        if key in reachable or key not in definition.steps:
-            continue
-        reachable.add(key)
-        frontier.extend(definition.successors(key))
+    reachable = definition.reachable_from(definition.entry)
     for key in definition.order:
         if key not in reachable:
             _add(errors, f"steps.{index[key]}.key", f"Step {key!r} cannot be reached from the first step.")

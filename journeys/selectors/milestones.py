@@ -36,19 +36,6 @@ class Milestone:
     error: str
 
 
-def reachable_from(definition: Definition, start: str | None) -> set[str]:
-    """Every step the journey can still reach from ``start`` (itself included)."""
-    seen: set[str] = set()
-    stack = [start] if start else []
-    while stack:
-        key = stack.pop()
-        if key in seen or key not in definition.steps:
-            continue
-        seen.add(key)
-        stack.extend(definition.successors(key))
-    return seen
-
-
 def predecessors_of(definition: Definition, key: str) -> list[str]:
     """The steps that lead to ``key``, in order."""
     return [k for k in definition.order if key in definition.successors(k)]
@@ -85,7 +72,7 @@ def _latest_runs(user_journey: UserJourney) -> dict[str, StepRun]:
 
 def _ahead(user_journey: UserJourney, definition: Definition) -> set[str]:
     """What the participant's path may still include: reachable from where the journey stands."""
-    return reachable_from(definition, user_journey.current_step or definition.entry)
+    return definition.reachable_from(user_journey.current_step or definition.entry)
 
 
 def user_journey_milestones(*, user_journey: UserJourney) -> list[Milestone]:

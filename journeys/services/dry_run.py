@@ -72,14 +72,7 @@ def _definition(journey: Journey, version: JourneyVersion | None) -> tuple[Defin
 
 
 def _trigger(journey: Journey, participant: Participant, payload: dict[str, Any]) -> dict[str, Any]:
-    ctx = EvaluationContext(
-        payload=payload,
-        attributes=participant.attributes,
-        tags=participant.tags,
-        user_id=participant.user_id,
-        participant=participant,
-    )
-    holds, trace = evaluate(journey.trigger_conditions, ctx)
+    holds, trace = evaluate(journey.trigger_conditions, EvaluationContext.of_trigger(participant, payload))
     return {"type": journey.trigger_type, "holds": holds, "trace": trace}
 
 

@@ -107,32 +107,34 @@ def _is_retryable(exc: OperationalError) -> bool:
     )
 
 
-@transaction.atomic
-def _ingest(events: Sequence[EventInput]) -> list[IngestResult]:
-    """1. Lock (creating) the batch's participants in ``user_id`` order: two requests sharing a
-    participant queue here, so a repeated key's second request waits for the first to commit;
-    2. read which keys are stored already (and with what fingerprint); 3. refuse a key reused
-    for a different event (the transaction rolls back: nothing is written); 4. insert the new
-    events and project their records."""
-    now = timezone.now()
-    participants = participants_lock_or_create(user_ids={e.user_id for e in events})
+def _stored_keys(events: Sequence[EventInput]) -> dict[tuple[str, str], tuple[int, str]]:
+    """The batch's idempotency keys that are stored already: ``(source, key) -> (id, fingerprint)``."""
     keyed = {(e.source, e.idempotency_key) for e in events if e.idempotency_key}
-    known: dict[tuple[str, str], tuple[int, str]] = {}
-    if keyed:
-        sources = {source for source, _ in keyed}
-        keys = {key for _, key in keyed}
-        for pk, source, key, fingerprint in Event.objects.filter(
-            source__in=sources, idempotency_key__in=keys
-        ).values_list("pk", "source", "idempotency_key", "fingerprint"):
-            known[(source, key)] = (pk, fingerprint)
+    if not keyed:
+        return {}
+    rows = Event.objects.filter(
+        source__in={source for source, _ in keyed}, idempotency_key__in={key for _, key in keyed}
+    ).values_list("pk", "source", "idempotency_key", "fingerprint")
+    return {(source, key): (pk, fingerprint) for pk, source, key, fingerprint in rows}
 
-    fingerprints = [e.fingerprint() if e.idempotency_key else "" for e in events]
-    _refuse_reused_keys(events, fingerprints, known)
 
+def _plan(
+    events: Sequence[EventInput],
+    fingerprints: list[str],
+    known: dict[tuple[str, str], tuple[int, str]],
+    *,
+    participants: dict,
+    now: datetime,
+) -> tuple[list[tuple[str, Any]], list[Event], list[EventInput]]:
+    """Decide, item by item, whether it is stored already, repeats an earlier item, or is new.
+
+    Returns the plan (``("known", id)``, ``("repeat", Event)`` or ``("new", Event)`` per item),
+    the unsaved new events and the items they come from.
+    """
     to_insert: list[Event] = []
     new_items: list[EventInput] = []
     seen_in_batch: dict[tuple[str, str], Event] = {}
-    plan: list[tuple[str, Any]] = []  # ("known", id) | ("new", Event) | ("repeat", Event)
+    plan: list[tuple[str, Any]] = []
     sweep_at = now + timedelta(seconds=settings.EVENT_SWEEP_AFTER_SECONDS)
     for item, fingerprint in zip(events, fingerprints, strict=True):
         ident = (item.source, item.idempotency_key) if item.idempotency_key else None
@@ -158,6 +160,22 @@ def _ingest(events: Sequence[EventInput]) -> list[IngestResult]:
         if ident:
             seen_in_batch[ident] = event
         plan.append(("new", event))
+    return plan, to_insert, new_items
+
+
+@transaction.atomic
+def _ingest(events: Sequence[EventInput]) -> list[IngestResult]:
+    """1. Lock (creating) the batch's participants in ``user_id`` order: two requests sharing a
+    participant queue here, so a repeated key's second request waits for the first to commit;
+    2. read which keys are stored already (and with what fingerprint); 3. refuse a key reused
+    for a different event (the transaction rolls back: nothing is written); 4. insert the new
+    events and project their records."""
+    now = timezone.now()
+    participants = participants_lock_or_create(user_ids={e.user_id for e in events})
+    known = _stored_keys(events)
+    fingerprints = [e.fingerprint() if e.idempotency_key else "" for e in events]
+    _refuse_reused_keys(events, fingerprints, known)
+    plan, to_insert, new_items = _plan(events, fingerprints, known, participants=participants, now=now)
 
     # An event's ``attributes`` update its participant (a repeated idempotency key does not).
     participants_merge_attributes(

@@ -121,21 +121,9 @@ def records_project(*, events: Sequence[Event], mappings: list[CompiledMapping] 
         for mapping in mappings:
             if not mapping.matches(event.type):
                 continue
-            if not mapping.key_path:
-                inserts.append(
-                    EntityRecord(
-                        participant_id=event.participant_id,
-                        entity=mapping.entity,
-                        data=event.payload,
-                        event_type=event.type,
-                        occurred_at=event.occurred_at,
-                        last_event=event,
-                    )
-                )
-                continue
-            key = _dig(event.payload, mapping.key_path)
+            key = _dig(event.payload, mapping.key_path) if mapping.key_path else None
             if key is None or isinstance(key, dict | list):
-                # No usable key: the event still counts, as a record of its own.
+                # No key path, or no usable key: the event still counts, as a record of its own.
                 inserts.append(
                     EntityRecord(
                         participant_id=event.participant_id,

@@ -30,7 +30,6 @@ from journeys.errors import NotFound
 from journeys.log_context import evaluation_logging
 from journeys.models import Event, Participant
 from journeys.queue import Queue
-from journeys.services.events import EventInput, events_ingest
 from journeys.services.records import active_mappings
 from rules import metrics
 from rules.cache import active_ruleset, context_build, context_get, context_records_load
@@ -42,11 +41,8 @@ from rules.services.flags import (
     EVALUATION_SOURCE,
     FLAG_UPDATED,
     MILESTONE_REACHED,
-    FlagWrite,
-    flag_updated_event,
-    flags_changes_write,
-    milestone_reached_event,
 )
+from rules.services.outcomes import outcomes_write, schedules_write
 
 logger = logging.getLogger(__name__)
 
@@ -135,20 +131,8 @@ def participants_evaluate_locked(
     if not participants:
         return []
     ruleset = active_ruleset()
-    if cached_context:
-        contexts = {p.pk: context_get(p) for p in participants}
-    elif event_ids is not None:
-        contexts = contexts_for_events(participants=participants, event_ids=event_ids)
-    else:
-        records = context_records_load(participant_ids=[p.pk for p in participants])
-        contexts = {p.pk: context_build(p, records.get(p.pk, {})) for p in participants}
-    stored: dict[int, dict[str, StoredFlag]] = {p.pk: {} for p in participants}
-    row_ids: dict[tuple[int, str], int] = {}
-    for pk, participant_id, name, value, set_by_rule, set_at, expires_at in Flag.objects.filter(
-        participant_id__in=list(stored)
-    ).values_list("pk", "participant_id", "flag", "value", "set_by_rule", "set_at", "expires_at"):
-        stored[participant_id][name] = StoredFlag(value, set_by_rule, set_at, expires_at)
-        row_ids[(participant_id, name)] = pk
+    contexts = _contexts(participants, cached_context=cached_context, event_ids=event_ids)
+    stored, row_ids = _stored_flags(participants)
     with evaluation_logging([p.user_id for p in participants]):
         started = time.perf_counter()
         evaluated = [
@@ -156,8 +140,8 @@ def participants_evaluate_locked(
         ]
         _drop_reached_milestones(evaluated)
         metrics.evaluated(ruleset, evaluated)
-        events = _write(evaluated, row_ids, now)
-        _schedule(evaluated)
+        events = outcomes_write(evaluated=evaluated, row_ids=row_ids, now=now)
+        schedules_write(evaluated=evaluated)
         logger.info(
             "rules evaluated for %d participant(s) in %.1f ms, %d event(s) emitted",
             len(participants),
@@ -165,6 +149,32 @@ def participants_evaluate_locked(
             sum(len(found) for found in events.values()),
         )
     return [_evaluation(p, ruleset, outcome, events.get(p.pk, []), now) for p, outcome in evaluated]
+
+
+def _contexts(
+    participants: list[Participant], *, cached_context: bool, event_ids: list[int] | None
+) -> dict[int, Any]:
+    """Each participant's evaluation context: cached, extended by these events, or loaded afresh."""
+    if cached_context:
+        return {p.pk: context_get(p) for p in participants}
+    if event_ids is not None:
+        return contexts_for_events(participants=participants, event_ids=event_ids)
+    records = context_records_load(participant_ids=[p.pk for p in participants])
+    return {p.pk: context_build(p, records.get(p.pk, {})) for p in participants}
+
+
+def _stored_flags(
+    participants: list[Participant],
+) -> tuple[dict[int, dict[str, StoredFlag]], dict[tuple[int, str], int]]:
+    """The participants' flags as stored (one query), and each flag row's id by (participant, flag)."""
+    stored: dict[int, dict[str, StoredFlag]] = {p.pk: {} for p in participants}
+    row_ids: dict[tuple[int, str], int] = {}
+    for pk, participant_id, name, value, set_by_rule, set_at, expires_at in Flag.objects.filter(
+        participant_id__in=list(stored)
+    ).values_list("pk", "participant_id", "flag", "value", "set_by_rule", "set_at", "expires_at"):
+        stored[participant_id][name] = StoredFlag(value, set_by_rule, set_at, expires_at)
+        row_ids[(participant_id, name)] = pk
+    return stored, row_ids
 
 
 def _dry_run(participant: Participant, *, trace: bool, now: datetime) -> Evaluation:
@@ -233,85 +243,6 @@ def _drop_reached_milestones(evaluated: list[tuple[Participant, Outcome]]) -> No
     )
     for participant, outcome in evaluated:
         outcome.milestones = [m for m in outcome.milestones if (participant.pk, m[1]) not in reached]
-
-
-def _write(
-    evaluated: list[tuple[Participant, Outcome]], row_ids: dict[tuple[int, str], int], now: datetime
-) -> dict[int, list[str]]:
-    """Flags, history, milestones and their events of every participant, in the caller's
-    transaction; returns the types of the events emitted per participant, in emission order.
-
-    Per participant, the events are its flag updates (one per history row), then the events its
-    fired rules emit, then its milestones: the order, payloads and idempotency keys do not
-    depend on how many participants are written together.
-    """
-    changes = [
-        (p, FlagWrite(c.flag, c.previous, c.value, c.set_by_rule, c.reason, c.expires_at))
-        for p, outcome in evaluated
-        for c in outcome.changes
-    ]
-    if not changes:
-        return {}
-    history = iter(flags_changes_write(changes=changes, stored=row_ids, now=now))
-    reached = [
-        Milestone(
-            participant=p, milestone=name, reached_at=now, triggered_by_rule=rule.rule_id, metadata=metadata
-        )
-        for p, outcome in evaluated
-        for rule, name, metadata in outcome.milestones
-    ]
-    milestones = iter(Milestone.objects.bulk_create(reached) if reached else [])
-    inputs: list[EventInput] = []
-    types: dict[int, list[str]] = {}
-    for participant, outcome in evaluated:
-        if not outcome.changes:
-            continue
-        own_history = [next(history) for _ in outcome.changes]
-        own = [
-            flag_updated_event(participant=participant, history=h, source=EVALUATION_SOURCE)
-            for h in own_history
-        ]
-        first_change_of: dict[str, int] = {}
-        for change, row in zip(outcome.changes, own_history, strict=True):
-            if change.rule is not None:
-                first_change_of.setdefault(change.rule.rule_id, row.pk)
-        for rule, emit in outcome.emits:
-            payload = dict(emit.payload)
-            payload.setdefault("triggered_by_rule", rule.rule_id)
-            own.append(
-                EventInput(
-                    type=emit.event,
-                    user_id=participant.user_id,
-                    payload=payload,
-                    occurred_at=now,
-                    source=EVALUATION_SOURCE,
-                    idempotency_key=f"rule-event:{first_change_of[rule.rule_id]}:{emit.index}",
-                )
-            )
-        own.extend(
-            milestone_reached_event(
-                participant=participant, milestone=next(milestones), source=EVALUATION_SOURCE
-            )
-            for _ in outcome.milestones
-        )
-        inputs.extend(own)
-        types[participant.pk] = [e.type for e in own]
-    events_ingest(events=inputs)
-    return types
-
-
-def _schedule(evaluated: list[tuple[Participant, Outcome]]) -> None:
-    """Remember when time alone can next change each participant's rules (written on change,
-    one upsert for all)."""
-    upserts: list[EvaluationSchedule] = []
-    for participant, outcome in evaluated:
-        current = getattr(participant, "rule_schedule", None)  # read with the lock
-        if (current.next_check_at if current else None) != outcome.next_check_at:
-            upserts.append(EvaluationSchedule(participant=participant, next_check_at=outcome.next_check_at))
-    if upserts:
-        EvaluationSchedule.objects.bulk_create(
-            upserts, update_conflicts=True, unique_fields=["participant"], update_fields=["next_check_at"]
-        )
 
 
 # ----------------------------------------------------------------------------------------------

@@ -171,11 +171,16 @@ def flag_set(
     if live and row.value is value and row.expires_at == expires_at:
         return False
     write = FlagWrite(flag, row.value if live else None, value, set_by, reason, expires_at)
-    [history] = flag_changes_write(
-        participant=participant, writes=[write], stored={flag: row} if row else {}, now=now
-    )
-    events_ingest(events=[flag_updated_event(participant=participant, history=history, source=MANUAL_SOURCE)])
+    _manual_write(participant, write, stored={flag: row} if row else {}, now=now)
     return True
+
+
+def _manual_write(
+    participant: Participant, write: FlagWrite, *, stored: dict[str, Flag], now: datetime
+) -> None:
+    """Write one change made by hand, with its history row and its ``FlagUpdated`` event."""
+    [history] = flag_changes_write(participant=participant, writes=[write], stored=stored, now=now)
+    events_ingest(events=[flag_updated_event(participant=participant, history=history, source=MANUAL_SOURCE)])
 
 
 @transaction.atomic
@@ -193,10 +198,7 @@ def flag_clear(
     if row is None:
         return False
     write = FlagWrite(flag, row.value, None, cleared_by, reason)
-    [history] = flag_changes_write(
-        participant=participant, writes=[write], stored={flag: row}, now=timezone.now()
-    )
-    events_ingest(events=[flag_updated_event(participant=participant, history=history, source=MANUAL_SOURCE)])
+    _manual_write(participant, write, stored={flag: row}, now=timezone.now())
     return True
 
 

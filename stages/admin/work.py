@@ -6,6 +6,7 @@ from django.contrib import admin, messages
 from journeys.errors import DomainError
 from stages.models import UnitOfWork, WorkTask
 from stages.services import work as work_services
+from stages.services import work_tasks
 from stages.svg import Node, dag_svg
 
 
@@ -124,7 +125,7 @@ class WorkTaskAdmin(admin.ModelAdmin):
         completed = 0
         for task in queryset:
             try:
-                work_services.work_task_complete(task=task, actor=request.user.get_username())
+                work_tasks.work_task_complete(task=task, actor=request.user.get_username())
                 completed += 1
             except DomainError as error:
                 self.message_user(request, f"{task.key}: {error.message}", messages.ERROR)

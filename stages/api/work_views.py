@@ -17,6 +17,7 @@ from stages.api.serializers import (
 )
 from stages.models import UnitOfWork, WorkTask
 from stages.services import work as work_services
+from stages.services import work_tasks
 
 CONFLICT = OpenApiResponse(ConflictSerializer, description="Not allowed in the current stage (or status).")
 
@@ -72,7 +73,7 @@ class WorkTaskCompleteView(ApiPermissions, generics.GenericAPIView):
     def post(self, request, task_id):
         serializer = TaskCompleteSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        task = work_services.work_task_complete(
+        task = work_tasks.work_task_complete(
             task=selectors.work_task_get(task_id=task_id),
             actor=request.user.get_username(),
             **serializer.validated_data,

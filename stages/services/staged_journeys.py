@@ -170,23 +170,41 @@ def _promote(*, journey_pk: int, actor: str, automatic: bool) -> PromotionOutcom
     if transition_name is None:
         raise invalid_transition(journey, "promote", _why_not_promotable(journey))
     validation = exit_criteria_evaluate(journey=journey)
-    from_stage = journey.stage
     if not validation.passed:
-        validation_remember(journey, validation, only_if_changed=automatic)
-        if automatic:
-            logger.info("journey %s stays in %s: %s", journey.client_id, from_stage, validation.summary())
-        else:
-            history_write(
-                journey,
-                kind=StageTransition.Kind.PROMOTION_REFUSED,
-                from_stage=from_stage,
-                to_stage=from_stage,
-                actor=actor,
-                reason=validation.summary(),
-                validation=validation,
-            )
+        _stay(journey, validation, actor=actor, automatic=automatic)
         return PromotionOutcome(journey=journey, validation=validation, promoted=False)
+    _advance(journey, validation, transition_name, actor=actor, automatic=automatic)
+    return PromotionOutcome(journey=journey, validation=validation, promoted=True)
 
+
+def _stay(journey: StagedJourney, validation: ValidationResult, *, actor: str, automatic: bool) -> None:
+    """A refused promotion: remember the criteria; a person's attempt is written to the history."""
+    validation_remember(journey, validation, only_if_changed=automatic)
+    if automatic:
+        logger.info("journey %s stays in %s: %s", journey.client_id, journey.stage, validation.summary())
+        return
+    history_write(
+        journey,
+        kind=StageTransition.Kind.PROMOTION_REFUSED,
+        from_stage=journey.stage,
+        to_stage=journey.stage,
+        actor=actor,
+        reason=validation.summary(),
+        validation=validation,
+    )
+
+
+def _advance(
+    journey: StagedJourney,
+    validation: ValidationResult,
+    transition_name: str,
+    *,
+    actor: str,
+    automatic: bool,
+) -> None:
+    """Move the journey to its next stage, write the history and the event, and open the new
+    stage's setup work (none once completed)."""
+    from_stage = journey.stage
     journey._validation = validation  # the transition's guard reads it
     getattr(journey, transition_name)()
     journey.last_validation = validation.as_dict()
@@ -212,23 +230,21 @@ def _promote(*, journey_pk: int, actor: str, automatic: bool) -> PromotionOutcom
         reason=validation.summary(),
         validation=validation,
     )
-    payload = {
-        "from_stage": from_stage,
-        "to_stage": journey.stage,
-        "exit_criteria_results": validation.results_map(),
-        "checks": [check.as_dict() for check in validation.checks],
-        "promoted_by": actor,
-        "automatic": automatic,
-    }
     stage_event_emit(
         type="JourneyCompleted" if completed else "StagePromoted",
         journey=journey,
         key=row.event_idempotency_key,
-        payload=payload,
+        payload={
+            "from_stage": from_stage,
+            "to_stage": journey.stage,
+            "exit_criteria_results": validation.results_map(),
+            "checks": [check.as_dict() for check in validation.checks],
+            "promoted_by": actor,
+            "automatic": automatic,
+        },
     )
     if not completed:
         unit_of_work_create(journey=journey, stage=journey.stage, purpose=UnitOfWork.Purpose.SETUP)
-    return PromotionOutcome(journey=journey, validation=validation, promoted=True)
 
 
 def _why_not_promotable(journey: StagedJourney) -> str:

@@ -11,7 +11,7 @@ from journeys.errors import Conflict
 from journeys.models import Event
 from journeys.webhooks import Delivery
 from stages.models import Agent, StagedJourney, UnitOfWork, WorkTask
-from stages.services import work
+from stages.services import work, work_tasks
 from stages.services.measurements import measurements_record
 from stages.services.rollback import staged_journey_rollback
 from stages.services.staged_journeys import staged_journey_promote
@@ -229,7 +229,7 @@ def test_a_manual_task_waits_for_someone_to_complete_it(django_capture_on_commit
 
     run(
         django_capture_on_commit_callbacks,
-        work.work_task_complete,
+        work_tasks.work_task_complete,
         task=demo,
         result={"notes": "client loved it"},
         actor="ada",
@@ -240,7 +240,7 @@ def test_a_manual_task_waits_for_someone_to_complete_it(django_capture_on_commit
     assert demo.result == {"notes": "client loved it", "completed_by": "ada"}
     assert sandbox_unit(journey).status == "completed"
     with pytest.raises(Conflict) as refused:
-        work.work_task_complete(task=demo)
+        work_tasks.work_task_complete(task=demo)
     assert refused.value.extra["current_status"] == "succeeded"
 
 
@@ -249,7 +249,7 @@ def test_a_manual_task_reported_as_failed_fails_the_unit(django_capture_on_commi
     journey = run(django_capture_on_commit_callbacks, start, "client-1")
     demo = tasks_by_key(sandbox_unit(journey))["demo"]
 
-    work.work_task_complete(task=demo, succeeded=False, error="client did not attend")
+    work_tasks.work_task_complete(task=demo, succeeded=False, error="client did not attend")
 
     demo.refresh_from_db()
     assert (demo.status, demo.error) == ("failed", "client did not attend")
@@ -271,9 +271,9 @@ def test_a_second_message_for_a_claimed_task_does_nothing(sink_agent, django_cap
         journey = start("client-1")
     deploy = tasks_by_key(sandbox_unit(journey))["deploy"]
 
-    assert work._claim(deploy.pk) == 1
-    assert work._claim(deploy.pk) is None
-    assert work.work_task_execute(task_pk=deploy.pk) == "skipped"
+    assert work_tasks._claim(deploy.pk) == 1
+    assert work_tasks._claim(deploy.pk) is None
+    assert work_tasks.work_task_execute(task_pk=deploy.pk) == "skipped"
 
 
 def test_a_late_result_from_a_worker_that_lost_its_lease_is_dropped(
@@ -283,12 +283,12 @@ def test_a_late_result_from_a_worker_that_lost_its_lease_is_dropped(
     with django_capture_on_commit_callbacks(execute=False):
         journey = start("client-1")
     deploy = tasks_by_key(sandbox_unit(journey))["deploy"]
-    assert work._claim(deploy.pk) == 1
+    assert work_tasks._claim(deploy.pk) == 1
     WorkTask.objects.filter(pk=deploy.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
-    assert work._claim(deploy.pk) == 2  # another worker takes over
+    assert work_tasks._claim(deploy.pk) == 2  # another worker takes over
 
-    assert work._attempt_succeeded(task_pk=deploy.pk, attempt=1, result={"late": True}) == "stale"
-    assert work._attempt_succeeded(task_pk=deploy.pk, attempt=2, result={"fresh": True}) == "succeeded"
+    assert work_tasks._attempt_succeeded(task_pk=deploy.pk, attempt=1, result={"late": True}) == "stale"
+    assert work_tasks._attempt_succeeded(task_pk=deploy.pk, attempt=2, result={"fresh": True}) == "succeeded"
     deploy.refresh_from_db()
     assert deploy.result == {"fresh": True}
 
@@ -322,7 +322,7 @@ def test_the_task_of_a_dead_worker_is_run_again_once_its_lease_expires(
     with django_capture_on_commit_callbacks(execute=False):
         journey = start("client-1")
     deploy = tasks_by_key(sandbox_unit(journey))["deploy"]
-    assert work._claim(deploy.pk) == 1  # ... and the worker dies here
+    assert work_tasks._claim(deploy.pk) == 1  # ... and the worker dies here
 
     assert run(django_capture_on_commit_callbacks, work.work_tasks_sweep) == 0  # lease still valid
     WorkTask.objects.filter(pk=deploy.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
@@ -340,11 +340,11 @@ def test_cancelling_a_unit_cancels_open_tasks_and_drops_a_running_result(
         journey = start("client-1")
     unit = sandbox_unit(journey)
     provision = tasks_by_key(unit)["provision"]
-    attempt = work._claim(provision.pk)
+    attempt = work_tasks._claim(provision.pk)
 
     work.unit_of_work_cancel(unit=unit, actor="ops")
 
-    assert work._attempt_succeeded(task_pk=provision.pk, attempt=attempt, result={}) == "stale"
+    assert work_tasks._attempt_succeeded(task_pk=provision.pk, attempt=attempt, result={}) == "stale"
     unit.refresh_from_db()
     assert unit.status == "cancelled"
     assert {t.status for t in unit.tasks.all()} == {"cancelled"}
@@ -378,7 +378,7 @@ def test_a_rollback_waits_for_its_unit_of_work_which_cannot_be_cancelled_meanwhi
     with pytest.raises(Conflict):
         work.unit_of_work_cancel(unit=unit)
 
-    run(django_capture_on_commit_callbacks, work.work_task_complete, task=unit.tasks.get(), actor="ops")
+    run(django_capture_on_commit_callbacks, work_tasks.work_task_complete, task=unit.tasks.get(), actor="ops")
 
     journey.refresh_from_db()
     assert journey.stage == "sandbox" and journey.rollback_from == ""
@@ -395,7 +395,7 @@ def test_a_completed_unit_promotes_automatically_when_every_criterion_passes(
     assert journey.stage == "sandbox"  # the unit of work is still running
 
     demo = tasks_by_key(sandbox_unit(journey))["demo"]
-    run(django_capture_on_commit_callbacks, work.work_task_complete, task=demo, actor="ops")
+    run(django_capture_on_commit_callbacks, work_tasks.work_task_complete, task=demo, actor="ops")
 
     journey.refresh_from_db()
     assert journey.stage == "pilot"

@@ -14,6 +14,7 @@ from tests.helpers import wait_for
 from tests.workspace.conftest import image_bytes
 from tests.workspace.test_uploads import upload
 from workspace.models import Comment, Decision, Export, Workspace
+from workspace.services.maintenance import pending_sweep
 from workspace.services.spaces import workspace_purge_deleted
 
 
@@ -79,6 +80,23 @@ def test_an_export_asked_twice_while_pending_is_made_once(client_as, owner, base
     assert first["id"] == second["id"] and first["status"] == "pending"
     not_ready = client.get(f"{base_url}/exports/{first['id']}/download")
     assert not_ready.status_code == 409 and not_ready.json()["current_state"] == "pending"
+
+
+def test_an_export_whose_message_was_lost_is_rendered_by_the_sweep(
+    client_as, owner, base_url, django_capture_on_commit_callbacks
+):
+    started = client_as(owner).post(f"{base_url}/exports")  # its message never runs: lost
+    assert started.status_code == 202
+    export = Export.objects.get(pk=started.json()["id"])
+    assert export.status == Export.Status.PENDING
+
+    assert pending_sweep() == 0  # a fresh export is left to its own message
+    Export.objects.filter(pk=export.pk).update(created_at=timezone.now() - timedelta(minutes=5))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert pending_sweep() == 1
+
+    export.refresh_from_db()
+    assert export.status == Export.Status.READY and export.pages >= 1
 
 
 @pytest.mark.worker

@@ -5,8 +5,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from journeys.errors import Conflict
+from journeys.queue import Channel
 from workspace.models import Export, Workspace
 from workspace.services.spaces import activity_record
+
+# Pending exports are rendered by a worker; the maintenance sweep sends again what was lost.
+EXPORT_RENDERS = Channel(name="workspace exports", chunk=1)
 
 
 @transaction.atomic
@@ -23,9 +27,7 @@ def export_request(*, workspace: Workspace, actor) -> Export:
         summary="PDF export requested",
         target=export,
     )
-    from workspace.tasks import enqueue_export
-
-    enqueue_export(export.pk)
+    EXPORT_RENDERS.enqueue_on_commit([export.pk])
     return export
 
 

@@ -10,11 +10,14 @@ from django.db import connection, transaction
 from django.db.models import QuerySet
 
 from journeys.errors import DomainError, ValidationFailed
+from journeys.queue import Channel
 from journeys.webhooks import DeliveryFailed, TargetRefused, http_post
 from workspace.models import Attachment, BeforeAfterPair, ResearchItem, Workspace
 from workspace.services.spaces import activity_record, recorded_create, recorded_soft_delete
 from workspace.uploads import hamming, prepare_upload
 
+# A document's text is read by a worker; the maintenance sweep sends again what was lost.
+TEXT_EXTRACTIONS = Channel(name="attachment text extractions", chunk=1)
 NEAR_DUPLICATE_BITS = 10  # of 64: perceptual hashes this close show the same scene
 
 
@@ -69,9 +72,7 @@ def attachment_upload(
             step_key=step_key,
         )
         if attachment.kind == Attachment.Kind.DOCUMENT:
-            from workspace.tasks import enqueue_text_extraction
-
-            enqueue_text_extraction(attachment.pk)
+            TEXT_EXTRACTIONS.enqueue_on_commit([attachment.pk])
     return attachment
 
 

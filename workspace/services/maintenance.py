@@ -5,13 +5,13 @@ from datetime import timedelta
 from django.utils import timezone
 
 from workspace.models import Attachment, Export
+from workspace.services.exports import EXPORT_RENDERS
+from workspace.services.files import TEXT_EXTRACTIONS
 
 SWEEP_AFTER = timedelta(seconds=60)  # older than this and still pending: its message was lost
 
 
 def pending_sweep() -> int:
-    from workspace.tasks import attachment_extract_text_task, export_render_task
-
     cutoff = timezone.now() - SWEEP_AFTER
     attachments = list(
         Attachment.objects.filter(
@@ -23,8 +23,6 @@ def pending_sweep() -> int:
             "pk", flat=True
         )[:100]
     )
-    for pk in attachments:
-        attachment_extract_text_task.delay(pk)
-    for pk in exports:
-        export_render_task.delay(pk)
+    TEXT_EXTRACTIONS.enqueue_on_commit(attachments)
+    EXPORT_RENDERS.enqueue_on_commit(exports)
     return len(attachments) + len(exports)

@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from journeys.api.serializers.user_journeys import ProgressSerializer
+from journeys.api.serializers.user_journeys import ProgressSerializer, fold_next_step
 
 MILESTONE_STATUSES = ["not_started", "in_progress", "completed", "skipped", "failed", "cancelled"]
 
@@ -38,9 +38,7 @@ class MilestoneCompleteInSerializer(serializers.Serializer):
     )
 
     def validate(self, attrs):
-        if "next_step" in attrs:
-            attrs["result"] = {**attrs["result"], "next_step": attrs.pop("next_step")}
-        return attrs
+        return fold_next_step(attrs, into="result")
 
 
 class MilestoneStartInSerializer(serializers.Serializer):

@@ -80,6 +80,13 @@ class HistorySerializer(serializers.Serializer):
     log = LogSerializer(many=True)
 
 
+def fold_next_step(attrs: dict, *, into: str) -> dict:
+    """``next_step`` given beside a result dict is a shorthand for ``result["next_step"]``."""
+    if "next_step" in attrs:
+        attrs[into] = {**attrs[into], "next_step": attrs.pop("next_step")}
+    return attrs
+
+
 class AdvanceInSerializer(serializers.Serializer):
     step_result = serializers.DictField(required=False, default=dict)
     next_step = serializers.CharField(
@@ -90,9 +97,7 @@ class AdvanceInSerializer(serializers.Serializer):
     )
 
     def validate(self, attrs):
-        if "next_step" in attrs:
-            attrs["step_result"] = {**attrs["step_result"], "next_step": attrs.pop("next_step")}
-        return attrs
+        return fold_next_step(attrs, into="step_result")
 
 
 class ExecuteInSerializer(serializers.Serializer):
