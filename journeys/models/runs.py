@@ -148,7 +148,8 @@ class StepRun(models.Model):
     statement in ``journeys.engine.dispatcher``):
 
     * ``schedule``: pending | running → scheduled (a delay, a wait, a message deferred);
-    * ``hand_over``: running | pending → pending (its action runs in a worker);
+    * ``hand_over``: running | pending | scheduled → pending (a worker runs its action, or
+      enters it again once its milestone's services have answered);
     * ``start``: pending | scheduled → running (its action runs in this transaction);
     * ``finish``: any live status → succeeded | skipped | cancelled;
     * ``retry_later``: running → scheduled, with the error, after a backoff;
@@ -248,9 +249,10 @@ class StepRun(models.Model):
         self.due_at = until
 
     def hand_over(self, *, at) -> None:
-        """Leave the action to a worker, due ``at``."""
+        """Leave the run to a worker, due ``at``; it waits for nothing any more."""
         self.status = self.Status.PENDING
         self.due_at = at
+        self.waiting_for = ""
 
     def start(self) -> None:
         self.status = self.Status.RUNNING

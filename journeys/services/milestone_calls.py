@@ -310,9 +310,7 @@ def _hand_back(step_run_id: int) -> None:
         uj.context = _merged(uj.context, run.step_key, {c.role: c.response for c in calls})
         uj.save(update_fields=["context", "updated_at"])
     run.trace = {**run.trace, "services": trace}
-    run.waiting_for = ""
-    run.status = StepRun.Status.PENDING
-    run.due_at = timezone.now()
+    run.hand_over(at=timezone.now())
     run.save(update_fields=["trace", "waiting_for", "status", "due_at"])
     dispatch_on_commit([run.pk])
 
