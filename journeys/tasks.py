@@ -10,6 +10,7 @@ from celery import shared_task
 from journeys import bus
 from journeys.broker import task_send
 from journeys.engine import dispatcher
+from journeys.engine.claiming import STEP_RUNS
 from journeys.services import milestone_calls, subscriptions
 
 
@@ -74,7 +75,7 @@ def milestone_call_enqueue(call_ids: list[int], countdown: float | None = None) 
 def queues_connect() -> None:
     """Give journeys' durable queues their senders (the app's ``ready``)."""
     bus.EVENTS.connect(events_process_enqueue)
-    dispatcher.STEP_RUNS.connect(step_runs_execute_enqueue)
+    STEP_RUNS.connect(step_runs_execute_enqueue)
     subscriptions.DELIVERIES.connect(webhook_delivery_send_enqueue)
     milestone_calls.SERVICE_CALLS.connect(milestone_call_enqueue)
 

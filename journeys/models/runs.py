@@ -145,7 +145,7 @@ class StepRun(models.Model):
     * ``failed``: out of attempts (``dead_lettered_at`` set) or refused for good.
 
     Transitions, each a method below (the claim, pending | scheduled → running, is one SQL
-    statement in ``journeys.engine.dispatcher``):
+    statement in ``journeys.engine.claiming``):
 
     * ``schedule``: pending | running → scheduled (a delay, a wait, a message deferred);
     * ``hand_over``: running | pending | scheduled → pending (a worker runs its action, or

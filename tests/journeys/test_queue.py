@@ -10,7 +10,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from journeys.bus import EVENTS
-from journeys.engine.dispatcher import STEP_RUNS
+from journeys.engine.claiming import STEP_RUNS
 from journeys.models import Event
 from journeys.queue import Backoff, Queue
 from journeys.services.subscriptions import DELIVERIES

@@ -238,7 +238,7 @@ def time_claim(label: str) -> float:
     from django.conf import settings
     from django.db import connection, transaction
 
-    from journeys.engine.dispatcher import step_runs_claim_due
+    from journeys.engine.claiming import step_runs_claim_due
 
     samples = []
     for _ in range(CLAIM_SAMPLES):
