@@ -32,9 +32,17 @@ class JourneysConfig(AppConfig):
         bus.subscribe(
             "*", journeys_handle_event, name="journeys.journey_runner", batch_handler=journeys_handle_events
         )
-        from journeys.services.subscriptions import webhook_subscriptions_handle_event
+        from journeys.services.subscriptions import (
+            webhook_subscriptions_handle_event,
+            webhook_subscriptions_handle_events,
+        )
 
-        bus.subscribe("journey.*", webhook_subscriptions_handle_event, name="journeys.webhook_subscriptions")
+        bus.subscribe(
+            "journey.*",
+            webhook_subscriptions_handle_event,
+            name="journeys.webhook_subscriptions",
+            batch_handler=webhook_subscriptions_handle_events,
+        )
         from journeys.services.builtin_services import builtin_services_load, register_builtin_services
 
         register_builtin_services()

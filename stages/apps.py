@@ -28,7 +28,12 @@ class StagesConfig(AppConfig):
             subscribers.MEASUREMENT_EVENT, subscribers.measurement_event_handle, name="stages.measurements"
         )
         bus.subscribe(subscribers.APPROVAL_EVENT, subscribers.approval_event_handle, name="stages.approvals")
-        bus.subscribe("*", subscribers.watched_event_handle, name="stages.rollback_watch")
+        bus.subscribe(
+            "*",
+            subscribers.watched_event_handle,
+            name="stages.rollback_watch",
+            batch_handler=subscribers.watched_events_handle,
+        )
         bootstrap.register("staged lifecycle pipeline", pipeline_load_defaults)
         # Bookkeeping: a process's cache of watched event types forgets on criterion changes.
         post_save.connect(subscribers.watched_patterns_forget, sender=ExitCriterion)

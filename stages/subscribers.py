@@ -12,9 +12,9 @@ Event contracts (``user_id`` is the client_id):
 """
 
 import logging
-import time
 
 from journeys.errors import DomainError
+from journeys.generations import GenerationIndex
 from journeys.models import Event
 from stages.criteria import event_type_matches
 from stages.models import ExitCriterion, Measurement, StagedJourney
@@ -27,9 +27,6 @@ logger = logging.getLogger(__name__)
 
 MEASUREMENT_EVENT = "stages.measurement.recorded"
 APPROVAL_EVENT = "stages.approval.recorded"
-WATCH_CACHE_SECONDS = 30.0  # how stale the list of watched event types may be in one process
-
-_watched: tuple[float, tuple[str, ...]] = (0.0, ())
 
 
 def _active_journey(event: Event) -> StagedJourney | None:
@@ -77,30 +74,39 @@ def approval_event_handle(event: Event) -> None:
 
 def watched_event_handle(event: Event) -> None:
     """Any event: if its type is watched by a rollback-triggering criterion, re-check the
-    client's journey (cheap otherwise: the watched types are cached per process)."""
-    if event.source == EVENT_SOURCE or not any(event_type_matches(p, event.type) for p in watched_patterns()):
-        return
-    journey = StagedJourney.objects.filter(
-        participant_id=event.participant_id, stage__in=list(PREVIOUS_STAGE)
-    ).first()
-    if journey is not None:
-        staged_journey_check_rollback_triggers(journey_pk=journey.pk)
+    client's journey."""
+    watched_events_handle([event])
 
 
-def watched_patterns() -> tuple[str, ...]:
-    global _watched
-    expires, patterns = _watched
-    if time.monotonic() >= expires:
-        patterns = tuple(
-            ExitCriterion.objects.filter(kind=ExitCriterion.Kind.NO_EVENTS, triggers_rollback=True)
-            .values_list("event_type", flat=True)
-            .distinct()
-        )
-        _watched = (time.monotonic() + WATCH_CACHE_SECONDS, patterns)
-    return patterns
+def watched_events_handle(events: list[Event]) -> None:
+    """A worker message's events at once: those of watched types re-check their clients' journeys.
+    The watched types are an index kept per process (``WATCHED``), so the rest cost no query."""
+    patterns = WATCHED.get()
+    if patterns is None:  # the index cannot be validated: read the rows
+        patterns = _watched_patterns()
+    for event in events:
+        if event.source == EVENT_SOURCE or not any(event_type_matches(p, event.type) for p in patterns):
+            continue
+        journey = StagedJourney.objects.filter(
+            participant_id=event.participant_id, stage__in=list(PREVIOUS_STAGE)
+        ).first()
+        if journey is not None:
+            staged_journey_check_rollback_triggers(journey_pk=journey.pk)
+
+
+def _watched_patterns() -> tuple[str, ...]:
+    return tuple(
+        ExitCriterion.objects.filter(kind=ExitCriterion.Kind.NO_EVENTS, triggers_rollback=True)
+        .values_list("event_type", flat=True)
+        .distinct()
+    )
+
+
+# Event types rollback-triggering criteria watch, per process (``journeys.generations``).
+WATCHED = GenerationIndex(key="stages:watched:gen", load=_watched_patterns)
 
 
 def watched_patterns_forget(**kwargs) -> None:
-    """Drop this process's cache (connected to criterion saves: bookkeeping, not domain)."""
-    global _watched
-    _watched = (0.0, ())
+    """Criteria changed: every process rebuilds ``WATCHED`` (connected to criterion saves and
+    deletes: bookkeeping, not domain)."""
+    WATCHED.invalidate()

@@ -10,27 +10,18 @@ end, wake or enter, and with this index it learns so without a query. A type is 
   version they started on, whatever the journey's state now, so every version counts.
 
 The index is a superset (a type once listened to stays listed until the next change), which only
-costs time. It is built from the database at most once per change, per process, and validated on
-each use by a generation token in the shared cache: every save or delete of a journey or version
-writes a new token, at once and again after the commit, so a process that rebuilt the index from
-the rows before the commit rebuilds it again. A cache that cannot be read turns the index off
-(every type is handled), never on.
+costs time. It is a ``GenerationIndex`` (``journeys.generations``): built from the database at
+most once per change, per process, validated on each use by a token in the shared cache. A cache
+that cannot be read turns the index off (every type is handled), never on.
 """
 
-import logging
-import uuid
 from dataclasses import dataclass
 
-from django.core.cache import cache
-from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
+from journeys.generations import GenerationIndex
 from journeys.models import Journey, JourneyVersion
-
-logger = logging.getLogger(__name__)
-
-LISTENED_GEN_KEY = "journeys:listened:gen"  # the generation token; no timeout (a lost one is rewritten)
 
 
 @dataclass(frozen=True)
@@ -42,34 +33,6 @@ class Listened:
 
     def __contains__(self, event_type: str) -> bool:
         return event_type in self.triggers or event_type in self.ends
-
-
-@dataclass(frozen=True)
-class _Index:
-    token: str
-    listened: Listened
-
-
-_index: _Index | None = None
-
-
-def listened_types() -> Listened | None:
-    """The event types journeys listen to, or ``None`` when that cannot be known (no cache)."""
-    global _index
-    try:
-        token = cache.get(LISTENED_GEN_KEY)
-        if token is None:
-            cache.add(LISTENED_GEN_KEY, uuid.uuid4().hex, None)
-            token = cache.get(LISTENED_GEN_KEY)
-    except Exception:
-        logger.warning("the listened event types cannot be validated; handling every type", exc_info=True)
-        return None
-    if token is None:
-        return None
-    index = _index
-    if index is None or index.token != token:
-        index = _index = _Index(token=token, listened=_load())
-    return index.listened
 
 
 def _load() -> Listened:
@@ -91,17 +54,12 @@ def _load() -> Listened:
     return Listened(triggers=frozenset(triggers), ends=frozenset(ends))
 
 
-def listened_types_invalidate() -> None:
-    """Journeys or versions changed: every process rebuilds its index on its next use."""
+LISTENED = GenerationIndex(key="journeys:listened:gen", load=_load)
 
-    def bump() -> None:
-        try:
-            cache.set(LISTENED_GEN_KEY, uuid.uuid4().hex, None)
-        except Exception:  # the readers turn the index off while the cache is unreachable
-            logger.warning("could not invalidate the listened event types", exc_info=True)
 
-    bump()
-    transaction.on_commit(bump)
+def listened_types() -> Listened | None:
+    """The event types journeys listen to, or ``None`` when that cannot be known (no cache)."""
+    return LISTENED.get()
 
 
 @receiver(post_save, sender=Journey, dispatch_uid="journeys.listening.journey_saved")
@@ -110,4 +68,4 @@ def listened_types_invalidate() -> None:
 @receiver(post_delete, sender=JourneyVersion, dispatch_uid="journeys.listening.version_deleted")
 def _journeys_changed(**kwargs) -> None:
     # Bookkeeping only: the index is an optimisation, whichever path changed the rows.
-    listened_types_invalidate()
+    LISTENED.invalidate()

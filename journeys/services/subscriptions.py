@@ -1,7 +1,9 @@
 """Webhook subscriptions: journey events to the endpoints staff registered, each event once.
 
-1. The bus subscriber (pattern ``journey.*``) makes one delivery row per matching active
-   subscription, unique per (subscription, event), and enqueues it after commit.
+1. The bus subscriber (pattern ``journey.*``, a worker message's events at once) makes one
+   delivery row per matching active subscription, unique per (subscription, event), and
+   enqueues it after commit. Which subscriptions are active, and their globs, is an index kept
+   per process (``ACTIVE_GLOBS``), so the many events no subscription wants cost no query.
 2. ``webhook_delivery_send`` claims a due delivery (compare-and-swap on ``next_attempt_at``, so
    two workers never send it at once), sends it outside any transaction as a Standard Webhook
    whose ``webhook-id`` is the event's idempotency key, and records the try.
@@ -22,9 +24,12 @@ from django.conf import settings
 from django.core.mail import mail_admins
 from django.db import transaction
 from django.db.models import F, Q
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from django.utils import timezone
 
 from journeys.errors import ValidationFailed
+from journeys.generations import GenerationIndex
 from journeys.models import Event, WebhookAttempt, WebhookDelivery, WebhookSubscription
 from journeys.queue import Backoff, Queue
 from journeys.webhooks import DeliveryFailed, TargetRefused, target_check, webhook_send
@@ -89,23 +94,55 @@ def webhook_subscription_save(
     return subscription
 
 
+def _active_globs() -> tuple[tuple[int, tuple[str, ...]], ...]:
+    return tuple(
+        (pk, tuple(globs))
+        for pk, globs in WebhookSubscription.objects.filter(active=True).values_list("pk", "event_types")
+    )
+
+
+# Active subscriptions and their globs, per process: most journey events match none, and the
+# subscriber learns so without a query (``journeys.generations``).
+ACTIVE_GLOBS = GenerationIndex(key="journeys:webhook-subscriptions:gen", load=_active_globs)
+
+
+@receiver(post_save, sender=WebhookSubscription, dispatch_uid="journeys.subscriptions.saved")
+@receiver(post_delete, sender=WebhookSubscription, dispatch_uid="journeys.subscriptions.deleted")
+def _subscriptions_changed(**kwargs) -> None:
+    # Bookkeeping only: the index is an optimisation, whichever path changed the rows.
+    ACTIVE_GLOBS.invalidate()
+
+
 def webhook_subscriptions_handle_event(event: Event) -> None:
     """The bus subscriber: one delivery per matching active subscription (a second run adds none)."""
+    webhook_subscriptions_handle_events([event])
+
+
+def webhook_subscriptions_handle_events(events: list[Event]) -> None:
+    """The bus's batch subscriber: the deliveries of a worker message's events, in three statements
+    when any matches and none when none does."""
+    subscriptions = ACTIVE_GLOBS.get()
+    if subscriptions is None:  # the index cannot be validated: read the rows
+        subscriptions = _active_globs()
     matching = [
-        s
-        for s in WebhookSubscription.objects.filter(active=True)
-        if any(fnmatch.fnmatchcase(event.type, glob) for glob in s.event_types)
+        (event, pk)
+        for event in events
+        for pk, globs in subscriptions
+        if any(fnmatch.fnmatchcase(event.type, glob) for glob in globs)
     ]
     if not matching:
         return
     now = timezone.now()
     WebhookDelivery.objects.bulk_create(
-        [WebhookDelivery(subscription=s, event=event, next_attempt_at=now) for s in matching],
+        [WebhookDelivery(subscription_id=pk, event=event, next_attempt_at=now) for event, pk in matching],
         ignore_conflicts=True,
     )
     ids = list(
         WebhookDelivery.objects.filter(
-            event=event, subscription__in=matching, status=WebhookDelivery.Status.PENDING
+            event__in=[event for event, _ in matching],
+            subscription_id__in={pk for _, pk in matching},
+            subscription__active=True,
+            status=WebhookDelivery.Status.PENDING,
         ).values_list("pk", flat=True)
     )
     DELIVERIES.enqueue_on_commit(ids)

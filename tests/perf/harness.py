@@ -1,11 +1,11 @@
 """What every benchmark shares: isolation, Django set up, a scratch database, workers, timing,
 the machine's load and a result file.
 
-A benchmark never touches a deployment's data: it creates a scratch copy of the database
-``DATABASE_URL`` names (``test_<name>``, as the test runner does), migrates it and drops it
-afterwards; and before Django is set up, ``isolate`` gives the run a Celery queue and a cache
-key prefix of its own, which the workers it starts inherit, so nothing it sends or caches
-reaches a deployment sharing the same Redis.
+A benchmark never touches a deployment's data: it creates a scratch database on the server
+``DATABASE_URL`` names (``test_bench_<name>_<random>``), migrates it and drops it afterwards;
+and before Django is set up, ``isolate`` gives the run a Celery queue and a cache key prefix of
+its own, which the workers it starts inherit, so nothing it sends or caches reaches a deployment
+sharing the same Redis, nor another benchmark running at the same time.
 """
 
 import json
@@ -165,9 +165,13 @@ def write_result(name: str, figures: dict[str, Any]) -> Path:
 
 @contextmanager
 def scratch_database() -> Iterator[None]:
-    """A freshly migrated database for the benchmark, dropped on exit."""
+    """A freshly migrated database for the benchmark, dropped on exit; named after the run
+    (``test_bench_<name>_<random>``), so two benchmarks started together never share one."""
+    from django.conf import settings
     from django.test.utils import setup_databases, teardown_databases
 
+    run = os.environ["CELERY_QUEUE"].replace("-", "_")  # set by ``isolate``
+    settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = f"test_{run}"
     print("creating a scratch database…", flush=True)
     config = setup_databases(verbosity=0, interactive=False, keepdb=False)
     try:
