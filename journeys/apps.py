@@ -24,17 +24,26 @@ class JourneysConfig(AppConfig):
         from journeys import bootstrap, bus
         from journeys.actions import register_builtin_actions
         from journeys.services.demo import demo_load
-        from journeys.services.event_handling import journeys_handle_event, journeys_handle_events
+        from journeys.services.event_handling import (
+            journeys_handle_event,
+            journeys_handle_events,
+            journeys_interest,
+        )
         from journeys.services.roles import staff_roles_load
         from journeys.services.template_files import templates_bundled_load
 
         register_builtin_actions()
         bus.subscribe(
-            "*", journeys_handle_event, name="journeys.journey_runner", batch_handler=journeys_handle_events
+            "*",
+            journeys_handle_event,
+            name="journeys.journey_runner",
+            batch_handler=journeys_handle_events,
+            interest=journeys_interest,
         )
         from journeys.services.subscriptions import (
             webhook_subscriptions_handle_event,
             webhook_subscriptions_handle_events,
+            webhook_subscriptions_interest,
         )
 
         bus.subscribe(
@@ -42,6 +51,7 @@ class JourneysConfig(AppConfig):
             webhook_subscriptions_handle_event,
             name="journeys.webhook_subscriptions",
             batch_handler=webhook_subscriptions_handle_events,
+            interest=webhook_subscriptions_interest,
         )
         from journeys.services.builtin_services import builtin_services_load, register_builtin_services
 

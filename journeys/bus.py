@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 Handler = Callable[[Event], None]
 BatchHandler = Callable[[list[Event]], None]
+Interest = Callable[[], Callable[[Event], bool]]
 EVENT_DISPATCH_CHUNK = 100  # event ids per Celery message: one claim, one outcome write, per chunk
 
 EVENTS = Queue(
@@ -56,6 +57,7 @@ class Subscriber:
     handler: Handler
     priority: int = 0
     batch_handler: BatchHandler | None = None
+    interest: Interest | None = None
 
 
 _subscribers: dict[str, Subscriber] = {}
@@ -68,6 +70,7 @@ def subscribe(
     name: str | None = None,
     priority: int = 0,
     batch_handler: BatchHandler | None = None,
+    interest: Interest | None = None,
 ) -> Subscriber:
     """Register ``handler`` for event types matching ``pattern`` (``*`` for all, ``buddy.*``…).
 
@@ -79,6 +82,11 @@ def subscribe(
     (in one transaction) so a subscriber can work set-based; it must have the same effect as
     calling ``handler`` on each event in order.
 
+    ``interest``, when given, returns (once per batch of new events) a predicate telling whether
+    the handler could do anything with an event; it must answer ``True`` whenever in doubt. An
+    event that no matching subscriber is interested in is stored processed and never sent to a
+    worker (``events_interesting``).
+
     ``name`` is the key under which results are remembered; it defaults to the handler's dotted
     path and must stay stable across releases. Handlers must be idempotent: a retried event runs a
     failed handler again, and a handler whose transaction committed just before its worker died
@@ -86,7 +94,12 @@ def subscribe(
     """
     name = name or f"{handler.__module__}.{handler.__qualname__}"
     subscriber = Subscriber(
-        name=name, pattern=pattern, handler=handler, priority=priority, batch_handler=batch_handler
+        name=name,
+        pattern=pattern,
+        handler=handler,
+        priority=priority,
+        batch_handler=batch_handler,
+        interest=interest,
     )
     existing = _subscribers.get(name)
     if existing and existing != subscriber:
@@ -125,6 +138,27 @@ def subscribers_for(event_type: str) -> tuple[Subscriber, ...]:
 
 def _subscribers_in_order() -> list[Subscriber]:
     return sorted(_subscribers.values(), key=lambda s: (-s.priority, s.name))
+
+
+def events_interesting(events: Iterable[Event]) -> list[bool]:
+    """Whether each new event matters to some subscriber whose pattern matches its type.
+
+    Most events the product publishes itself (a step's milestone, a flag's announcement) matter
+    to nobody: no journey listens to their type, no webhook subscription matches, no rule reads
+    them. Each subscriber's ``interest`` is asked once per call, and only when an event reaches
+    it; a subscriber without one is interested in everything its pattern matches.
+    """
+    predicates: dict[str, Callable[[Event], bool]] = {}
+
+    def interested(subscriber: Subscriber, event: Event) -> bool:
+        if subscriber.interest is None:
+            return True
+        predicate = predicates.get(subscriber.name)
+        if predicate is None:
+            predicate = predicates[subscriber.name] = subscriber.interest()
+        return predicate(event)
+
+    return [any(interested(s, event) for s in subscribers_for(event.type)) for event in events]
 
 
 def dispatch_on_commit(event_ids: Iterable[int]) -> None:

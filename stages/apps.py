@@ -33,6 +33,7 @@ class StagesConfig(AppConfig):
             subscribers.watched_event_handle,
             name="stages.rollback_watch",
             batch_handler=subscribers.watched_events_handle,
+            interest=subscribers.watched_interest,
         )
         bootstrap.register("staged lifecycle pipeline", pipeline_load_defaults)
         # Bookkeeping: a process's cache of watched event types forgets on criterion changes.

@@ -12,6 +12,7 @@ Event contracts (``user_id`` is the client_id):
 """
 
 import logging
+from collections.abc import Callable
 
 from journeys.errors import DomainError
 from journeys.generations import GenerationIndex
@@ -70,6 +71,17 @@ def approval_event_handle(event: Event) -> None:
         )
     except DomainError as exc:
         logger.warning("event %s: approval refused: %s", event.pk, exc.as_dict())
+
+
+def watched_interest() -> Callable[[Event], bool]:
+    """The bus's pre-filter: events of types no rollback-triggering criterion watches (all when
+    the index cannot be read)."""
+    patterns = WATCHED.get()
+    if patterns is None:
+        return lambda event: True
+    return lambda event: (
+        event.source != EVENT_SOURCE and any(event_type_matches(p, event.type) for p in patterns)
+    )
 
 
 def watched_event_handle(event: Event) -> None:

@@ -10,6 +10,7 @@ For every event, in the subscriber's one transaction:
    (``journeys.services.enrolment``).
 """
 
+from collections.abc import Callable
 from datetime import datetime
 
 from django.db.models import Q
@@ -104,6 +105,15 @@ def _wake(event: Event, now: datetime, kick: list[int]) -> int:
         kick.extend(walker.kick)
         woken += 1
     return woken
+
+
+def journeys_interest() -> Callable[[Event], bool]:
+    """The bus's pre-filter: events of types no journey listens to have nothing to enter, end or
+    wake (all of them when the index cannot be read)."""
+    listened = listened_types()
+    if listened is None:
+        return lambda event: True
+    return lambda event: event.type in listened
 
 
 def journeys_handle_event(event: Event) -> None:

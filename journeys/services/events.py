@@ -169,7 +169,8 @@ def _ingest(events: Sequence[EventInput]) -> list[IngestResult]:
     participant queue here, so a repeated key's second request waits for the first to commit;
     2. read which keys are stored already (and with what fingerprint); 3. refuse a key reused
     for a different event (the transaction rolls back: nothing is written); 4. insert the new
-    events and project their records."""
+    events and project their records; 5. after commit, send to a worker the events some
+    subscriber is interested in (``bus.events_interesting``); the others are stored processed."""
     now = timezone.now()
     participants = participants_lock_or_create(user_ids={e.user_id for e in events})
     known = _stored_keys(events)
@@ -182,9 +183,15 @@ def _ingest(events: Sequence[EventInput]) -> list[IngestResult]:
         participants=participants, changes=[(item.user_id, item.attributes) for item in new_items]
     )
     if to_insert:
+        interesting = bus.events_interesting(to_insert)
+        for event, wanted in zip(to_insert, interesting, strict=True):
+            if not wanted:  # nothing would handle it: stored as processed, no worker message
+                event.status = Event.Status.PROCESSED
+                event.processed_at = now
+                event.next_attempt_at = None
         Event.objects.bulk_create(to_insert)
         records_project(events=to_insert)
-        bus.dispatch_on_commit(e.pk for e in to_insert)
+        bus.dispatch_on_commit(e.pk for e, wanted in zip(to_insert, interesting, strict=True) if wanted)
 
     results = []
     for kind, value in plan:

@@ -18,6 +18,7 @@ due column: claiming a delivery pushes ``next_attempt_at`` ``CLAIM_SECONDS`` ahe
 
 import fnmatch
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -111,6 +112,16 @@ ACTIVE_GLOBS = GenerationIndex(key="journeys:webhook-subscriptions:gen", load=_a
 def _subscriptions_changed(**kwargs) -> None:
     # Bookkeeping only: the index is an optimisation, whichever path changed the rows.
     ACTIVE_GLOBS.invalidate()
+
+
+def webhook_subscriptions_interest() -> Callable[[Event], bool]:
+    """The bus's pre-filter: events no active subscription matches (all when the index cannot
+    be read)."""
+    subscriptions = ACTIVE_GLOBS.get()
+    if subscriptions is None:
+        return lambda event: True
+    globs = [glob for _, subscription_globs in subscriptions for glob in subscription_globs]
+    return lambda event: any(fnmatch.fnmatchcase(event.type, glob) for glob in globs)
 
 
 def webhook_subscriptions_handle_event(event: Event) -> None:

@@ -58,7 +58,7 @@ def _flag(spec: dict[str, Any]) -> Node:
             "holds": (actual or False) is expected,
         }
 
-    return Node(test, explain, reads_flags=True)
+    return Node(test, explain, reads_flags=True, reads_participant=False)
 
 
 def _attribute(spec: dict[str, Any]) -> Node:
@@ -94,6 +94,7 @@ def _logical(kind: str, children: list[Node]) -> Node:
     tests = tuple(child.test for child in children)
     windows = tuple(w for child in children for w in child.windows)
     reads_flags = any(child.reads_flags for child in children)
+    reads_participant = any(child.reads_participant for child in children)
     combine = all if kind == "all_of" else any
 
     # Plain loops: the fast path runs millions of times, and a generator per call costs. Two
@@ -135,7 +136,7 @@ def _logical(kind: str, children: list[Node]) -> Node:
             "conditions": parts,
         }
 
-    return Node(test, explain, windows, reads_flags)
+    return Node(test, explain, windows, reads_flags, reads_participant)
 
 
 def _all_of(spec: dict[str, Any]) -> Node:
@@ -157,7 +158,7 @@ def _not(spec: dict[str, Any]) -> Node:
         part = child.explain(state)
         return {"type": "not", "description": "not", "holds": not part["holds"], "conditions": [part]}
 
-    return Node(test, explain, child.windows, child.reads_flags)
+    return Node(test, explain, child.windows, child.reads_flags, child.reads_participant)
 
 
 COMPILERS: dict[str, Callable[[dict[str, Any]], Node]] = {

@@ -70,6 +70,10 @@ class Node:
     explain: Callable[[EvalState], dict[str, Any]]
     windows: tuple[TimeWindow, ...] = ()
     reads_flags: bool = False
+    # Whether the condition may read the participant's attributes or tags. True unless a
+    # condition says otherwise (a plugin's condition may read anything): evaluation then follows
+    # the steps that change them, announced as ``journey.*`` events.
+    reads_participant: bool = True
 
 
 def show(value: Any) -> Any:

@@ -120,7 +120,7 @@ def count(spec: dict[str, Any]) -> Node:
             "holds": compare(actual, expected),
         }
 
-    return Node(test, explain)
+    return Node(test, explain, reads_participant=False)
 
 
 def exists(spec: dict[str, Any]) -> Node:
@@ -148,7 +148,7 @@ def exists(spec: dict[str, Any]) -> Node:
             "holds": actual > 0,
         }
 
-    return Node(test, explain)
+    return Node(test, explain, reads_participant=False)
 
 
 def value(spec: dict[str, Any]) -> Node:
@@ -199,7 +199,7 @@ def value(spec: dict[str, Any]) -> Node:
             "holds": check(actual),
         }
 
-    return Node(test, explain)
+    return Node(test, explain, reads_participant=False)
 
 
 def time_since(spec: dict[str, Any]) -> Node:
@@ -234,4 +234,4 @@ def time_since(spec: dict[str, Any]) -> Node:
             holds = compare(gap, duration)
         return {"type": "time_since", "description": description, "actual": actual, "holds": holds}
 
-    return Node(test, explain, windows=(window,))
+    return Node(test, explain, windows=(window,), reads_participant=False)

@@ -67,6 +67,7 @@ class Ruleset:
     # (rule, its test, its decisions when it holds, its decisions when not): what the hot loop
     # needs, unpacked once; the decisions are built here, so evaluating allocates none
     plan: tuple[tuple[CompiledRule, Any, Decisions, Decisions], ...] = ()
+    reads_participant: bool = True  # some condition may read attributes or tags
 
     @property
     def rule_ids(self) -> list[str]:
@@ -128,6 +129,7 @@ def ruleset_build(rules: list[CompiledRule], *, token: str) -> Ruleset:
         token=token,
         rules=ordered,
         reads_flags=any(r.node.reads_flags for r in ordered),
+        reads_participant=any(r.node.reads_participant for r in ordered),
         windows=tuple(windows.values()),
         plan=tuple(
             (

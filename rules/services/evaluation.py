@@ -17,6 +17,7 @@ causing more.
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,7 +26,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from journeys import bus
+from journeys import bus, journey_events
 from journeys.errors import NotFound
 from journeys.log_context import evaluation_logging
 from journeys.models import Event, Participant
@@ -253,26 +254,44 @@ def on_event(event: Event) -> None:
     on_events([event])
 
 
+def rules_interest() -> Callable[[Event], bool]:
+    """Which events can change a participant's rules, asked by the bus before it sends any.
+
+    Events from outside can (they carry attributes, they are projected into records). The
+    product's own announcements cannot unless an entity mapping turns them into records:
+    ``source == "rules"`` ones echo an evaluation that already settled every flag they announce;
+    ``journey.*`` ones (``source == "journeys"``) follow steps that may change the participant's
+    tags or attributes, which matters only when some active rule reads them.
+    """
+    mappings: list | None = None
+    reads_participant: bool | None = None
+
+    def mapped(event: Event) -> bool:
+        nonlocal mappings
+        mappings = active_mappings() if mappings is None else mappings
+        return any(m.matches(event.type) for m in mappings)
+
+    def interested(event: Event) -> bool:
+        nonlocal reads_participant
+        if event.source == journey_events.SOURCE:
+            if reads_participant is None:
+                reads_participant = active_ruleset().reads_participant
+            return reads_participant or mapped(event)
+        return event.source != EVALUATION_SOURCE or mapped(event)
+
+    return interested
+
+
 def on_events(events: list[Event]) -> None:
     """Bus batch subscriber: the events of one worker message, each participant evaluated once.
 
     The events' records were projected when they were ingested, so one evaluation after all of
     a participant's events sees what evaluating after each would, and (evaluation being
     idempotent) writes what the last of those would have written: the same as ``on_event`` on
-    each in turn.
-
-    Events this engine emitted while evaluating (``source == "rules"``) are skipped unless an
-    entity mapping turns them into records: the evaluation that emitted them already settled
-    every flag they announce, so evaluating again could only confirm it.
+    each in turn. Events that cannot change any rule's outcome are left out (``rules_interest``).
     """
-    mappings = None
-    participant_ids: dict[int, None] = {}
-    for event in events:
-        if event.source == EVALUATION_SOURCE:
-            mappings = active_mappings() if mappings is None else mappings
-            if not any(m.matches(event.type) for m in mappings):
-                continue
-        participant_ids[event.participant_id] = None
+    interested = rules_interest()
+    participant_ids = {event.participant_id: None for event in events if interested(event)}
     if not participant_ids:
         return
     with transaction.atomic(savepoint=False):
@@ -287,7 +306,14 @@ RULES_PRIORITY = 100  # before journeys (priority 0): a trigger condition on a f
 
 
 def subscribe() -> None:
-    bus.subscribe("*", on_event, name="rules.evaluate", priority=RULES_PRIORITY, batch_handler=on_events)
+    bus.subscribe(
+        "*",
+        on_event,
+        name="rules.evaluate",
+        priority=RULES_PRIORITY,
+        batch_handler=on_events,
+        interest=rules_interest,
+    )
 
 
 def participants_evaluate_due(*, now: datetime | None = None, limit: int = DUE_BATCH) -> list[int]:
