@@ -192,6 +192,7 @@ def _ingest(events: Sequence[EventInput]) -> list[IngestResult]:
         Event.objects.bulk_create(to_insert)
         records_project(events=to_insert)
         bus.dispatch_on_commit(e.pk for e, wanted in zip(to_insert, interesting, strict=True) if wanted)
+        metrics.events_settled(e for e, wanted in zip(to_insert, interesting, strict=True) if not wanted)
 
     results = []
     for kind, value in plan:
