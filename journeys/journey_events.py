@@ -22,7 +22,7 @@ its own ``journey.*`` events (see ``journeys.services.event_handling``), so a jo
 """
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from journeys.services.events import EventInput, IdempotencyKeyReused, events_ingest
@@ -77,22 +77,25 @@ def journey_ended_events(user_journey: Any, type: str, *, user_id: str, **payloa
     return events
 
 
-def journey_events_publish(events: Sequence[EventInput]) -> None:
+def journey_events_publish(
+    events: Sequence[EventInput], *, participants: Mapping[str, Any] | None = None
+) -> None:
     """Store the events on the bus (in the caller's transaction); repeated keys are no-ops.
 
+    ``participants``: the rows the caller holds locked, by ``user_id`` (see ``events_ingest``).
     A key stored before with another payload means the fact was published already (the first
     telling stands): it is logged and left out, never allowed to fail the run that caused it.
     """
     if not events:
         return
     try:
-        events_ingest(events=events)
+        events_ingest(events=events, participants=participants)
     except IdempotencyKeyReused as exc:
         reused = set(exc.extra.get("idempotency_keys") or [])
         logger.warning("journey events already published with other payloads: %s", sorted(reused))
         rest = [event for event in events if event.idempotency_key not in reused]
         if rest:
-            events_ingest(events=rest)
+            events_ingest(events=rest, participants=participants)
 
 
 def milestone_keys(definition: Any) -> frozenset[str]:

@@ -22,6 +22,7 @@ tagged the ordinary way, row by row.
 
 import json
 from collections.abc import Iterable, Sequence
+from operator import attrgetter
 from typing import Any
 
 from django.db import connection, models
@@ -80,16 +81,36 @@ def _encoder(field: models.Field):
     return None
 
 
+def _saved_as_is(field: models.Field) -> bool:
+    """Whether inserting the field stores its attribute as it is: no ``auto_now``, no file to
+    commit, nothing else a ``pre_save`` of its own would do."""
+    if isinstance(field, models.DateField):  # DateTimeField too
+        return not (field.auto_now or field.auto_now_add)
+    return type(field).pre_save is models.Field.pre_save
+
+
 def _recordset(fields: list[models.Field], objs: Sequence[models.Model], *, add: bool = False):
-    """The SQL of ``jsonb_to_recordset(%s::jsonb) AS v(…)`` and its one parameter."""
-    plan = [(f, f.column, f.attname, _encoder(f)) for f in fields]
+    """The SQL of ``jsonb_to_recordset(%s::jsonb) AS v(…)`` and its one parameter.
+
+    The attributes of a row are read in one call; only the fields that need it go through
+    ``pre_save`` (on insert) or an encoder.
+    """
+    names = [f.column for f in fields]
+    read = (
+        attrgetter(*(f.attname for f in fields))
+        if len(fields) > 1
+        else lambda obj: (getattr(obj, fields[0].attname),)
+    )
+    hooked = [(i, f) for i, f in enumerate(fields) if add and not _saved_as_is(f)]
+    encoded = [(i, encode) for i, f in enumerate(fields) if (encode := _encoder(f)) is not None]
     rows = []
     for obj in objs:
-        row = {}
-        for field, column, attname, encode in plan:
-            value = field.pre_save(obj, add) if add else getattr(obj, attname)
-            row[column] = encode(value) if encode is not None else value
-        rows.append(row)
+        values = list(read(obj))
+        for i, field in hooked:
+            values[i] = field.pre_save(obj, add)
+        for i, encode in encoded:
+            values[i] = encode(values[i])
+        rows.append(dict(zip(names, values, strict=True)))
     columns = ", ".join(f'"{f.column}" {f.db_type(connection)}' for f in fields)
     return f"jsonb_to_recordset(%s::jsonb) AS v({columns})", json.dumps(rows)
 
@@ -120,15 +141,20 @@ def bulk_insert(
     objs: Sequence[models.Model],
     *,
     key: tuple[str, ...] = (),
+    ids: bool = False,
     ignore_conflicts: bool = False,
 ) -> None:
     """Insert many new rows of ``model`` in one statement per chunk and give them their ids.
 
     ``key`` names fields unique among ``objs`` (``("user_journey_id", "seq")``) by which the
-    returned ids are matched to the rows; without it the rows get no ids. With
+    returned ids are matched to the rows. ``ids`` gives them their ids in the order they come
+    back, which is the order they went in (what Django's ``bulk_create`` relies on too); not
+    with ``ignore_conflicts``, which leaves rows out. Without either the rows get no ids. With
     ``ignore_conflicts`` a row a unique constraint refuses is left out (``ON CONFLICT DO
     NOTHING``) and keeps no id: on Postgres the ids say exactly which rows went in.
     """
+    if ids and ignore_conflicts:
+        raise ValueError("ids are matched by order, which ignore_conflicts breaks: match them by key")
     if not objs:
         return
     if connection.vendor != "postgresql":
@@ -145,6 +171,12 @@ def bulk_insert(
             chunk = objs[start : start + BULK_CHUNK]
             source, param = _recordset(fields, chunk, add=True)
             sql = f'INSERT INTO "{meta.db_table}" ({names}) SELECT {names} FROM {source}{conflicts}'
+            if ids:
+                cursor.execute(f'{sql} RETURNING "{meta.pk.column}"', [param])
+                for obj, (pk,) in zip(chunk, cursor.fetchall(), strict=True):
+                    obj.pk = pk
+                    obj._state.adding = False
+                continue
             if not key:
                 cursor.execute(sql, [param])
                 continue

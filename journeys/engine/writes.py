@@ -152,7 +152,8 @@ class BatchWrites(Writes):
             participant.updated_at = self.now
         bulk_update(Participant, tagged, ["tags", "updated_at"])
         if self.journey_events:
-            journey_events.journey_events_publish(self.journey_events)
+            held = {p.user_id: p for p in self.participants.values()}
+            journey_events.journey_events_publish(self.journey_events, participants=held)
             self.journey_events = []
         kick = [run.pk for run in self.pending]
         self.runs, self.journeys, self.logs, self.pending, self._read = {}, {}, [], [], {}

@@ -11,7 +11,7 @@ import json
 import logging
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,8 +21,9 @@ from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from journeys import bus, metrics
+from journeys.engine.batch import bulk_insert
 from journeys.errors import Conflict, ValidationFailed
-from journeys.models import Event
+from journeys.models import Event, Participant
 from journeys.services.participants import participants_lock_or_create, participants_merge_attributes
 from journeys.services.records import records_project
 
@@ -71,8 +72,14 @@ class IdempotencyKeyReused(Conflict):
     default_code = "idempotency_key_reused"
 
 
-def events_ingest(*, events: Sequence[EventInput]) -> list[IngestResult]:
+def events_ingest(
+    *, events: Sequence[EventInput], participants: Mapping[str, Participant] | None = None
+) -> list[IngestResult]:
     """Store events (idempotently per source + key) and enqueue their processing.
+
+    ``participants``: rows the caller already holds locked in its transaction, by ``user_id``
+    (the engine publishing facts about the participants of its batch); the others are locked,
+    and created when missing, here.
 
     Returns one result per input, in order: the stored id, or for a repeated idempotency key the
     id stored the first time with ``duplicate=True``. A key repeated with a *different* event
@@ -86,11 +93,11 @@ def events_ingest(*, events: Sequence[EventInput]) -> list[IngestResult]:
     for attempt in range(1, INGEST_ATTEMPTS + 1):
         try:
             try:
-                return _ingest(events)
+                return _ingest(events, participants or {})
             except IntegrityError:
                 # Another request stored one of our idempotency keys (for another participant)
                 # between our read and our insert; a second pass finds it.
-                return _ingest(events)
+                return _ingest(events, participants or {})
         except OperationalError as exc:
             if not retryable or attempt == INGEST_ATTEMPTS or not _is_retryable(exc):
                 raise
@@ -108,13 +115,27 @@ def _is_retryable(exc: OperationalError) -> bool:
 
 
 def _stored_keys(events: Sequence[EventInput]) -> dict[tuple[str, str], tuple[int, str]]:
-    """The batch's idempotency keys that are stored already: ``(source, key) -> (id, fingerprint)``."""
+    """The batch's idempotency keys that are stored already: ``(source, key) -> (id, fingerprint)``.
+
+    On Postgres the keys go as one JSON parameter joined on the unique index (a list of
+    thousands of keys costs more to bind, value by value, than the lookup itself).
+    """
     keyed = {(e.source, e.idempotency_key) for e in events if e.idempotency_key}
     if not keyed:
         return {}
-    rows = Event.objects.filter(
-        source__in={source for source, _ in keyed}, idempotency_key__in={key for _, key in keyed}
-    ).values_list("pk", "source", "idempotency_key", "fingerprint")
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f'SELECT e.id, e.source, e.idempotency_key, e.fingerprint FROM "{Event._meta.db_table}" e '
+                "JOIN jsonb_to_recordset(%s::jsonb) AS k(source text, key text) "
+                "ON e.source = k.source AND e.idempotency_key = k.key WHERE e.idempotency_key IS NOT NULL",
+                [json.dumps([{"source": source, "key": key} for source, key in keyed])],
+            )
+            rows = cursor.fetchall()
+    else:
+        rows = Event.objects.filter(
+            source__in={source for source, _ in keyed}, idempotency_key__in={key for _, key in keyed}
+        ).values_list("pk", "source", "idempotency_key", "fingerprint")
     return {(source, key): (pk, fingerprint) for pk, source, key, fingerprint in rows}
 
 
@@ -164,15 +185,18 @@ def _plan(
 
 
 @transaction.atomic
-def _ingest(events: Sequence[EventInput]) -> list[IngestResult]:
-    """1. Lock (creating) the batch's participants in ``user_id`` order: two requests sharing a
-    participant queue here, so a repeated key's second request waits for the first to commit;
+def _ingest(events: Sequence[EventInput], held: Mapping[str, Participant]) -> list[IngestResult]:
+    """1. Lock (creating) the batch's participants in ``user_id`` order, but those the caller
+    ``held``: two requests sharing a participant queue here, so a repeated key's second request
+    waits for the first to commit;
     2. read which keys are stored already (and with what fingerprint); 3. refuse a key reused
     for a different event (the transaction rolls back: nothing is written); 4. insert the new
     events and project their records; 5. after commit, send to a worker the events some
     subscriber is interested in (``bus.events_interesting``); the others are stored processed."""
     now = timezone.now()
-    participants = participants_lock_or_create(user_ids={e.user_id for e in events})
+    participants = dict(held)
+    if missing := {e.user_id for e in events} - held.keys():
+        participants.update(participants_lock_or_create(user_ids=missing))
     known = _stored_keys(events)
     fingerprints = [e.fingerprint() if e.idempotency_key else "" for e in events]
     _refuse_reused_keys(events, fingerprints, known)
@@ -189,7 +213,7 @@ def _ingest(events: Sequence[EventInput]) -> list[IngestResult]:
                 event.status = Event.Status.PROCESSED
                 event.processed_at = now
                 event.next_attempt_at = None
-        Event.objects.bulk_create(to_insert)
+        bulk_insert(Event, to_insert, ids=True)
         records_project(events=to_insert)
         bus.dispatch_on_commit(e.pk for e, wanted in zip(to_insert, interesting, strict=True) if wanted)
         metrics.events_settled(e for e, wanted in zip(to_insert, interesting, strict=True) if not wanted)
