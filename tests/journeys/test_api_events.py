@@ -1,6 +1,8 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from journeys import bus
@@ -61,6 +63,33 @@ def test_a_batch_answers_ids_in_order_and_marks_repeats_within_it(admin_api):
     assert ids[0] == ids[2] and ids[0] != ids[1]
     assert [e["duplicate"] for e in body["events"]] == [False, False, True]
     assert set(Participant.objects.values_list("user_id", flat=True)) == {"u-1", "u-2"}
+
+
+def test_each_answered_id_is_the_event_sent_at_its_place(admin_api):
+    batch = [
+        {"type": f"t-{i}", "user_id": f"u-{i % 7}", **({"idempotency_key": f"k-{i}"} if i % 3 else {})}
+        for i in range(60)
+    ]
+    response = admin_api.post(URL, batch)
+
+    assert response.status_code == 202
+    stored = Event.objects.select_related("participant").in_bulk([e["id"] for e in response.json()["events"]])
+    answered = [stored[e["id"]] for e in response.json()["events"]]
+    assert [(e.type, e.participant.user_id) for e in answered] == [(i["type"], i["user_id"]) for i in batch]
+
+
+def test_a_batch_costs_the_same_statements_whatever_its_size(admin_api):
+    counts = []
+    for size in (10, 300):
+        batch = [
+            {"type": "signup", "user_id": f"u-{size}-{i}", "idempotency_key": f"{size}-{i}"}
+            for i in range(size)
+        ]
+        with CaptureQueriesContext(connection) as queries:
+            assert admin_api.post(URL, batch).status_code == 202
+        counts.append(len(queries))
+    assert counts[0] == counts[1]
+    assert Event.objects.count() == 310
 
 
 def test_a_batch_with_one_bad_item_writes_nothing_and_names_the_bad_field(admin_api):
