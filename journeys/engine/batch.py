@@ -22,12 +22,15 @@ tagged the ordinary way, row by row.
 
 import json
 from collections.abc import Iterable, Sequence
+from functools import cache
 from operator import attrgetter
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import connection, models
 
 from journeys.models import JourneyVersion, Participant, UserJourney
+
+ModelT = TypeVar("ModelT", bound=models.Model)
 
 BULK_CHUNK = 2000  # rows per INSERT or UPDATE statement; ~1 MB of JSON for step runs
 
@@ -113,6 +116,20 @@ def _recordset(fields: list[models.Field], objs: Sequence[models.Model], *, add:
         rows.append(dict(zip(names, values, strict=True)))
     columns = ", ".join(f'"{f.column}" {f.db_type(connection)}' for f in fields)
     return f"jsonb_to_recordset(%s::jsonb) AS v({columns})", json.dumps(rows)
+
+
+def unsaved(model: type[ModelT], **values: Any) -> ModelT:
+    """``model(**values)``, built positionally as Django builds the rows it reads: a third of the
+    cost of keyword arguments, which counts where a batch builds thousands of rows. ``values``
+    go by attname (``participant_id``, not ``participant``); a field not given gets its default."""
+    return model(
+        *[values[name] if name in values else field.get_default() for name, field in _attnames(model)]
+    )
+
+
+@cache
+def _attnames(model: type[models.Model]) -> tuple[tuple[str, models.Field], ...]:
+    return tuple((field.attname, field) for field in model._meta.concrete_fields)
 
 
 def bulk_update(model: type[models.Model], objs: Sequence[models.Model], fields: list[str]) -> None:

@@ -21,7 +21,7 @@ from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from journeys import bus, metrics
-from journeys.engine.batch import bulk_insert
+from journeys.engine.batch import bulk_insert, unsaved
 from journeys.errors import Conflict, ValidationFailed
 from journeys.models import Event, Participant
 from journeys.services.participants import participants_lock_or_create, participants_merge_attributes
@@ -165,9 +165,10 @@ def _plan(
         if ident and ident in seen_in_batch:
             plan.append(("repeat", seen_in_batch[ident]))
             continue
-        event = Event(
+        event = unsaved(
+            Event,
             type=item.type,
-            participant=participants[item.user_id],
+            participant_id=participants[item.user_id].pk,
             payload=item.payload,
             occurred_at=item.occurred_at or now,
             received_at=now,
