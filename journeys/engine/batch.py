@@ -160,6 +160,8 @@ def bulk_insert(
     key: tuple[str, ...] = (),
     ids: bool = False,
     ignore_conflicts: bool = False,
+    unique_fields: Sequence[str] = (),
+    update_fields: Sequence[str] = (),
 ) -> None:
     """Insert many new rows of ``model`` in one statement per chunk and give them their ids.
 
@@ -168,14 +170,22 @@ def bulk_insert(
     back, which is the order they went in (what Django's ``bulk_create`` relies on too); not
     with ``ignore_conflicts``, which leaves rows out. Without either the rows get no ids. With
     ``ignore_conflicts`` a row a unique constraint refuses is left out (``ON CONFLICT DO
-    NOTHING``) and keeps no id: on Postgres the ids say exactly which rows went in.
+    NOTHING``) and keeps no id: on Postgres the ids say exactly which rows went in. With
+    ``update_fields``, a row whose ``unique_fields`` are taken updates those fields of the row
+    there instead (``ON CONFLICT (…) DO UPDATE``).
     """
     if ids and ignore_conflicts:
         raise ValueError("ids are matched by order, which ignore_conflicts breaks: match them by key")
     if not objs:
         return
     if connection.vendor != "postgresql":
-        model.objects.bulk_create(objs, batch_size=BULK_CHUNK, ignore_conflicts=ignore_conflicts)
+        upsert = {"update_conflicts": True, "unique_fields": unique_fields, "update_fields": update_fields}
+        model.objects.bulk_create(
+            objs,
+            batch_size=BULK_CHUNK,
+            ignore_conflicts=ignore_conflicts,
+            **(upsert if update_fields else {}),
+        )
         return
     meta = model._meta
     fields = [f for f in meta.concrete_fields if not f.primary_key]
@@ -183,6 +193,13 @@ def bulk_insert(
     by_column = {f.attname: f.column for f in fields}
     returning = ", ".join(f'"{by_column[name]}"' for name in key)
     conflicts = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
+    if update_fields:
+        unique = ", ".join(f'"{meta.get_field(name).column}"' for name in unique_fields)
+        updates = ", ".join(
+            f'"{column}" = EXCLUDED."{column}"'
+            for column in (meta.get_field(name).column for name in update_fields)
+        )
+        conflicts = f" ON CONFLICT ({unique}) DO UPDATE SET {updates}"
     with connection.cursor() as cursor:
         for start in range(0, len(objs), BULK_CHUNK):
             chunk = objs[start : start + BULK_CHUNK]
@@ -198,9 +215,9 @@ def bulk_insert(
                 cursor.execute(sql, [param])
                 continue
             cursor.execute(f'{sql} RETURNING "{meta.pk.column}", {returning}', [param])
-            ids = {tuple(row[1:]): row[0] for row in cursor.fetchall()}
+            returned = {tuple(row[1:]): row[0] for row in cursor.fetchall()}
             for obj in chunk:
-                obj.pk = ids.get(tuple(getattr(obj, name) for name in key))
+                obj.pk = returned.get(tuple(getattr(obj, name) for name in key))
                 obj._state.adding = obj.pk is None
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from journeys.engine.batch import bulk_insert
 from journeys.errors import ValidationFailed
 from journeys.models import Participant
 from journeys.services.events import EventInput, events_ingest
@@ -97,14 +98,14 @@ def flags_changes_write(
         )
     if removed:
         Flag.objects.filter(pk__in=removed).delete()
-    if upserts:
-        Flag.objects.bulk_create(
-            upserts,
-            update_conflicts=True,
-            unique_fields=["participant", "flag"],
-            update_fields=["value", "set_by_rule", "set_at", "expires_at"],
-        )
-    return FlagHistory.objects.bulk_create(history) if history else []
+    bulk_insert(
+        Flag,
+        upserts,
+        unique_fields=["participant", "flag"],
+        update_fields=["value", "set_by_rule", "set_at", "expires_at"],
+    )
+    bulk_insert(FlagHistory, history, ids=True)
+    return history
 
 
 def flag_updated_event(*, participant: Participant, history: FlagHistory, source: str) -> EventInput:

@@ -5,6 +5,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from journeys.engine import batch
 from journeys.engine.dispatcher import step_runs_dispatch
 from journeys.models import Participant, StepRun, UserJourney
 from journeys.services.enrolment import Enrolment, user_journeys_enrol
@@ -36,3 +37,26 @@ def test_a_batch_of_tag_steps_writes_only_the_columns_its_walks_changed():
     ) == [("succeeded", 1)]
     assert set(UserJourney.objects.filter(journey=journey).values_list("state", flat=True)) == {"completed"}
     assert all(p.tags == ["a", "b"] for p in Participant.objects.filter(user_id__startswith="w-"))
+
+
+def test_rows_inserted_over_several_statements_each_get_their_own_id(monkeypatch):
+    monkeypatch.setattr(batch, "BULK_CHUNK", 2)
+    rows = [Participant(user_id=f"chunked-{i}", attributes={"i": i}) for i in range(5)]
+    with CaptureQueriesContext(connection) as queries:
+        batch.bulk_insert(Participant, rows, ids=True)
+
+    assert len(queries) == 3
+    stored = dict(Participant.objects.filter(user_id__startswith="chunked-").values_list("pk", "user_id"))
+    assert [stored[row.pk] for row in rows] == [row.user_id for row in rows]
+
+
+def test_rows_matched_by_key_over_several_statements_say_which_went_in(monkeypatch):
+    monkeypatch.setattr(batch, "BULK_CHUNK", 2)
+    taken = Participant.objects.create(user_id="keyed-3")
+    rows = [Participant(user_id=f"keyed-{i}") for i in range(5)]
+    batch.bulk_insert(Participant, rows, key=("user_id",), ignore_conflicts=True)
+
+    assert rows[3].pk is None and rows[3]._state.adding  # refused: the row there is another's
+    stored = dict(Participant.objects.filter(user_id__startswith="keyed-").values_list("pk", "user_id"))
+    assert [stored.get(row.pk) for row in rows] == ["keyed-0", "keyed-1", "keyed-2", None, "keyed-4"]
+    assert stored[taken.pk] == "keyed-3"
