@@ -13,7 +13,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from journeys.engine.batch import bulk_insert
+from journeys.engine.batch import bulk_insert, unsaved
 from journeys.errors import ValidationFailed
 from journeys.models import Participant
 from journeys.services.events import EventInput, events_ingest
@@ -75,8 +75,9 @@ def flags_changes_write(
                 removed.append(row_id)
         else:
             upserts.append(
-                Flag(
-                    participant=participant,
+                unsaved(
+                    Flag,
+                    participant_id=participant.pk,
                     flag=write.flag,
                     value=write.value,
                     set_by_rule=write.set_by_rule,
@@ -85,8 +86,9 @@ def flags_changes_write(
                 )
             )
         history.append(
-            FlagHistory(
-                participant=participant,
+            unsaved(
+                FlagHistory,
+                participant_id=participant.pk,
                 flag=write.flag,
                 value=write.value,
                 previous_value=write.previous,
