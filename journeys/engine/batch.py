@@ -132,25 +132,41 @@ def _attnames(model: type[models.Model]) -> tuple[tuple[str, models.Field], ...]
     return tuple((field.attname, field) for field in model._meta.concrete_fields)
 
 
-def bulk_update(model: type[models.Model], objs: Sequence[models.Model], fields: list[str]) -> None:
-    """Write ``fields`` of many rows of ``model`` by primary key, in one statement per chunk."""
+def bulk_update(
+    model: type[models.Model], objs: Sequence[models.Model], fields: list[str], *, only_empty: str = ""
+) -> int:
+    """Write ``fields`` of many rows of ``model`` by primary key, in one statement per chunk.
+
+    ``only_empty`` names a text field: rows where another writer has filled it already are left
+    alone (a first-writer-wins claim). Returns the number of rows written.
+    """
     if not objs or not fields:
-        return
+        return 0
     if connection.vendor != "postgresql":
-        model.objects.bulk_update(objs, fields, batch_size=100)
-        return
+        if only_empty:
+            return sum(
+                model.objects.filter(pk=obj.pk, **{only_empty: ""}).update(
+                    **{name: getattr(obj, name) for name in fields}
+                )
+                for obj in objs
+            )
+        return model.objects.bulk_update(objs, fields, batch_size=100)
     meta = model._meta
     pk = meta.pk
     columns = [meta.get_field(name) for name in fields]
     assignments = ", ".join(f'"{f.column}" = v."{f.column}"' for f in columns)
+    condition = f" AND t.\"{meta.get_field(only_empty).column}\" = ''" if only_empty else ""
+    written = 0
     with connection.cursor() as cursor:
         for start in range(0, len(objs), BULK_CHUNK):
             source, param = _recordset([pk, *columns], objs[start : start + BULK_CHUNK])
             cursor.execute(
                 f'UPDATE "{meta.db_table}" AS t SET {assignments} FROM {source} '
-                f'WHERE t."{pk.column}" = v."{pk.column}"',
+                f'WHERE t."{pk.column}" = v."{pk.column}"{condition}',
                 [param],
             )
+            written += cursor.rowcount
+    return written
 
 
 def bulk_insert(

@@ -13,10 +13,9 @@ from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Case, TextField, Value, When
 
 from journeys.actions.base import ActionSkipped
-from journeys.engine.batch import versions_load
+from journeys.engine.batch import bulk_update, versions_load
 from journeys.engine.claiming import Claim
 from journeys.engine.definition import definition_for
 from journeys.engine.resuming import ActionOutcome
@@ -128,6 +127,7 @@ def _freeze_requests(prepared: list[tuple[StepRun, Any, Any]]) -> None:
     out under us), its request is read back and sent instead of ours.
     """
     new: dict[int, str] = {}
+    frozen_now: list[StepRun] = []
     for run, action, context in prepared:
         if run.request_body:
             context.frozen_request = run.request_body
@@ -138,14 +138,11 @@ def _freeze_requests(prepared: list[tuple[StepRun, Any, Any]]) -> None:
             logger.warning("could not build the request of step run %s", run.pk, exc_info=True)
             continue
         if body is not None:
-            new[run.pk] = context.frozen_request = body
+            new[run.pk] = context.frozen_request = run.request_body = body
+            frozen_now.append(run)
     if not new:
         return
-    stored = StepRun.objects.filter(pk__in=new, request_body="").update(
-        request_body=Case(
-            *(When(pk=pk, then=Value(body)) for pk, body in new.items()), output_field=TextField()
-        )
-    )
+    stored = bulk_update(StepRun, frozen_now, ["request_body"], only_empty="request_body")
     if stored < len(new):
         frozen = dict(StepRun.objects.filter(pk__in=new).values_list("pk", "request_body"))
         for run, _, context in prepared:

@@ -7,9 +7,9 @@ from django.utils import timezone
 
 from journeys.engine import batch
 from journeys.engine.dispatcher import step_runs_dispatch
-from journeys.models import Participant, StepRun, UserJourney
+from journeys.models import Event, Participant, StepRun, UserJourney
 from journeys.services.enrolment import Enrolment, user_journeys_enrol
-from tests.journeys.factories import make_journey, tag_step
+from tests.journeys.factories import EventFactory, make_journey, tag_step
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
@@ -60,3 +60,14 @@ def test_rows_matched_by_key_over_several_statements_say_which_went_in(monkeypat
     stored = dict(Participant.objects.filter(user_id__startswith="keyed-").values_list("pk", "user_id"))
     assert [stored.get(row.pk) for row in rows] == ["keyed-0", "keyed-1", "keyed-2", None, "keyed-4"]
     assert stored[taken.pk] == "keyed-3"
+
+
+def test_a_first_writer_wins_update_leaves_rows_another_writer_filled():
+    free, taken = EventFactory(), EventFactory(error="filled by another writer")
+    free.error = taken.error = "ours"
+
+    assert batch.bulk_update(Event, [free, taken], ["error"], only_empty="error") == 1
+    assert dict(Event.objects.values_list("pk", "error")) == {
+        free.pk: "ours",
+        taken.pk: "filled by another writer",
+    }
