@@ -119,7 +119,7 @@ def _recordset(fields: list[models.Field], objs: Sequence[models.Model], *, add:
 
 
 def unsaved(model: type[ModelT], **values: Any) -> ModelT:
-    """``model(**values)``, built positionally as Django builds the rows it reads: a third of the
+    """``model(**values)``, built positionally as Django builds the rows it reads: about half the
     cost of keyword arguments, which counts where a batch builds thousands of rows. ``values``
     go by attname (``participant_id``, not ``participant``); a field not given gets its default."""
     return model(
