@@ -8,8 +8,9 @@ from django.utils import timezone
 from journeys.errors import NotFound
 from journeys.models import Event, Participant
 from rules.cache import context_get, context_invalidate
+from rules.engine.evaluator import StoredFlag
 from rules.models import EvaluationSchedule, Flag, FlagHistory, Milestone
-from rules.services.evaluation import participant_evaluate, participants_evaluate_due
+from rules.services.evaluation import _stored_flags, participant_evaluate, participants_evaluate_due
 from rules.services.flags import flag_clear, flag_set, milestone_reach
 from rules.services.rules import rule_activate, rule_create, rule_deactivate, rule_update
 from tests.rules.factories import definition
@@ -170,6 +171,31 @@ def test_a_rule_setting_an_expiring_flag_and_beat_removing_it(
     expired = FlagHistory.objects.order_by("-id").first()
     assert (expired.reason, expired.value, expired.previous_value) == ("expired", None, True)
     assert EvaluationSchedule.objects.get(pk=participant.pk).next_check_at is None
+
+
+def test_evaluating_again_leaves_a_live_expiring_flag_exactly_as_it_is(mappings, participant, record):
+    rule_create(
+        definition=definition(
+            conditions=[{"type": "exists", "entity": "buddy_matches"}],
+            actions=[{"type": "set_flag", "flag": "matched_recently", "expires_in": "2 days"}],
+            flag="matched_recently",
+        )
+    )
+    record("buddy_matches")
+    participant_evaluate(participant=participant)
+    flag = Flag.objects.get()
+
+    participant_evaluate(participant=participant)
+
+    assert Flag.objects.values_list("set_at", "expires_at").get() == (flag.set_at, flag.expires_at)
+    assert FlagHistory.objects.count() == 1
+    assert Event.objects.filter(type="orchestration.flag.updated").count() == 1
+    # What evaluation reads is what is stored, to the microsecond.
+    stored, row_ids = _stored_flags([participant])
+    assert stored == {
+        participant.pk: {"matched_recently": StoredFlag(True, flag.set_by_rule, flag.set_at, flag.expires_at)}
+    }
+    assert row_ids == {(participant.pk, "matched_recently"): flag.pk}
 
 
 def flag_rule():
