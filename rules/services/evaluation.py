@@ -196,14 +196,17 @@ def _flag_rows(participant_ids: list[int]) -> Iterable[tuple]:
             [participant_ids],
         )
         rows = cursor.fetchall()
+    moments: dict[int | None, datetime | None] = {None: None}  # flags set together share moments
+
+    def moment(microseconds: int | None) -> datetime | None:
+        if microseconds not in moments:
+            moments[microseconds] = EPOCH + timedelta(microseconds=microseconds)
+        return moments[microseconds]
+
     return [
-        (pk, participant, name, value, rule, _from_epoch(set_at), _from_epoch(expires_at))
+        (pk, participant, name, value, rule, moment(set_at), moment(expires_at))
         for pk, participant, name, value, rule, set_at, expires_at in rows
     ]
-
-
-def _from_epoch(microseconds: int | None) -> datetime | None:
-    return None if microseconds is None else EPOCH + timedelta(microseconds=microseconds)
 
 
 def _dry_run(participant: Participant, *, trace: bool, now: datetime) -> Evaluation:
