@@ -123,13 +123,23 @@ def unsaved(model: type[ModelT], **values: Any) -> ModelT:
     cost of keyword arguments, which counts where a batch builds thousands of rows. ``values``
     go by attname (``participant_id``, not ``participant``); a field not given gets its default."""
     return model(
-        *[values[name] if name in values else field.get_default() for name, field in _attnames(model)]
+        *[
+            values[name] if name in values else (default() if fresh else default)
+            for name, default, fresh in _defaults(model)
+        ]
     )
 
 
 @cache
-def _attnames(model: type[models.Model]) -> tuple[tuple[str, models.Field], ...]:
-    return tuple((field.attname, field) for field in model._meta.concrete_fields)
+def _defaults(model: type[models.Model]) -> tuple[tuple[str, Any, bool], ...]:
+    """Each concrete field's attname and default: a callable to call for every row (``dict``,
+    ``timezone.now``), else the value itself (``get_default`` on every row cost a third of
+    ``unsaved``)."""
+    plan = []
+    for field in model._meta.concrete_fields:
+        fresh = field.has_default() and callable(field.default)
+        plan.append((field.attname, field.default if fresh else field.get_default(), fresh))
+    return tuple(plan)
 
 
 def bulk_update(
