@@ -48,9 +48,9 @@ from rules.services.outcomes import outcomes_write, schedules_write
 logger = logging.getLogger(__name__)
 
 DUE_BATCH = 1000  # participants claimed per beat tick
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 DUE_CHUNK = 100  # participants per Celery message
 DUE_RETRY_AFTER = timedelta(minutes=5)  # a claimed participant whose evaluation was lost is retried
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # stored flags' moments are read as microseconds since
 
 # Schedules are a durable queue (``journeys.queue``) whose lease is the due column: claiming a
 # participant pushes its ``next_check_at`` ``DUE_RETRY_AFTER`` ahead, and the evaluation writes
