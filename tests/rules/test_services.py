@@ -144,9 +144,8 @@ def test_a_milestone_is_recorded_once_with_its_event(default_rules, participant,
     assert Event.objects.filter(type="orchestration.flag.updated").count() == 3  # set, clear, set
 
 
-def test_a_rule_setting_an_expiring_flag_and_beat_removing_it(
-    mappings, participant, record, django_capture_on_commit_callbacks
-):
+def expiring_flag_rule() -> None:
+    """A rule setting ``matched_recently`` for two days once a buddy match exists."""
     rule_create(
         definition=definition(
             conditions=[{"type": "exists", "entity": "buddy_matches"}],
@@ -154,6 +153,12 @@ def test_a_rule_setting_an_expiring_flag_and_beat_removing_it(
             flag="matched_recently",
         )
     )
+
+
+def test_a_rule_setting_an_expiring_flag_and_beat_removing_it(
+    mappings, participant, record, django_capture_on_commit_callbacks
+):
+    expiring_flag_rule()
     record("buddy_matches")
     participant_evaluate(participant=participant)
     flag = Flag.objects.get()
@@ -174,13 +179,7 @@ def test_a_rule_setting_an_expiring_flag_and_beat_removing_it(
 
 
 def test_evaluating_again_leaves_a_live_expiring_flag_exactly_as_it_is(mappings, participant, record):
-    rule_create(
-        definition=definition(
-            conditions=[{"type": "exists", "entity": "buddy_matches"}],
-            actions=[{"type": "set_flag", "flag": "matched_recently", "expires_in": "2 days"}],
-            flag="matched_recently",
-        )
-    )
+    expiring_flag_rule()
     record("buddy_matches")
     participant_evaluate(participant=participant)
     flag = Flag.objects.get()
