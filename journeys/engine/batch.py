@@ -8,10 +8,11 @@ writes the batch with these helpers in a handful of statements, whatever its siz
 * changed step runs, user journeys, participants' tags: one ``UPDATE`` each;
 * the user journeys' log rows: one ``INSERT``.
 
-On Postgres every such statement takes its rows as one JSON document, unpacked server-side by
-``jsonb_to_recordset``: one parameter, encoded by ``json.dumps`` in C, instead of a quoted
-literal per value (Django's ``bulk_update`` builds a ``CASE`` per field and row, which costs
-seconds for a thousand rows; even arrays per column cost more in quoting than the write).
+On Postgres every such statement takes its rows as JSON, unpacked server-side by
+``jsonb_to_recordset``: one parameter, encoded by ``json.dumps`` in C (and the columns that hold
+one value in every row, sent once beside it), instead of a quoted literal per value (Django's
+``bulk_update`` builds a ``CASE`` per field and row, which costs seconds for a thousand rows;
+even arrays per column cost more in quoting than the write).
 Elsewhere (SQLite) Django's ``bulk_create``/``bulk_update``.
 
 Tags: a participant whose row the batch holds (``participants_lock``) has its tags changed in
@@ -92,30 +93,56 @@ def _saved_as_is(field: models.Field) -> bool:
     return type(field).pre_save is models.Field.pre_save
 
 
-def _recordset(fields: list[models.Field], objs: Sequence[models.Model], *, add: bool = False):
-    """The SQL of ``jsonb_to_recordset(%s::jsonb) AS v(…)`` and its one parameter.
+def _recordset(
+    fields: list[models.Field], objs: Sequence[models.Model], *, add: bool = False
+) -> tuple[str, list[str]]:
+    """The rows as a relation ``v`` for ``FROM``, and its parameters.
 
-    The attributes of a row are read in one call; only the fields that need it go through
-    ``pre_save`` (on insert) or an encoder.
+    1. Read each row's attributes in one call; only the fields that need it go through
+       ``pre_save`` (on insert).
+    2. A column with one value in every row (the batch's timestamp, a status, an empty
+       result) is a *constant*: it is sent once, in ``jsonb_to_record``, and joined to every
+       row. The others go row by row in ``jsonb_to_recordset``. A batch of events or step runs
+       has more constant columns than varying ones; sending each once halves what is encoded
+       here and parsed by the server.
+    3. Encode (``_encoder``) the values that need it, then ``json.dumps`` each part in C.
     """
-    names = [f.column for f in fields]
     read = (
         attrgetter(*(f.attname for f in fields))
         if len(fields) > 1
         else lambda obj: (getattr(obj, fields[0].attname),)
     )
     hooked = [(i, f) for i, f in enumerate(fields) if add and not _saved_as_is(f)]
-    encoded = [(i, encode) for i, f in enumerate(fields) if (encode := _encoder(f)) is not None]
-    rows = []
-    for obj in objs:
-        values = list(read(obj))
-        for i, field in hooked:
-            values[i] = field.pre_save(obj, add)
-        for i, encode in encoded:
-            values[i] = encode(values[i])
-        rows.append(dict(zip(names, values, strict=True)))
-    columns = ", ".join(f'"{f.column}" {f.db_type(connection)}' for f in fields)
-    return f"jsonb_to_recordset(%s::jsonb) AS v({columns})", json.dumps(rows)
+    rows = [read(obj) for obj in objs]
+    if hooked:
+        rows = [list(values) for values in rows]
+        for obj, values in zip(objs, rows, strict=True):
+            for i, field in hooked:
+                values[i] = field.pre_save(obj, add)
+    columns = list(zip(*rows, strict=True))
+    constant = [len(objs) > 1 and column.count(column[0]) == len(column) for column in columns]
+    if all(constant):  # identical rows: each still needs a row of its own
+        constant = [False] * len(fields)
+    varying, fixed = [], []
+    for field, column, is_constant in zip(fields, columns, constant, strict=True):
+        encode = _encoder(field)
+        if is_constant:
+            fixed.append((field, encode(column[0]) if encode else column[0]))
+        else:
+            varying.append((field, [encode(value) for value in column] if encode else column))
+    names = [field.column for field, _ in varying]
+    records = [dict(zip(names, values, strict=True)) for values in zip(*(c for _, c in varying), strict=True)]
+    source = f"jsonb_to_recordset(%s::jsonb) AS r({_definition(f for f, _ in varying)})"
+    params = [json.dumps(records)]
+    if fixed:
+        source += f" CROSS JOIN jsonb_to_record(%s::jsonb) AS c({_definition(f for f, _ in fixed)})"
+        params.append(json.dumps({field.column: value for field, value in fixed}))
+    return f"(SELECT * FROM {source}) AS v", params
+
+
+def _definition(fields: Iterable[models.Field]) -> str:
+    """The column definition list of a ``jsonb_to_record(set)``."""
+    return ", ".join(f'"{f.column}" {f.db_type(connection)}' for f in fields)
 
 
 def unsaved(model: type[ModelT], **values: Any) -> ModelT:
@@ -169,11 +196,11 @@ def bulk_update(
     written = 0
     with connection.cursor() as cursor:
         for start in range(0, len(objs), BULK_CHUNK):
-            source, param = _recordset([pk, *columns], objs[start : start + BULK_CHUNK])
+            source, params = _recordset([pk, *columns], objs[start : start + BULK_CHUNK])
             cursor.execute(
                 f'UPDATE "{meta.db_table}" AS t SET {assignments} FROM {source} '
                 f'WHERE t."{pk.column}" = v."{pk.column}"{condition}',
-                [param],
+                params,
             )
             written += cursor.rowcount
     return written
@@ -229,18 +256,18 @@ def bulk_insert(
     with connection.cursor() as cursor:
         for start in range(0, len(objs), BULK_CHUNK):
             chunk = objs[start : start + BULK_CHUNK]
-            source, param = _recordset(fields, chunk, add=True)
+            source, params = _recordset(fields, chunk, add=True)
             sql = f'INSERT INTO "{meta.db_table}" ({names}) SELECT {names} FROM {source}{conflicts}'
             if ids:
-                cursor.execute(f'{sql} RETURNING "{meta.pk.column}"', [param])
+                cursor.execute(f'{sql} RETURNING "{meta.pk.column}"', params)
                 for obj, (pk,) in zip(chunk, cursor.fetchall(), strict=True):
                     obj.pk = pk
                     obj._state.adding = False
                 continue
             if not key:
-                cursor.execute(sql, [param])
+                cursor.execute(sql, params)
                 continue
-            cursor.execute(f'{sql} RETURNING "{meta.pk.column}", {returning}', [param])
+            cursor.execute(f'{sql} RETURNING "{meta.pk.column}", {returning}', params)
             returned = {tuple(row[1:]): row[0] for row in cursor.fetchall()}
             for obj in chunk:
                 obj.pk = returned.get(tuple(getattr(obj, name) for name in key))

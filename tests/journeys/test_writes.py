@@ -71,3 +71,35 @@ def test_a_first_writer_wins_update_leaves_rows_another_writer_filled():
         free.pk: "ours",
         taken.pk: "filled by another writer",
     }
+
+
+def test_columns_with_one_value_in_every_row_are_sent_once_and_stored_in_each():
+    participant = Participant.objects.create(user_id="constant")
+    at = timezone.now().replace(microsecond=123456)
+    rows = [
+        batch.unsaved(
+            Event, type=f"kind.{i}", participant_id=participant.pk, payload={"same": [1, 2]}, occurred_at=at
+        )
+        for i in range(3)
+    ]
+    with CaptureQueriesContext(connection) as queries:
+        batch.bulk_insert(Event, rows, ids=True)
+
+    [insert] = queries
+    assert "jsonb_to_record(" in insert["sql"]  # the constant columns, once
+    stored = Event.objects.filter(participant=participant).order_by("pk")
+    assert [(e.pk, e.type, e.payload, e.occurred_at) for e in stored] == [
+        (row.pk, f"kind.{i}", {"same": [1, 2]}, at) for i, row in enumerate(rows)
+    ]
+
+
+def test_identical_rows_are_each_inserted():
+    participant = Participant.objects.create(user_id="twins")
+    at = timezone.now()
+    rows = [
+        batch.unsaved(Event, type="twin", participant_id=participant.pk, occurred_at=at) for _ in range(3)
+    ]
+    batch.bulk_insert(Event, rows, ids=True)
+
+    assert len({row.pk for row in rows}) == 3
+    assert Event.objects.filter(participant=participant, type="twin").count() == 3
