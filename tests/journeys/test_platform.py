@@ -1,6 +1,7 @@
 """Platform surfaces: probes, the OpenAPI schema and docs, bootstrap, settings for production."""
 
 import ast
+import gc
 import os
 import re
 import subprocess
@@ -46,6 +47,17 @@ def test_readyz_answers_503_when_the_broker_is_unreachable(api_client):
     assert response.status_code == 503
     assert response.json()["checks"]["broker"]["status"] == "error"
     assert response.json()["checks"]["database"]["status"] == "ok"
+
+
+def test_a_worker_leaves_what_its_startup_made_out_of_garbage_collection():
+    from celery.signals import worker_ready
+
+    gc.unfreeze()
+    try:
+        worker_ready.send(sender=None)
+        assert gc.get_freeze_count() > 10_000  # the modules, models and app loaded by now
+    finally:
+        gc.unfreeze()
 
 
 def test_the_openapi_schema_validates_without_warnings():
