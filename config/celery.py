@@ -32,13 +32,14 @@ def _leave_the_process_group(**kwargs) -> None:
 
 @worker_ready.connect
 @worker_process_init.connect
-def _freeze_what_startup_made(**kwargs) -> None:
+def freeze_startup_objects(**kwargs) -> None:
     """Leave the objects made while starting (modules, models, the app) out of garbage collection.
 
     A worker executing batches allocates fast, so the collector runs a full collection about
     once a second, and each one walked every object the imports had made: 14% of a worker
     executing tag steps, 4% once they are frozen. Called in the process that executes tasks:
-    the worker itself (solo and thread pools) and each process of a prefork pool.
+    the worker itself (solo and thread pools) and each process of a prefork pool; and by the
+    benchmarks that time worker code in their own process.
     """
     gc.collect()
     gc.freeze()

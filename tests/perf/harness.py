@@ -46,6 +46,9 @@ def setup_django() -> None:
     import django
 
     django.setup()
+    from config.celery import freeze_startup_objects
+
+    freeze_startup_objects()  # as a worker does: what is timed here is worker code
 
 
 def load_average() -> str:
