@@ -22,8 +22,8 @@ from journeys.models import Service
 from journeys.registries import Registry
 from journeys.webhooks import (
     MAX_RESPONSE_EXCERPT,
-    _client,
-    target_check,
+    DeliveryFailed,
+    http_request,
     webhook_secret_generate,
     webhook_send,
 )
@@ -129,13 +129,15 @@ def service_health_check(*, service: Service) -> Service:
         detail = "Built-in handler registered." if registered else f"No handler {service.handler!r}."
     elif service.health_check_url:
         try:
-            target_check(service.health_check_url)
-            response = _client().get(service.health_check_url, timeout=HEALTH_TIMEOUT_SECONDS)
+            url, timeout = service.health_check_url, HEALTH_TIMEOUT_SECONDS
+            response = http_request(method="GET", url=url, timeout=timeout)
             healthy = 200 <= response.status_code < 300
             status = Service.Health.HEALTHY if healthy else Service.Health.UNHEALTHY
-            detail = f"{response.status_code}: {response.text[:200]}"
+            detail = f"{response.status_code}: {response.body[:200]}"
         except DomainError as exc:
             status, detail = Service.Health.UNHEALTHY, exc.message
+        except DeliveryFailed as exc:
+            status, detail = Service.Health.UNHEALTHY, str(exc)
         except Exception as exc:
             status, detail = Service.Health.UNHEALTHY, f"{type(exc).__name__}: {exc}"
     Service.objects.filter(pk=service.pk).update(
