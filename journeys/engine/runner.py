@@ -280,12 +280,11 @@ class Walker(Resuming):
                 run.save()  # the ledger and emitted events reference the run by id
         context = self.action_context(run, step)
         try:
-            with step_run_logging(context):
-                if in_memory:
-                    result = action.execute_locked(context)
-                else:
-                    with transaction.atomic():
-                        result = action.execute(context)
+            if in_memory:  # a change to the row in memory: no I/O, nothing logged unless it fails
+                result = action.execute_locked(context)
+            else:
+                with step_run_logging(context), transaction.atomic():
+                    result = action.execute(context)
         except ActionSkipped as skip:
             return self.finish(run, {"skipped": skip.reason}, status=StepRun.Status.SKIPPED)
         except DomainError as exc:
