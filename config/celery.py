@@ -39,7 +39,8 @@ def freeze_startup_objects(**kwargs) -> None:
     once a second, and each one walked every object the imports had made: 14% of a worker
     executing tag steps, 4% once they are frozen. Called in the process that executes tasks:
     the worker itself (solo and thread pools) and each process of a prefork pool; and by the
-    benchmarks that time worker code in their own process.
+    benchmarks that time worker code in their own process. No collection first: freezing
+    moves the collector's lists as they are, while a collection would write to every object a
+    prefork process shares with its parent, copying the pages they share.
     """
-    gc.collect()
     gc.freeze()
