@@ -18,7 +18,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from django.core.cache import cache
 from django.db import transaction
@@ -58,6 +58,14 @@ class GenerationIndex(Generic[T]):
         if built is None or built.token != token:
             built = self._built = _Built(token=token, value=self.load())
         return built.value
+
+    def interest(self, test: Callable[[T, Any], bool]) -> Callable[[Any], bool]:
+        """A bus subscriber's pre-filter (``Subscriber.interest``): ``test(index, event)``, or
+        every event when the index cannot be read (an index only ever costs time)."""
+        index = self.get()
+        if index is None:
+            return lambda event: True
+        return lambda event: test(index, event)
 
     def invalidate(self) -> None:
         """The rows changed: every process rebuilds the index on its next use."""

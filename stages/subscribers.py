@@ -76,12 +76,11 @@ def approval_event_handle(event: Event) -> None:
 def watched_interest() -> Callable[[Event], bool]:
     """The bus's pre-filter: events of types no rollback-triggering criterion watches (all when
     the index cannot be read)."""
-    patterns = WATCHED.get()
-    if patterns is None:
-        return lambda event: True
-    return lambda event: (
-        event.source != EVENT_SOURCE and any(event_type_matches(p, event.type) for p in patterns)
-    )
+    return WATCHED.interest(_watched)
+
+
+def _watched(patterns: tuple[str, ...], event: Event) -> bool:
+    return event.source != EVENT_SOURCE and any(event_type_matches(p, event.type) for p in patterns)
 
 
 def watched_event_handle(event: Event) -> None:
@@ -97,7 +96,7 @@ def watched_events_handle(events: list[Event]) -> None:
     if patterns is None:  # the index cannot be validated: read the rows
         patterns = _watched_patterns()
     for event in events:
-        if event.source == EVENT_SOURCE or not any(event_type_matches(p, event.type) for p in patterns):
+        if not _watched(patterns, event):
             continue
         journey = StagedJourney.objects.filter(
             participant_id=event.participant_id, stage__in=list(PREVIOUS_STAGE)

@@ -23,7 +23,7 @@ from journeys.engine.writes import log
 from journeys.models import Event, Journey, StepRun, UserJourney
 from journeys.models.runs import LIVE_STATES
 from journeys.services.enrolment import Enrolment, enrolments_matching, user_journeys_enrol
-from journeys.services.listening import listened_types
+from journeys.services.listening import LISTENED, listened_types
 
 
 def _end_by_event(event: Event, now: datetime) -> int:
@@ -110,10 +110,7 @@ def _wake(event: Event, now: datetime, kick: list[int]) -> int:
 def journeys_interest() -> Callable[[Event], bool]:
     """The bus's pre-filter: events of types no journey listens to have nothing to enter, end or
     wake (all of them when the index cannot be read)."""
-    listened = listened_types()
-    if listened is None:
-        return lambda event: True
-    return lambda event: event.type in listened
+    return LISTENED.interest(lambda listened, event: event.type in listened)
 
 
 def journeys_handle_event(event: Event) -> None:

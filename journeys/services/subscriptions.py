@@ -117,11 +117,13 @@ def _subscriptions_changed(**kwargs) -> None:
 def webhook_subscriptions_interest() -> Callable[[Event], bool]:
     """The bus's pre-filter: events no active subscription matches (all when the index cannot
     be read)."""
-    subscriptions = ACTIVE_GLOBS.get()
-    if subscriptions is None:
-        return lambda event: True
-    globs = [glob for _, subscription_globs in subscriptions for glob in subscription_globs]
-    return lambda event: any(fnmatch.fnmatchcase(event.type, glob) for glob in globs)
+    return ACTIVE_GLOBS.interest(
+        lambda subscriptions, event: any(_matches(event, globs) for _, globs in subscriptions)
+    )
+
+
+def _matches(event: Event, globs: tuple[str, ...]) -> bool:
+    return any(fnmatch.fnmatchcase(event.type, glob) for glob in globs)
 
 
 def webhook_subscriptions_handle_event(event: Event) -> None:
@@ -135,12 +137,7 @@ def webhook_subscriptions_handle_events(events: list[Event]) -> None:
     subscriptions = ACTIVE_GLOBS.get()
     if subscriptions is None:  # the index cannot be validated: read the rows
         subscriptions = _active_globs()
-    matching = [
-        (event, pk)
-        for event in events
-        for pk, globs in subscriptions
-        if any(fnmatch.fnmatchcase(event.type, glob) for glob in globs)
-    ]
+    matching = [(event, pk) for event in events for pk, globs in subscriptions if _matches(event, globs)]
     if not matching:
         return
     now = timezone.now()
