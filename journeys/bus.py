@@ -83,7 +83,8 @@ def subscribe(
     calling ``handler`` on each event in order.
 
     ``interest``, when given, returns (once per batch of new events) a predicate telling whether
-    the handler could do anything with an event; it must answer ``True`` whenever in doubt. An
+    the handler could do anything with an event; it must answer ``True`` whenever in doubt, and
+    read nothing of the event but its ``type`` and ``source`` (it is asked once per pair). An
     event that no matching subscriber is interested in is stored processed and never sent to a
     worker (``events_interesting``).
 
@@ -146,9 +147,12 @@ def events_interesting(events: Iterable[Event]) -> list[bool]:
     Most events the product publishes itself (a step's milestone, a flag's announcement) matter
     to nobody: no journey listens to their type, no webhook subscription matches, no rule reads
     them. Each subscriber's ``interest`` is asked once per call, and only when an event reaches
-    it; a subscriber without one is interested in everything its pattern matches.
+    it; a subscriber without one is interested in everything its pattern matches. An interest
+    reads only an event's type and source (``subscribe``), so each pair is judged once per call:
+    a batch of announcements holds a handful of pairs.
     """
     predicates: dict[str, Callable[[Event], bool]] = {}
+    judged: dict[tuple[str, str], bool] = {}
 
     def interested(subscriber: Subscriber, event: Event) -> bool:
         if subscriber.interest is None:
@@ -158,7 +162,13 @@ def events_interesting(events: Iterable[Event]) -> list[bool]:
             predicate = predicates[subscriber.name] = subscriber.interest()
         return predicate(event)
 
-    return [any(interested(s, event) for s in subscribers_for(event.type)) for event in events]
+    def wanted(event: Event) -> bool:
+        pair = (event.type, event.source)
+        if pair not in judged:
+            judged[pair] = any(interested(s, event) for s in subscribers_for(event.type))
+        return judged[pair]
+
+    return [wanted(event) for event in events]
 
 
 def dispatch_on_commit(event_ids: Iterable[int]) -> None:

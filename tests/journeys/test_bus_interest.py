@@ -78,3 +78,34 @@ def test_announcements_evaluate_rules_that_read_tags(django_capture_on_commit_ca
     assert event.status == Event.Status.PROCESSED
     assert event.subscriber_results["rules.evaluate"]["status"] == "ok"
     assert Flag.objects.get(participant__user_id="ada", flag="vip").value is True
+
+
+def test_a_batch_of_announcements_is_judged_once_per_type_and_source():
+    from journeys import bus
+
+    asked: list[tuple[str, str]] = []
+
+    def interest():
+        def predicate(event) -> bool:
+            asked.append((event.type, event.source))
+            return event.type == "journey.completed"
+
+        return predicate
+
+    bus.subscribe("journey.*", lambda event: None, name="tests.counting", interest=interest)
+    try:
+        kinds = ["journey.milestone.completed", "journey.completed"]
+        stored = events_ingest(
+            events=[
+                EventInput(type=kinds[i % 2], user_id=f"p{i}", source="journeys", idempotency_key=f"k{i}")
+                for i in range(40)
+            ]
+        )
+    finally:
+        bus.unsubscribe("tests.counting")
+
+    assert sorted(asked) == [("journey.completed", "journeys"), ("journey.milestone.completed", "journeys")]
+    statuses = dict(
+        Event.objects.filter(pk__in=[r.id for r in stored]).values_list("type", "status").distinct()
+    )
+    assert statuses == {"journey.completed": Event.Status.PENDING, "journey.milestone.completed": "processed"}
