@@ -101,10 +101,10 @@ def _recordset(
     1. Read each row's attributes in one call; only the fields that need it go through
        ``pre_save`` (on insert).
     2. A column with one value in every row (the batch's timestamp, a status, an empty
-       result) is a *constant*: it is sent once, in ``jsonb_to_record``, and joined to every
-       row. The others go row by row in ``jsonb_to_recordset``. A batch of events or step runs
-       has more constant columns than varying ones; sending each once halves what is encoded
-       here and parsed by the server.
+       result; for JSON, the same JSON: ``_same_json``) is a *constant*: it is sent once, in
+       ``jsonb_to_record``, and joined to every row. The others go row by row in
+       ``jsonb_to_recordset``. A batch of events or step runs has more constant columns than
+       varying ones; sending each once halves what is encoded here and parsed by the server.
     3. Encode (``_encoder``) the values that need it, then ``json.dumps`` each part in C.
     """
     read = (
@@ -120,7 +120,12 @@ def _recordset(
             for i, field in hooked:
                 values[i] = field.pre_save(obj, add)
     columns = list(zip(*rows, strict=True))
-    constant = [len(objs) > 1 and column.count(column[0]) == len(column) for column in columns]
+    constant = [
+        len(objs) > 1
+        and column.count(column[0]) == len(column)
+        and (not isinstance(field, models.JSONField) or all(_same_json(column[0], v) for v in column))
+        for field, column in zip(fields, columns, strict=True)
+    ]
     if all(constant):  # identical rows: each still needs a row of its own
         constant = [False] * len(fields)
     varying, fixed = [], []
@@ -138,6 +143,20 @@ def _recordset(
         source += f" CROSS JOIN jsonb_to_record(%s::jsonb) AS c({_definition(f for f, _ in fixed)})"
         params.append(json.dumps({field.column: value for field, value in fixed}))
     return f"(SELECT * FROM {source}) AS v", params
+
+
+def _same_json(a: Any, b: Any) -> bool:
+    """Whether two values are the same JSON: Python's ``==`` says ``1 == True == 1.0`` (and so
+    ``{"ok": 1} == {"ok": True}``), JSON does not."""
+    if a is b:
+        return True
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same_json(value, b[key]) for key, value in a.items())
+    if isinstance(a, list | tuple):
+        return len(a) == len(b) and all(map(_same_json, a, b))
+    return a == b
 
 
 def _definition(fields: Iterable[models.Field]) -> str:

@@ -103,3 +103,13 @@ def test_identical_rows_are_each_inserted():
 
     assert len({row.pk for row in rows}) == 3
     assert Event.objects.filter(participant=participant, type="twin").count() == 3
+
+
+def test_json_values_python_calls_equal_are_stored_as_each_row_gave_them():
+    participant = Participant.objects.create(user_id="json-types")
+    payloads = [{"ok": 1}, {"ok": True}, {"ok": 1.0}]
+    rows = [batch.unsaved(Event, type="typed", participant_id=participant.pk, payload=p) for p in payloads]
+    batch.bulk_insert(Event, rows, ids=True)
+
+    stored = Event.objects.filter(participant=participant).order_by("pk").values_list("payload", flat=True)
+    assert [type(p["ok"]) for p in stored] == [int, bool, float]
