@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 import certifi
 import httpx
@@ -263,8 +263,7 @@ def _checked_request(
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
     headers = {"User-Agent": USER_AGENT, **headers}
     if parsed.userinfo:
-        credentials = f"{unquote(parsed.username)}:{unquote(parsed.password)}"
-        headers.update(urllib3.make_headers(basic_auth=credentials))
+        headers.update(urllib3.make_headers(basic_auth=f"{parsed.username}:{parsed.password}"))
     pool = _pool_manager().connection_from_host(host, port, scheme=parsed.scheme)
     return pool.urlopen(
         method,

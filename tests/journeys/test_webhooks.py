@@ -22,12 +22,12 @@ def test_a_webhook_is_signed_per_standard_webhooks_and_carries_the_idempotency_k
 
 def test_the_request_goes_to_the_path_and_query_given_with_credentials_as_basic_auth(webhook_sink):
     host = webhook_sink.url.removeprefix("http://")
-    url = f"http://hooks:p%40ss@{host}/in/bound?source=journeys#not-sent"
+    url = f"http://hooks:p%40ss%2541@{host}/in/bound?source=journeys#not-sent"
     delivery = webhook_send(url=url, payload={"a": 1}, secret=webhook_secret_generate(), message_id="m")
 
     [request] = webhook_sink.requests
     assert request["path"] == "/in/bound?source=journeys"
-    assert request["headers"]["authorization"] == "Basic " + base64.b64encode(b"hooks:p@ss").decode()
+    assert request["headers"]["authorization"] == "Basic " + base64.b64encode(b"hooks:p@ss%41").decode()
     assert request["headers"]["user-agent"] == "journey-orchestrator/1.0"
     assert (delivery.status_code, json.loads(delivery.body)) == (200, {"ok": True})
 
