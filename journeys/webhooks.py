@@ -173,7 +173,12 @@ def is_http_url(url: str) -> bool:
 
 
 def target_refusal(url: str, *, unresolvable_ok: bool = False) -> str | None:
-    """Why ``url`` may not be called, or ``None``.
+    """Why ``url`` may not be called, or ``None`` (see ``_judged``)."""
+    return _judged(url, unresolvable_ok=unresolvable_ok)[1]
+
+
+def _judged(url: str, *, unresolvable_ok: bool = False) -> tuple[httpx.URL | None, str | None]:
+    """``url`` parsed as it will be called, and why it may not be (``None``: it may).
 
     Only http(s) URLs with a host; every address the host resolves to must pass
     ``address_refusal`` unless the host, or a network holding the address, is allow-listed
@@ -190,31 +195,31 @@ def target_refusal(url: str, *, unresolvable_ok: bool = False) -> str | None:
         if ":" in host:  # an IPv6 literal; a zone (fe80::1%25eth0) does not change what it is
             host = host.partition("%")[0]
     except (httpx.InvalidURL, UnicodeError, ValueError, TypeError) as exc:
-        return f"{url!r} is not a valid URL ({exc})."
+        return None, f"{url!r} is not a valid URL ({exc})."
     if parsed.scheme not in {"http", "https"} or not host:
-        return f"Only http(s) URLs with a host can be called, not {url!r}."
+        return parsed, f"Only http(s) URLs with a host can be called, not {url!r}."
     hosts, networks = _allow_list(tuple(settings.WEBHOOK_ALLOWED_HOSTS))
     if host in hosts:
-        return None
+        return parsed, None
     try:
         infos = socket.getaddrinfo(
             host, parsed.port or (443 if parsed.scheme == "https" else 80), type=socket.SOCK_STREAM
         )
     except (OSError, UnicodeError, OverflowError, ValueError) as exc:
         if unresolvable_ok and ":" not in host:
-            return None
-        return f"The host {host!r} does not resolve ({exc})."
+            return parsed, None
+        return parsed, f"The host {host!r} does not resolve ({exc})."
     for info in infos:
         address = ipaddress.ip_address(info[4][0])
         if _allowed(address, networks):
             continue
         reason = address_refusal(address)
         if reason:
-            return (
+            return parsed, (
                 f"{host!r} resolves to {address}, {reason}; internal addresses are refused "
                 "unless allow-listed in WEBHOOK_ALLOWED_HOSTS."
             )
-    return None
+    return parsed, None
 
 
 def validate_public_target(url: str) -> None:
@@ -223,11 +228,13 @@ def validate_public_target(url: str) -> None:
         raise ValidationError(refusal)
 
 
-def target_check(url: str) -> None:
-    """Raise ``TargetRefused`` unless ``url`` is http(s) and reaches only allowed addresses."""
-    refusal = target_refusal(url)
+def target_check(url: str) -> httpx.URL:
+    """Raise ``TargetRefused`` unless ``url`` is http(s) and reaches only allowed addresses;
+    returns it parsed, as it is to be called."""
+    parsed, refusal = _judged(url)
     if refusal:
         raise TargetRefused(refusal)
+    return parsed
 
 
 _pools = threading.local()
@@ -254,11 +261,10 @@ def _pool_manager() -> urllib3.PoolManager:
 def _checked_request(
     method: str, url: str, *, body: bytes | None, headers: dict[str, str], timeout: float
 ) -> urllib3.BaseHTTPResponse:
-    """Send to the address the guard judged: the target is parsed once (``target_refusal``'s
-    parser), and the connection is made to that host and port, so no second parser can read
+    """Send to the address the guard judged: the target is parsed once, by the guard, and the
+    connection is made to that host and port, so no second parser can read
     the URL differently. Credentials in the URL go as Basic auth; the fragment stays here."""
-    target_check(url)
-    parsed = httpx.URL(url)
+    parsed = target_check(url)
     host = parsed.raw_host.decode("ascii")
     port = parsed.port or (443 if parsed.scheme == "https" else 80)
     headers = {"User-Agent": USER_AGENT, **headers}

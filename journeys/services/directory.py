@@ -129,8 +129,9 @@ def service_health_check(*, service: Service) -> Service:
         detail = "Built-in handler registered." if registered else f"No handler {service.handler!r}."
     elif service.health_check_url:
         try:
-            url, timeout = service.health_check_url, HEALTH_TIMEOUT_SECONDS
-            response = http_request(method="GET", url=url, timeout=timeout)
+            response = http_request(
+                method="GET", url=service.health_check_url, timeout=HEALTH_TIMEOUT_SECONDS
+            )
             healthy = 200 <= response.status_code < 300
             status = Service.Health.HEALTHY if healthy else Service.Health.UNHEALTHY
             detail = f"{response.status_code}: {response.body[:200]}"
