@@ -60,6 +60,38 @@ def test_a_worker_leaves_what_its_startup_made_out_of_garbage_collection():
         gc.unfreeze()
 
 
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_timestamps_are_read_by_psycopgs_compiled_parser_as_djangos_would_read_them():
+    from django.db import connection
+    from django.db.backends.postgresql.psycopg_any import register_tzloader
+    from psycopg.pq import Format
+
+    from config.postgres.base import TIMESTAMPTZ_OID
+
+    literals = [
+        "2026-12-07 18:40:29.123456+00",
+        "1999-12-31 23:59:59.999999-03:30",
+        "2024-02-29 00:00:00+05:45",
+        "0044-03-15 12:00:00+00",
+    ]
+    query = "SELECT " + ", ".join(f"'{literal}'::timestamptz" for literal in literals)
+    with connection.cursor() as cursor:
+        loader = cursor.connection.adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT)
+        compiled = loader(TIMESTAMPTZ_OID, cursor.connection)._load
+        cursor.execute(query)
+        ours = cursor.fetchone()
+    with connection.cursor() as cursor:
+        register_tzloader(connection.timezone, cursor.cursor)  # Django's own, on this cursor only
+        cursor.execute(query)
+        djangos = cursor.fetchone()
+
+    assert type(compiled.__self__).__module__.startswith(("psycopg_binary", "psycopg_c"))
+    assert ours == djangos
+    assert [value.tzinfo for value in ours] == [value.tzinfo for value in djangos]
+    assert all(value.tzinfo is connection.timezone for value in ours)
+
+
 def test_the_openapi_schema_validates_without_warnings():
     result = subprocess.run(
         [sys.executable, "manage.py", "spectacular", "--validate", "--fail-on-warn", "--file", os.devnull],

@@ -1,0 +1,2 @@
+"""Django's PostgreSQL backend, reading ``timestamptz`` columns with psycopg's compiled loader
+(``config.postgres.base``)."""
