@@ -5,7 +5,8 @@ import os
 import sys
 
 from celery import Celery
-from celery.signals import worker_process_init, worker_ready
+from celery.signals import task_postrun, task_prerun, worker_process_init, worker_ready
+from django.db import close_old_connections
 
 from config import broker  # noqa: F401  (registers the embedded default's broker URL scheme)
 
@@ -44,3 +45,17 @@ def freeze_startup_objects(**kwargs) -> None:
     prefork process shares with its parent, copying the pages they share.
     """
     gc.freeze()
+
+
+@task_prerun.connect
+@task_postrun.connect
+def close_old_database_connections(task=None, **kwargs) -> None:
+    """Around each task, close the database connections that broke or outlived ``CONN_MAX_AGE``,
+    as Django does around each request; the others serve the next task.
+
+    Celery itself would close every connection before and after every task, unless
+    ``CELERY_DB_REUSE_MAX`` is set (it is): a worker would open a Postgres session per task and
+    warm its caches again. An eager task runs inside its caller's transaction and is left alone.
+    """
+    if task is None or not getattr(task.request, "is_eager", False):
+        close_old_connections()

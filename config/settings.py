@@ -158,6 +158,9 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="celery")
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_EAGER_PROPAGATES = True
+# Tasks between connections Celery closes regardless; around each task, config.celery closes
+# only the broken and the aged ones (CONN_MAX_AGE, CONN_HEALTH_CHECKS), as Django does per request.
+CELERY_DB_REUSE_MAX = 1000
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_TASK_ACKS_LATE = True

@@ -16,3 +16,16 @@ def mark_participant_seen(event: Event) -> None:
     seen = participant.attributes.get("seen_events", [])
     participant.attributes["seen_events"] = [*seen, event.pk]
     participant.save(update_fields=["attributes"])
+
+
+def mark_database_session(event: Event) -> None:
+    """Records the Postgres session (``pg_backend_pid()``) that handled the event, in the
+    participant's ``sessions`` attribute."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        [pid] = cursor.fetchone()
+    participant = Participant.objects.select_for_update().get(pk=event.participant_id)
+    participant.attributes["sessions"] = [*participant.attributes.get("sessions", []), pid]
+    participant.save(update_fields=["attributes"])

@@ -14,6 +14,7 @@ from tests.helpers import wait_for
 pytestmark = [pytest.mark.postgres, pytest.mark.worker, pytest.mark.django_db(transaction=True)]
 
 SUBSCRIBER = {"EVENT_SUBSCRIBERS": "*=tests.journeys.subscribers.mark_participant_seen"}
+SESSION_RECORDER = {"EVENT_SUBSCRIBERS": "*=tests.journeys.subscribers.mark_database_session"}
 
 
 def seen_events(user_id: str) -> list[int]:
@@ -38,6 +39,18 @@ def test_a_message_delivered_three_times_is_handled_once(admin_api, celery_worke
     wait_for(lambda: Event.objects.get(pk=event_id).status == Event.Status.PROCESSED)
     wait_for(lambda: worker.log().count("succeeded") >= 3, message="not all three messages consumed")
     assert seen_events("ada") == [event_id]
+
+
+def test_a_worker_keeps_its_database_session_from_one_task_to_the_next(admin_api, celery_worker):
+    worker = celery_worker(extra_env=SESSION_RECORDER)
+    for _ in range(3):  # one event, one task, at a time
+        before = worker.log().count("succeeded")
+        admin_api.post("/api/v1/events", {"type": "signup", "user_id": "ada"})
+        wait_for(lambda before=before: worker.log().count("succeeded") > before)
+
+    sessions = Participant.objects.get(user_id="ada").attributes["sessions"]
+    assert len(sessions) == 3
+    assert len(set(sessions)) == 1  # Celery alone would open a session per task
 
 
 def test_events_accepted_while_the_broker_is_down_are_processed_by_the_sweeper(admin_api, celery_worker):
