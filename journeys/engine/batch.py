@@ -28,6 +28,8 @@ from operator import attrgetter
 from typing import Any, TypeVar
 
 from django.db import connection, models
+from django.db.models import signals
+from django.db.models.base import ModelState
 
 from journeys.models import JourneyVersion, Participant, UserJourney
 
@@ -165,15 +167,22 @@ def _definition(fields: Iterable[models.Field]) -> str:
 
 
 def unsaved(model: type[ModelT], **values: Any) -> ModelT:
-    """``model(**values)``, built positionally as Django builds the rows it reads: about half the
-    cost of keyword arguments, which counts where a batch builds thousands of rows. ``values``
-    go by attname (``participant_id``, not ``participant``); a field not given gets its default."""
-    return model(
-        *[
-            values[name] if name in values else (default() if fresh else default)
-            for name, default, fresh in _defaults(model)
-        ]
-    )
+    """``model(**values)``, built as Django builds an instance it unpickles: its attributes set
+    in one ``__dict__`` update, with no ``__init__``. That is under half the cost of Django's
+    positional ``__init__`` (3.1 against 6.7 µs for an event), which counts where a batch builds
+    thousands of rows. ``values`` go by attname (``participant_id``, not ``participant``); a
+    field not given gets its default. A model something listens to ``pre_init`` or ``post_init``
+    for is built by its ``__init__``, so that the receivers run."""
+    row = {
+        name: values[name] if name in values else (default() if fresh else default)
+        for name, default, fresh in _defaults(model)
+    }
+    if signals.pre_init.has_listeners(model) or signals.post_init.has_listeners(model):
+        return model(*row.values())
+    obj = model.__new__(model)
+    obj.__dict__.update(row)
+    obj._state = ModelState()
+    return obj
 
 
 @cache

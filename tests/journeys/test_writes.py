@@ -113,3 +113,37 @@ def test_json_values_python_calls_equal_are_stored_as_each_row_gave_them():
 
     stored = Event.objects.filter(participant=participant).order_by("pk").values_list("payload", flat=True)
     assert [type(p["ok"]) for p in stored] == [int, bool, float]
+
+
+def test_an_unsaved_row_is_the_row_its_model_would_build_and_saves_the_same():
+    participant = Participant.objects.create(user_id="built")
+    at = timezone.now()
+    values = {"type": "built", "participant_id": participant.pk, "occurred_at": at, "received_at": at}
+
+    fast, plain = batch.unsaved(Event, **values), Event(**values)
+
+    def fields(event: Event) -> dict:
+        return {f.attname: getattr(event, f.attname) for f in Event._meta.concrete_fields[1:]}
+
+    assert fields(fast) == fields(plain)
+    assert fast._state.adding and fast._state.db is None
+    assert fast.payload is not plain.payload  # a default that is a callable is called per row
+    fast.save()
+    assert Event.objects.filter(pk=fast.pk, type="built", participant=participant, occurred_at=at).exists()
+    assert fast.participant == participant and not fast._state.adding
+
+
+def test_an_unsaved_row_of_a_model_with_init_receivers_is_built_by_its_init():
+    from django.db.models.signals import post_init
+
+    seen = []
+
+    def receiver(sender, instance, **kwargs):
+        seen.append(instance)
+
+    post_init.connect(receiver, sender=Event)
+    try:
+        event = batch.unsaved(Event, type="watched", participant_id=1)
+    finally:
+        post_init.disconnect(receiver, sender=Event)
+    assert seen == [event]
