@@ -35,6 +35,7 @@ from django.utils import timezone
 
 from journeys import journey_events, metrics
 from journeys.actions.base import ActionSkipped
+from journeys.engine.batch import unsaved
 from journeys.engine.conditions import EvaluationContext
 from journeys.engine.decisions import (
     Does,
@@ -180,7 +181,8 @@ class Walker(Resuming):
         self.uj.current_step = step.key
         delay = delay_decide(step, delay)
         action = step.action
-        run = StepRun(
+        run = unsaved(
+            StepRun,
             user_journey=self.uj,
             participant_id=self.uj.participant_id,
             seq=self.uj.last_seq,

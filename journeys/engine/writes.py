@@ -19,7 +19,7 @@ from typing import Any
 from django.utils import timezone
 
 from journeys import journey_events
-from journeys.engine.batch import STEP_RUN_FIELDS, USER_JOURNEY_FIELDS, bulk_insert, bulk_update
+from journeys.engine.batch import STEP_RUN_FIELDS, USER_JOURNEY_FIELDS, bulk_insert, bulk_update, unsaved
 from journeys.models import Participant, StepRun, UserJourney, UserJourneyLog
 
 
@@ -165,7 +165,8 @@ def log_entry(
     user_journey: UserJourney, action: str, *, at: datetime, from_state: str = "", actor=None, **detail: Any
 ) -> UserJourneyLog:
     """A log row of the user journey as it is now (not saved)."""
-    return UserJourneyLog(
+    return unsaved(
+        UserJourneyLog,
         user_journey=user_journey,
         at=at,
         action=action,

@@ -17,7 +17,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from journeys import journey_events, metrics
-from journeys.engine.batch import bulk_insert, participants_lock, versions_load
+from journeys.engine.batch import bulk_insert, participants_lock, unsaved, versions_load
 from journeys.engine.conditions import EvaluationContext, evaluate
 from journeys.engine.dispatcher import dispatch_on_commit
 from journeys.engine.runner import Walker
@@ -126,7 +126,8 @@ def _new_runs(enrolments: Sequence[Enrolment], now: datetime) -> list[UserJourne
         seen.add(pair)
         seen_keys.add((*pair, key))
         rows.append(
-            UserJourney(
+            unsaved(
+                UserJourney,
                 journey=enrolment.journey,
                 version_id=enrolment.journey.live_version_id,
                 participant=enrolment.participant,

@@ -147,3 +147,15 @@ def test_an_unsaved_row_of_a_model_with_init_receivers_is_built_by_its_init():
     finally:
         post_init.disconnect(receiver, sender=Event)
     assert seen == [event]
+
+
+def test_an_unsaved_row_takes_related_rows_and_refuses_names_its_model_lacks(django_assert_num_queries):
+    participant = Participant.objects.create(user_id="related")
+
+    event = batch.unsaved(Event, type="related", participant=participant)
+
+    assert event.participant_id == participant.pk
+    with django_assert_num_queries(0):
+        assert event.participant is participant  # cached, as Event(participant=…) caches it
+    with pytest.raises(TypeError, match="Event has no field particpant"):
+        batch.unsaved(Event, type="typo", particpant=participant)
