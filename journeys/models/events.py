@@ -2,8 +2,10 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from journeys.models.loading import LoadedQuickly
 
-class Event(models.Model):
+
+class Event(LoadedQuickly, models.Model):
     """An immutable fact about a participant, ingested from outside or emitted inside.
 
     The fact itself (type, participant, payload, times, source, idempotency key) never changes.

@@ -1,7 +1,9 @@
 from django.db import models
 
+from journeys.models.loading import LoadedQuickly
 
-class Participant(models.Model):
+
+class Participant(LoadedQuickly, models.Model):
     """A person or client who goes through journeys, known by the caller's own ``user_id``.
 
     Created on the first event that names it. ``attributes`` are free-form (``email``,

@@ -7,10 +7,12 @@ from django.db import models
 from django.db.models import Q
 from django_fsm import FSMField, FSMModelMixin, transition
 
+from journeys.models.loading import LoadedQuickly
+
 LIVE_STATES = ("active", "paused")
 
 
-class UserJourney(FSMModelMixin, models.Model):
+class UserJourney(LoadedQuickly, FSMModelMixin, models.Model):
     """One participant's run through one version of a journey.
 
     Transitions (``state``), each made by a service under a row lock on this row:
@@ -130,7 +132,7 @@ class StepRunQuerySet(models.QuerySet):
         )
 
 
-class StepRun(models.Model):
+class StepRun(LoadedQuickly, models.Model):
     """One execution of one step for one user journey (the 003 "step execution").
 
     ``seq`` numbers the runs of a user journey; ``(user_journey, seq)`` is unique, so two workers
