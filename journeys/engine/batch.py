@@ -86,6 +86,12 @@ def _encoder(field: models.Field):
     return None
 
 
+def _stamps_the_time(field: models.Field) -> bool:
+    """An ``auto_now``/``auto_now_add`` date or time: inserting it only stamps the clock."""
+    stamped = isinstance(field, models.DateField | models.TimeField)  # DateTimeField is a DateField
+    return stamped and bool(field.auto_now or field.auto_now_add)
+
+
 def _saved_as_is(field: models.Field) -> bool:
     """Whether inserting the field stores its attribute as it is: no ``auto_now``, no file to
     commit, nothing else a ``pre_save`` of its own would do."""
@@ -100,7 +106,8 @@ def _recordset(
     """The rows as a relation ``v`` for ``FROM``, and its parameters.
 
     1. Read each row's attributes in one call; only the fields that need it go through
-       ``pre_save`` (on insert).
+       ``pre_save`` (on insert). A time stamped on insert (``auto_now``, ``auto_now_add``) is
+       taken once and given to every row: one statement writes them, at one time.
     2. A column with one value in every row (the batch's timestamp, a status, an empty
        result; for JSON, the same JSON: ``_same_json``) is a *constant*: it is sent once, in
        ``jsonb_to_record``, and joined to every row. The others go row by row in
@@ -113,7 +120,12 @@ def _recordset(
         if len(fields) > 1
         else lambda obj: (getattr(obj, fields[0].attname),)
     )
-    hooked = [(i, f) for i, f in enumerate(fields) if add and not _saved_as_is(f)]
+    if add:
+        for field in filter(_stamps_the_time, fields):
+            stamp = field.pre_save(objs[0], add)
+            for obj in objs:
+                setattr(obj, field.attname, stamp)
+    hooked = [(i, f) for i, f in enumerate(fields) if add and not _saved_as_is(f) and not _stamps_the_time(f)]
     rows = [read(obj) for obj in objs]
     if hooked:
         rows = [list(values) for values in rows]

@@ -22,10 +22,9 @@ ModelT = TypeVar("ModelT", bound=models.Model)
 
 def builds_plainly(model: type[models.Model]) -> bool:
     """Whether ``model``'s ``__init__`` only sets its fields (nothing of its own, no receivers)."""
-    return (
-        model.__init__ is models.Model.__init__
-        and not signals.pre_init.has_listeners(model)
-        and not signals.post_init.has_listeners(model)
+    pre, post = signals.pre_init, signals.post_init
+    return model.__init__ is models.Model.__init__ and not (
+        (pre.receivers and pre.has_listeners(model)) or (post.receivers and post.has_listeners(model))
     )
 
 

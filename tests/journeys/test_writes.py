@@ -159,3 +159,17 @@ def test_an_unsaved_row_takes_related_rows_and_refuses_names_its_model_lacks(dja
         assert event.participant is participant  # cached, as Event(participant=…) caches it
     with pytest.raises(TypeError, match="Event has no field particpant"):
         batch.unsaved(Event, type="typo", particpant=participant)
+
+
+def test_rows_inserted_by_one_statement_are_stamped_with_one_time():
+    participant = Participant.objects.create(user_id="stamped")
+    before = timezone.now()
+
+    batch.bulk_insert(Participant, [batch.unsaved(Participant, user_id=f"stamped-{i}") for i in range(3)])
+
+    stamps = set(
+        Participant.objects.filter(user_id__startswith="stamped-").values_list("created_at", "updated_at")
+    )
+    [(created, updated)] = stamps  # one time for every row
+    assert before <= created <= updated <= timezone.now()
+    assert created > participant.created_at
