@@ -5,6 +5,8 @@ from typing import Any
 
 from prometheus_client import Counter
 
+from journeys.metrics import labelled
+
 RULE_EVALUATIONS = Counter("rule_evaluations", "Rules evaluated against a participant's context.")
 RULE_FIRES = Counter("rule_fires", "Rules whose decision changed a flag or recorded a milestone.", ["rule"])
 CACHE_LOOKUPS = Counter(
@@ -18,9 +20,9 @@ def evaluated(ruleset: Any, evaluated: Iterable[tuple[Any, Any]]) -> None:
     RULE_EVALUATIONS.inc(len(ruleset.rule_ids) * len(evaluated))
     for _, outcome in evaluated:
         for rule_id in outcome.fired:
-            RULE_FIRES.labels(rule=rule_id).inc()
+            labelled(RULE_FIRES, rule_id).inc()
 
 
 def cache_looked_up(key: str, *, hit: bool) -> None:
     cache = "context" if "context" in key else "rules"
-    CACHE_LOOKUPS.labels(cache=cache, result="hit" if hit else "miss").inc()
+    labelled(CACHE_LOOKUPS, cache, "hit" if hit else "miss").inc()

@@ -77,3 +77,11 @@ def test_the_once_a_second_dispatcher_tick_is_not_logged_at_info():
         record(logging.INFO, "Scheduler: Sending due task %s (%s)", ("x", "rules.evaluate_due"))
     )
     assert quiet.filter(record(logging.ERROR, "journeys.step_runs_dispatch raised"))
+
+
+def test_a_kept_metric_child_is_the_one_its_labels_name():
+    from journeys.metrics import JOURNEY_STEP_FIRED, labelled
+
+    child = labelled(JOURNEY_STEP_FIRED, "Kept Flow", "Kept Step")
+    assert child is JOURNEY_STEP_FIRED.labels(name="Kept Flow", step="Kept Step")
+    assert labelled(JOURNEY_STEP_FIRED, "Kept Flow", "Kept Step") is child
