@@ -55,7 +55,8 @@ def outcomes_write(
         own = _participant_events(participant, outcome, own_history, milestones, now)
         inputs.extend(own)
         types[participant.pk] = [e.type for e in own]
-    events_ingest(events=inputs)
+    # The evaluation holds its participants' rows: the ingestion need not lock them again.
+    events_ingest(events=inputs, participants={p.user_id: p for p, _ in evaluated})
     return types
 
 

@@ -190,6 +190,23 @@ def test_a_batch_of_many_participants_is_written_in_the_same_few_statements(mapp
     )
 
 
+def test_an_evaluation_announces_its_flags_without_locking_its_participants_again(mappings):
+    RuleFactory(rule_id="mentor_ready_test")
+    three = definition()["conditions"][0]["count_value"]
+    session = {"type": "kintell.session.completed", "payload": {"session_type": "language", "rating": 4}}
+    events = pending("ada", *[session] * three)
+
+    with CaptureQueriesContext(connection) as queries:
+        on_events(events)
+
+    participant_reads = [
+        q["sql"] for q in queries.captured_queries if q["sql"].startswith('SELECT "journeys_participant"')
+    ]
+    assert len(participant_reads) == 1  # the evaluation's lock; its announcements ingest under it
+    assert "FOR UPDATE" in participant_reads[0]
+    assert Event.objects.filter(type=FLAG_UPDATED, participant__user_id="ada").count() == 1
+
+
 def test_a_batch_skips_the_engines_own_echoes_but_not_other_events(mappings):
     RuleFactory(rule_id="mentor_ready_test")
     echo = pending("ada", {"type": FLAG_UPDATED, "source": EVALUATION_SOURCE, "payload": {"flag": "x"}})
