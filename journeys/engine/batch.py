@@ -187,9 +187,9 @@ def unsaved(model: type[ModelT], **values: Any) -> ModelT:
     gets its default; a name the model lacks is refused, as ``__init__`` refuses it.
     """
     plan, relations, names = _plan_of(model)
-    if unknown := values.keys() - names:
-        raise TypeError(f"{model.__name__} has no field {', '.join(sorted(unknown))}")
-    related = [(relations[name], values.pop(name)) for name in relations.keys() & values.keys()]
+    if not names.issuperset(values):
+        raise TypeError(f"{model.__name__} has no field {', '.join(sorted(values.keys() - names))}")
+    related = [(field, values.pop(name)) for name, field in relations.items() if name in values]
     for field, other in related:
         values[field.attname] = None if other is None else other.pk
     row = {
