@@ -49,15 +49,20 @@ def test_readyz_answers_503_when_the_broker_is_unreachable(api_client):
     assert response.json()["checks"]["database"]["status"] == "ok"
 
 
-def test_a_worker_leaves_what_its_startup_made_out_of_garbage_collection():
+def test_a_worker_leaves_its_startup_out_of_garbage_collection_and_collects_less_often():
     from celery.signals import worker_ready
 
+    from config.celery import YOUNG_COLLECTION_THRESHOLD
+
+    thresholds = gc.get_threshold()
     gc.unfreeze()
     try:
         worker_ready.send(sender=None)
         assert gc.get_freeze_count() > 10_000  # the modules, models and app loaded by now
+        assert gc.get_threshold() == (YOUNG_COLLECTION_THRESHOLD, *thresholds[1:])
     finally:
         gc.unfreeze()
+        gc.set_threshold(*thresholds)
 
 
 @pytest.mark.postgres

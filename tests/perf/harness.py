@@ -46,9 +46,9 @@ def setup_django() -> None:
     import django
 
     django.setup()
-    from config.celery import freeze_startup_objects
+    from config.celery import tune_garbage_collection
 
-    freeze_startup_objects()  # as a worker does: what is timed here is worker code
+    tune_garbage_collection()  # as a worker does: what is timed here is worker code
 
 
 def load_average() -> str:
