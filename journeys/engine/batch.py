@@ -136,7 +136,7 @@ def _recordset(
     constant = [
         len(objs) > 1
         and column.count(column[0]) == len(column)
-        and (not isinstance(field, models.JSONField) or all(_same_json(column[0], v) for v in column))
+        and (not isinstance(field, models.JSONField) or _same_json(column))
         for field, column in zip(fields, columns, strict=True)
     ]
     if all(constant):  # identical rows: each still needs a row of its own
@@ -158,18 +158,12 @@ def _recordset(
     return f"(SELECT * FROM {source}) AS v", params
 
 
-def _same_json(a: Any, b: Any) -> bool:
-    """Whether two values are the same JSON: Python's ``==`` says ``1 == True == 1.0`` (and so
-    ``{"ok": 1} == {"ok": True}``), JSON does not."""
-    if a is b:
-        return True
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, dict):
-        return a.keys() == b.keys() and all(_same_json(value, b[key]) for key, value in a.items())
-    if isinstance(a, list | tuple):
-        return len(a) == len(b) and all(map(_same_json, a, b))
-    return a == b
+def _same_json(values: Sequence[Any]) -> bool:
+    """Whether values Python calls equal are the same JSON: ``==`` says ``1 == True == 1.0``
+    (and so ``{"ok": 1} == {"ok": True}``), JSON does not; their ``repr`` tells them apart. (A
+    dict with its keys in another order reads as different: it is sent row by row, still right.)"""
+    first = repr(values[0])
+    return all(repr(value) == first for value in values)
 
 
 def _definition(fields: Iterable[models.Field]) -> str:

@@ -32,6 +32,8 @@ logger = logging.getLogger(__name__)
 INGEST_ATTEMPTS = 5  # tries of one ingest transaction that met a deadlock or a serialization failure
 INGEST_RETRY_BASE_SECONDS = 0.02  # first pause between tries; doubles, with jitter
 RETRYABLE_SQLSTATES = {"40P01", "40001"}  # deadlock_detected, serialization_failure
+# What fingerprints hash (one encoder: ``json.dumps`` with these options builds one per call).
+CANONICAL_JSON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
 @dataclass(frozen=True)
@@ -50,13 +52,7 @@ class EventInput:
         it carries (when it carries any, so fingerprints of events without them are unchanged)."""
         occurred = self.occurred_at.astimezone(UTC).isoformat() if self.occurred_at else None
         extra = [self.attributes] if self.attributes else []
-        canonical = json.dumps(
-            [self.type, self.user_id, self.payload, occurred, *extra],
-            sort_keys=True,
-            separators=(",", ":"),
-            ensure_ascii=False,
-            default=str,
-        )
+        canonical = CANONICAL_JSON.encode([self.type, self.user_id, self.payload, occurred, *extra])
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 
