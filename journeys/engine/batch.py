@@ -159,7 +159,7 @@ def _recordset(
 
 
 def _same_json(values: Sequence[Any]) -> bool:
-    """Whether values Python calls equal are the same JSON: ``==`` says ``1 == True == 1.0``
+    """Whether values ``==`` finds equal are also the same JSON: ``==`` says ``1 == True == 1.0``
     (and so ``{"ok": 1} == {"ok": True}``), JSON does not; their ``repr`` tells them apart. (A
     dict with its keys in another order reads as different: it is sent row by row, still right.)"""
     first = repr(values[0])
