@@ -1,6 +1,5 @@
 """The Celery application. Configuration comes from Django settings (``CELERY_*``)."""
 
-import gc
 import os
 import sys
 
@@ -9,6 +8,7 @@ from celery.signals import task_postrun, task_prerun, worker_process_init, worke
 from django.db import close_old_connections
 
 from config import broker  # noqa: F401  (registers the embedded default's broker URL scheme)
+from config.collector import tune_garbage_collection
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -31,29 +31,10 @@ def _leave_the_process_group(**kwargs) -> None:
         os.setpgrp()
 
 
-YOUNG_COLLECTION_THRESHOLD = 50_000  # net allocations between young collections (Python's: 700)
-
-
-@worker_ready.connect
-@worker_process_init.connect
-def tune_garbage_collection(**kwargs) -> None:
-    """Set the garbage collector for a process that executes batches; called in the process
-    that executes tasks: the worker itself (solo and thread pools) and each process of a prefork
-    pool, and by the benchmarks that time worker code in their own process.
-
-    1. Leave the objects made while starting (modules, models, the app) out of collection
-       (``gc.freeze``). Every full collection walked them, about once a second: 14% of a worker
-       executing tag steps, 4% once frozen. No collection first: freezing moves the collector's
-       lists as they are, while a collection would write to every object a prefork process
-       shares with its parent, copying the pages they share.
-    2. Collect the young generation every ``YOUNG_COLLECTION_THRESHOLD`` allocations instead
-       of every 700. A batch keeps thousands of rows alive until it is written, and each young
-       collection walked them; the engine's objects are freed by reference counting, not by the
-       collector. Enrolling and dispatching 6,000 tag runs in process: 2,300 collections down
-       to 14, and 15 to 20% more steps per CPU-second.
-    """
-    gc.freeze()
-    gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, *gc.get_threshold()[1:])
+# Each process that executes tasks: the worker itself (solo and thread pools) and each process
+# of a prefork pool.
+worker_ready.connect(tune_garbage_collection)
+worker_process_init.connect(tune_garbage_collection)
 
 
 @task_prerun.connect

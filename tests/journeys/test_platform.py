@@ -52,7 +52,7 @@ def test_readyz_answers_503_when_the_broker_is_unreachable(api_client):
 def test_a_worker_leaves_its_startup_out_of_garbage_collection_and_collects_less_often():
     from celery.signals import worker_ready
 
-    from config.celery import YOUNG_COLLECTION_THRESHOLD
+    from config.collector import YOUNG_COLLECTION_THRESHOLD
 
     thresholds = gc.get_threshold()
     gc.unfreeze()
@@ -60,6 +60,23 @@ def test_a_worker_leaves_its_startup_out_of_garbage_collection_and_collects_less
         worker_ready.send(sender=None)
         assert gc.get_freeze_count() > 10_000  # the modules, models and app loaded by now
         assert gc.get_threshold() == (YOUNG_COLLECTION_THRESHOLD, *thresholds[1:])
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*thresholds)
+
+
+def test_a_web_worker_collects_as_a_celery_worker_does_once_it_has_loaded_the_app():
+    from config import gunicorn
+    from config.collector import YOUNG_COLLECTION_THRESHOLD
+
+    procfile = (BASE_DIR / "Procfile").read_text()
+    assert "gunicorn -c python:config.gunicorn config.wsgi" in procfile
+    thresholds = gc.get_threshold()
+    gc.unfreeze()
+    try:
+        gunicorn.post_worker_init(worker=None)
+        assert gc.get_freeze_count() > 10_000
+        assert gc.get_threshold()[0] == YOUNG_COLLECTION_THRESHOLD
     finally:
         gc.unfreeze()
         gc.set_threshold(*thresholds)

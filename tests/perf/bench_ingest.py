@@ -93,6 +93,8 @@ def _start_gunicorn(port: int, workers: int, database: str) -> subprocess.Popen:
     server = subprocess.Popen(
         [
             str(BASE_DIR / ".venv/bin/gunicorn"),
+            "-c",
+            "python:config.gunicorn",
             "config.wsgi",
             "--bind",
             f"127.0.0.1:{port}",

@@ -46,7 +46,7 @@ def setup_django() -> None:
     import django
 
     django.setup()
-    from config.celery import tune_garbage_collection
+    from config.collector import tune_garbage_collection
 
     tune_garbage_collection()  # as a worker does: what is timed here is worker code
 
