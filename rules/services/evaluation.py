@@ -17,12 +17,12 @@ causing more.
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -50,7 +50,6 @@ logger = logging.getLogger(__name__)
 DUE_BATCH = 1000  # participants claimed per beat tick
 DUE_CHUNK = 100  # participants per Celery message
 DUE_RETRY_AFTER = timedelta(minutes=5)  # a claimed participant whose evaluation was lost is retried
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # stored flags' moments are read as microseconds since
 
 # Schedules are a durable queue (``journeys.queue``) whose lease is the due column: claiming a
 # participant pushes its ``next_check_at`` ``DUE_RETRY_AFTER`` ahead, and the evaluation writes
@@ -168,45 +167,16 @@ def _contexts(
 def _stored_flags(
     participants: list[Participant],
 ) -> tuple[dict[int, dict[str, StoredFlag]], dict[tuple[int, str], int]]:
-    """The participants' flags as stored (one query), and each flag row's id by (participant, flag).
-
-    On Postgres the timestamps come as whole microseconds since the epoch: Django's
-    time-zone-aware loader parses each timestamp in Python, which was a third of a steady-state
-    evaluation of participants with ~100 flags each.
-    """
+    """The participants' flags as stored (one query), and each flag row's id by (participant, flag)."""
     stored: dict[int, dict[str, StoredFlag]] = {p.pk: {} for p in participants}
     row_ids: dict[tuple[int, str], int] = {}
-    for pk, participant_id, name, value, set_by_rule, set_at, expires_at in _flag_rows(list(stored)):
+    rows = Flag.objects.filter(participant_id__in=list(stored)).values_list(
+        "pk", "participant_id", "flag", "value", "set_by_rule", "set_at", "expires_at"
+    )
+    for pk, participant_id, name, value, set_by_rule, set_at, expires_at in rows:
         stored[participant_id][name] = StoredFlag(value, set_by_rule, set_at, expires_at)
         row_ids[(participant_id, name)] = pk
     return stored, row_ids
-
-
-def _flag_rows(participant_ids: list[int]) -> Iterable[tuple]:
-    if connection.vendor != "postgresql":
-        return Flag.objects.filter(participant_id__in=participant_ids).values_list(
-            "pk", "participant_id", "flag", "value", "set_by_rule", "set_at", "expires_at"
-        )
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT id, participant_id, flag, value, set_by_rule, "
-            "(extract(epoch FROM set_at) * 1000000)::bigint, "
-            "(extract(epoch FROM expires_at) * 1000000)::bigint "
-            f'FROM "{Flag._meta.db_table}" WHERE participant_id = ANY(%s)',
-            [participant_ids],
-        )
-        rows = cursor.fetchall()
-    moments: dict[int | None, datetime | None] = {None: None}  # flags set together share moments
-
-    def moment(microseconds: int | None) -> datetime | None:
-        if microseconds not in moments:
-            moments[microseconds] = EPOCH + timedelta(microseconds=microseconds)
-        return moments[microseconds]
-
-    return [
-        (pk, participant, name, value, rule, moment(set_at), moment(expires_at))
-        for pk, participant, name, value, rule, set_at, expires_at in rows
-    ]
 
 
 def _dry_run(participant: Participant, *, trace: bool, now: datetime) -> Evaluation:
