@@ -4,12 +4,13 @@ One statement turns due runs into ``running`` with a lease and counts the attemp
 ``UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING``, so two dispatchers never
 take the same run; on SQLite the database's single writer does it. The step runs table is a
 durable queue (``journeys.queue``, ``STEP_RUNS``): the statements below are its claim written out
-for the join to the user journey and the planner's sake. A claim returns the columns the batch
-needs before it loads anything (``Claim``).
+for the join to the user journey and the planner's sake. A claim returns the claimed runs
+whole (``RETURNING`` every column): the dispatcher records most of them in the claim's own
+transaction, under the row locks the claim took, without reading them again.
 """
 
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -35,7 +36,10 @@ STEP_RUNS = Queue(
 )
 
 
-_CLAIM_DUE_SQL = """
+# Every column of a step run, in field order, for RETURNING (the runs are built from them).
+_COLUMNS = ", ".join(f'"{field.column}"' for field in StepRun._meta.concrete_fields)
+
+_CLAIM_DUE_SQL = f"""
 UPDATE journeys_steprun SET status = 'running', lease_until = %(lease)s, attempts = attempts + 1,
        executed_at = %(now)s
 WHERE id IN (
@@ -46,9 +50,9 @@ WHERE id IN (
     LIMIT %(limit)s
     FOR UPDATE OF sr SKIP LOCKED
 )
-RETURNING id, attempts, due_at, user_journey_id, entered, step_kind, action_type
+RETURNING {_COLUMNS}
 """
-_CLAIM_EXPIRED_SQL = """
+_CLAIM_EXPIRED_SQL = f"""
 UPDATE journeys_steprun SET lease_until = %(lease)s, attempts = attempts + 1, executed_at = %(now)s
 WHERE id IN (
     SELECT sr.id FROM journeys_steprun sr
@@ -57,9 +61,9 @@ WHERE id IN (
     LIMIT %(limit)s
     FOR UPDATE OF sr SKIP LOCKED
 )
-RETURNING id, attempts, due_at, user_journey_id, entered, step_kind, action_type
+RETURNING {_COLUMNS}
 """
-_CLAIM_IDS_SQL = """
+_CLAIM_IDS_SQL = f"""
 UPDATE journeys_steprun SET status = 'running', lease_until = %(lease)s, attempts = attempts + 1,
        executed_at = %(now)s
 WHERE id IN (
@@ -69,26 +73,11 @@ WHERE id IN (
       AND uj.state = 'active'
     FOR UPDATE OF sr SKIP LOCKED
 )
-RETURNING id, attempts, due_at, user_journey_id, entered, step_kind, action_type
+RETURNING {_COLUMNS}
 """
 
 
-class Claim(NamedTuple):
-    """A claimed run, with what the batch needs to know before loading it."""
-
-    id: int
-    attempts: int  # the attempt we hold: the run is still ours while it has this count
-    due_at: datetime | None
-    user_journey_id: int
-    entered: bool
-    step_kind: str
-    action_type: str
-
-
-_CLAIM_FIELDS = ("id", "attempts", "due_at", "user_journey_id", "entered", "step_kind", "action_type")
-
-
-def _claim_sql(sql: str, params: dict[str, Any]) -> list[Claim]:
+def _claim_sql(sql: str, params: dict[str, Any]) -> list[StepRun]:
     """Run a claim statement with bitmap scans off for its duration.
 
     The due runs must be read in ``due_at`` order from the partial index, the scan stopping at
@@ -97,28 +86,28 @@ def _claim_sql(sql: str, params: dict[str, Any]) -> list[Claim]:
     with a bitmap scan, join each to its user journey and sort them: 47 ms instead of 1 ms per
     claim with 30,000 due, growing with the backlog.
     """
-    with transaction.atomic(), connection.cursor() as cursor:
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_bitmapscan = off")
-        cursor.execute(sql, params)
-        claims = [Claim(*row) for row in cursor.fetchall()]
+        runs = list(StepRun.objects.raw(sql, params))  # built as any query builds them
         cursor.execute("RESET enable_bitmapscan")  # also inside a caller's transaction
-    return claims
+    return runs
 
 
-def _claim_orm(queryset, *, now: datetime, lease: datetime, limit: int | None) -> list[Claim]:
+def _claim_orm(queryset, *, now: datetime, lease: datetime, limit: int | None) -> list[StepRun]:
     """SQLite: one writer at a time (IMMEDIATE transactions), so read-then-update is safe."""
-    with transaction.atomic():
-        rows = list(
-            queryset.values_list(*_CLAIM_FIELDS)[:limit] if limit else queryset.values_list(*_CLAIM_FIELDS)
-        )
-        if rows:
-            StepRun.objects.filter(pk__in=[r[0] for r in rows]).update(
+    with transaction.atomic(savepoint=False):
+        runs = list(queryset[:limit] if limit else queryset)
+        if runs:
+            StepRun.objects.filter(pk__in=[run.pk for run in runs]).update(
                 status=StepRun.Status.RUNNING, lease_until=lease, attempts=F("attempts") + 1, executed_at=now
             )
-    return [Claim(row[0], row[1] + 1, *row[2:]) for row in rows]
+    for run in runs:  # as the UPDATE left them
+        run.status, run.lease_until, run.executed_at = StepRun.Status.RUNNING, lease, now
+        run.attempts += 1
+    return runs
 
 
-def step_runs_claim_due(*, limit: int, now: datetime | None = None) -> list[Claim]:
+def step_runs_claim_due(*, limit: int, now: datetime | None = None) -> list[StepRun]:
     """Claim up to ``limit`` due runs of active journeys, then runs whose worker's lease ran out."""
     now = now or timezone.now()
     lease = STEP_RUNS.lease_until(now)
@@ -137,7 +126,7 @@ def step_runs_claim_due(*, limit: int, now: datetime | None = None) -> list[Clai
     return claims
 
 
-def step_runs_claim(*, run_ids: list[int], now: datetime | None = None) -> list[Claim]:
+def step_runs_claim(*, run_ids: list[int], now: datetime | None = None) -> list[StepRun]:
     """Claim these runs if they are due (kicked after commit) unless another worker took them first."""
     if not run_ids:
         return []

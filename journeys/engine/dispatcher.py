@@ -1,33 +1,43 @@
 """The dispatcher: claims due step runs in batches and executes them.
 
 Beat ticks ``step_runs_dispatch`` every second; runs that must run at once are also kicked
-straight to a worker after their transaction commits (``dispatch_on_commit``). Either way a run
-is executed in three phases, each for a whole batch:
+straight to a worker after their transaction commits (``dispatch_on_commit``). Either way a
+batch is executed in these phases:
 
 1. **claim** (``journeys.engine.claiming``): one statement turns due runs into ``running`` with
-   a lease and counts the attempt; two dispatchers never take the same run;
-2. **side effects** (``journeys.engine.side_effects``: email, webhooks, push, Telegram) run
-   outside any transaction, in threads when the action touches no database, after quiet hours
-   and frequency caps are checked;
-3. **record**, set-based: one transaction locks the batch's user journeys and participants in
-   one statement each (``SKIP LOCKED``), re-reads the runs under those locks and keeps those
-   still ours (status ``running`` and the attempt we claimed); walkers record the outcomes and
-   walk on in memory (tags included), and the batch is written in a few statements
-   (``journeys.engine.batch``). A run whose user journey or participant another transaction
-   holds (a wake-up, staff pausing it) is recorded afterwards the row-by-row way: its own
-   savepoint, waiting for the lock. So is the whole batch if the set-based write fails.
+   a lease and counts the attempt, and returns them whole; two dispatchers never take the same
+   run;
+2. **record at once** the runs whose step does nothing outside the database (a tag, a branch, a
+   delay run out): in the claim's own transaction, under the row locks the claim took, so they
+   are not read again (``_record_batch`` with the claimed runs);
+3. **side effects** (``journeys.engine.side_effects``: email, webhooks, push, Telegram) of the
+   other runs, outside any transaction, once the claim has committed: in threads when the action
+   touches no database, after quiet hours and frequency caps are checked;
+4. **record** those, set-based: one transaction locks the batch's user journeys and
+   participants in one statement each (``SKIP LOCKED``), re-reads the runs under those locks and
+   keeps those still ours (status ``running`` and the attempt we claimed).
 
-Either way the user journey's row lock is held while a run is recorded, so waking and timing
-out stay serialised, and the attempt check keeps each try recorded once.
+Recording (2 and 4): walkers record the outcomes and walk on in memory (tags included), and the
+batch is written in a few statements (``journeys.engine.batch``). A run whose user journey or
+participant another transaction holds (a wake-up, staff pausing it) is recorded afterwards the
+row-by-row way, after the claim committed: its own savepoint, waiting for the lock. So is the
+whole batch if the set-based write fails (it rolls back to its savepoint; the claim stands).
+Either way the user journey's row lock is held while a run is recorded, so waking and timing out
+stay serialised, and the attempt check keeps each try recorded once. The claim's locks are taken
+before the user journeys' in 2, against the order every writer uses (user journeys,
+participants, runs); that cannot deadlock because those locks are taken with ``SKIP LOCKED``,
+never waited for.
 
 The step runs table is a durable queue (``journeys.queue``, ``STEP_RUNS``). A worker killed
-between 2 and 3 leaves its runs ``running``; when their lease runs out the dispatcher claims them
-again and the action runs again with the same step run id as its idempotency key
-(``webhook-id``), so the receiver can drop the repeat. Nothing is lost.
+between 1 and 4 leaves its runs ``running`` (or, in 2, not claimed at all: the transaction
+rolls back); when their lease runs out the dispatcher claims them again and the action runs again
+with the same step run id as its idempotency key (``webhook-id``), so the receiver can drop the
+repeat. Nothing is lost.
 """
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
@@ -38,7 +48,7 @@ from django.utils import timezone
 
 from journeys import metrics
 from journeys.engine.batch import participants_lock, versions_load
-from journeys.engine.claiming import STEP_RUNS, Claim, step_runs_claim, step_runs_claim_due
+from journeys.engine.claiming import STEP_RUNS, step_runs_claim, step_runs_claim_due
 from journeys.engine.resuming import ActionOutcome
 from journeys.engine.runner import Walker, lock_user_journey
 from journeys.engine.side_effects import has_side_effect, side_effects_perform
@@ -80,11 +90,16 @@ def _still_ours(run: StepRun | None, item: Item) -> bool:
     return run is not None and run.status == StepRun.Status.RUNNING and run.attempts == item.attempts
 
 
-def _record_batch(items: list[Item], now: datetime) -> tuple[DispatchStats, list[Item], list[int]]:
-    """Phase 3, set-based, in one transaction. Returns the stats, the items left for the
-    row-by-row path (their user journey or participant is locked elsewhere) and the runs to kick.
+def _record_batch(
+    items: list[Item], now: datetime, *, claimed: dict[int, StepRun] | None = None
+) -> tuple[DispatchStats, list[Item], list[int]]:
+    """Record runs set-based, in one transaction (a savepoint in the claim's). Returns the stats,
+    the items left for the row-by-row path (their user journey or participant is locked
+    elsewhere) and the runs to kick.
 
-    Locks in the order every writer uses: user journeys, participants, runs.
+    ``claimed``: the runs as the claim returned them, in this transaction (phase 2): ours, locked
+    and current. Without it (phase 4) they are read again under lock, after the locks on user
+    journeys and participants, in the order every writer uses.
     """
     stats = DispatchStats()
     with transaction.atomic():
@@ -105,10 +120,13 @@ def _record_batch(items: list[Item], now: datetime) -> tuple[DispatchStats, list
         if not mine:
             return stats, left, []
         versions_load(journeys.values())
-        runs = {
-            run.pk: run
-            for run in StepRun.objects.select_for_update().filter(pk__in=[item.run_id for item in mine])
-        }
+        if claimed is not None:
+            runs = {item.run_id: claimed[item.run_id] for item in mine}
+        else:
+            runs = {
+                run.pk: run
+                for run in StepRun.objects.select_for_update().filter(pk__in=[item.run_id for item in mine])
+            }
         writes = BatchWrites(
             now=now, participants=participants, runs=runs.values(), journeys=journeys.values()
         )
@@ -168,31 +186,50 @@ def _record_rows(items: list[Item]) -> tuple[DispatchStats, list[int]]:
     return stats, kick
 
 
-def step_runs_execute(*, claims: list[Claim]) -> tuple[DispatchStats, list[int]]:
-    """Execute claimed runs. Returns stats and the runs their walks made pending (to kick)."""
-    stats = DispatchStats(claimed=len(claims))
-    if not claims:
-        return stats, []
-    now = timezone.now()
-    outcomes = side_effects_perform([claim for claim in claims if has_side_effect(claim)], now)
-    items = [
-        Item(claim.id, claim.user_journey_id, claim.attempts, outcomes.get(claim.id))
-        for claim in sorted(claims, key=lambda claim: (claim.user_journey_id, claim.id))
-    ]
-    record_now = timezone.now()
+def _record(
+    items: list[Item], now: datetime, *, claimed: dict[int, StepRun] | None = None
+) -> tuple[DispatchStats, list[Item], list[int]]:
+    """``_record_batch``, or when its set-based write fails, every item left for the row-by-row
+    path (the failure rolled back to the batch's savepoint; the claim stands)."""
+    if not items:
+        return DispatchStats(), [], []
     try:
-        recorded, left, kick = _record_batch(items, record_now)
+        return _record_batch(items, now, claimed=claimed)
     except Exception:
         logger.exception("recording a batch set-based failed; recording its runs row by row")
-        recorded, left, kick = DispatchStats(), items, []
-    stats.add(recorded)
+        return DispatchStats(), items, []
+
+
+def _item(run: StepRun, outcome: ActionOutcome | None = None) -> Item:
+    return Item(run.pk, run.user_journey_id, run.attempts, outcome)
+
+
+def step_runs_execute(*, claim: Callable[[], list[StepRun]]) -> tuple[DispatchStats, list[int]]:
+    """Claim runs with ``claim`` and execute them (the module's phases). Returns the stats and
+    the runs their walks made pending (to kick)."""
+    now = timezone.now()
+    with transaction.atomic():
+        runs = claim()
+        stats = DispatchStats(claimed=len(runs))
+        stats.lags = [max((now - run.due_at).total_seconds(), 0.0) for run in runs if run.due_at is not None]
+        runs.sort(key=lambda run: (run.user_journey_id, run.pk))
+        effectful = [run for run in runs if has_side_effect(run)]  # before any walk changes a run
+        plain = [run for run in runs if not has_side_effect(run)]
+        recorded, left, kick = _record(
+            [_item(run) for run in plain], now, claimed={run.pk: run for run in plain}
+        )
+        stats.add(recorded)
+    if effectful:
+        outcomes = side_effects_perform(effectful, now)
+        items = [_item(run, outcomes.get(run.pk)) for run in effectful]
+        recorded, more_left, more_kick = _record(items, timezone.now())
+        stats.add(recorded)
+        left += more_left
+        kick += more_kick
     if left:
         one_by_one, more = _record_rows(left)
         stats.add(one_by_one)
         kick += more
-    for claim in claims:
-        if claim.due_at is not None:
-            stats.lags.append(max((now - claim.due_at).total_seconds(), 0.0))
     metrics.dispatch_lags(stats.lags)
     return stats, kick
 
@@ -206,10 +243,10 @@ def step_runs_dispatch(
     deadline = time.monotonic() + budget
     total = DispatchStats()
     while True:
-        claims = step_runs_claim_due(limit=size)
-        if not claims:
+        # The runs its walks made pending are due: claimed in the next round.
+        stats, _ = step_runs_execute(claim=lambda: step_runs_claim_due(limit=size))
+        if not stats.claimed:
             break
-        stats, _ = step_runs_execute(claims=claims)  # runs its walks made pending are due: claimed next
         total.add(stats)
         if time.monotonic() >= deadline:
             break
@@ -220,10 +257,9 @@ def step_runs_execute_now(*, run_ids: list[int]) -> DispatchStats:
     """Claim and execute kicked runs, then the runs their walks made pending, a few rounds deep."""
     total = DispatchStats()
     for _ in range(KICK_ROUNDS):
-        claims = step_runs_claim(run_ids=run_ids)
-        if not claims:
+        stats, run_ids = step_runs_execute(claim=lambda ids=run_ids: step_runs_claim(run_ids=ids))
+        if not stats.claimed:
             break
-        stats, run_ids = step_runs_execute(claims=claims)
         total.add(stats)
         if not run_ids:
             break

@@ -16,7 +16,6 @@ from django.conf import settings
 
 from journeys.actions.base import ActionSkipped
 from journeys.engine.batch import bulk_update, versions_load
-from journeys.engine.claiming import Claim
 from journeys.engine.definition import definition_for
 from journeys.engine.resuming import ActionOutcome
 from journeys.engine.runner import action_context
@@ -175,17 +174,18 @@ def _side_effects(runs: list[StepRun], now: datetime) -> dict[int, ActionOutcome
     return outcomes
 
 
-def has_side_effect(claim: Claim) -> bool:
+def has_side_effect(run: StepRun) -> bool:
     """An entered action step whose action runs outside the transaction (HTTP, SMTP…)."""
-    if not claim.entered or claim.step_kind != "action":
+    if not run.entered or run.step_kind != "action":
         return False
-    action = action_types.get(claim.action_type)
+    action = action_types.get(run.action_type)
     return action is not None and not action.transactional
 
 
-def side_effects_perform(claims: list[Claim], now: datetime) -> dict[int, ActionOutcome]:
-    """Phase 2 for the claimed runs whose action has side effects."""
-    tokens = {claim.id: claim.attempts for claim in claims}
+def side_effects_perform(claimed: list[StepRun], now: datetime) -> dict[int, ActionOutcome]:
+    """Phase 3 for the claimed runs whose action has side effects (read again, with their user
+    journeys and participants, now that the claim has committed)."""
+    tokens = {run.pk: run.attempts for run in claimed}
     runs = [
         run
         for run in StepRun.objects.filter(pk__in=tokens, status=StepRun.Status.RUNNING)
