@@ -261,14 +261,14 @@ def bulk_insert(
 ) -> None:
     """Insert many new rows of ``model`` in one statement per chunk and give them their ids.
 
-    ``key`` names fields unique among ``objs`` (``("user_journey_id", "seq")``) by which the
-    returned ids are matched to the rows. ``ids`` gives them their ids in the order they come
-    back, which is the order they went in (what Django's ``bulk_create`` relies on too); not
-    with ``ignore_conflicts``, which leaves rows out. Without either the rows get no ids. With
-    ``ignore_conflicts`` a row a unique constraint refuses is left out (``ON CONFLICT DO
-    NOTHING``) and keeps no id: on Postgres the ids say exactly which rows went in. With
-    ``update_fields``, a row whose ``unique_fields`` are taken updates those fields of the row
-    there instead (``ON CONFLICT (…) DO UPDATE``).
+    ``ids`` gives them their ids in the order they come back, which is the order they went in
+    (what Django's ``bulk_create`` relies on too); not with ``ignore_conflicts``, which leaves
+    rows out. ``key`` names fields (``("user_journey_id", "seq")``) by which the returned ids
+    are matched to the rows, in that same order (``_match_in_order``). Without either the rows
+    get no ids. With ``ignore_conflicts`` a row a unique constraint refuses is left out (``ON
+    CONFLICT DO NOTHING``) and keeps no id: on Postgres the ids say exactly which rows went in.
+    With ``update_fields``, a row whose ``unique_fields`` are taken updates those fields of the
+    row there instead (``ON CONFLICT (…) DO UPDATE``).
     """
     if ids and ignore_conflicts:
         raise ValueError("ids are matched by order, which ignore_conflicts breaks: match them by key")
@@ -311,10 +311,22 @@ def bulk_insert(
                 cursor.execute(sql, params)
                 continue
             cursor.execute(f'{sql} RETURNING "{meta.pk.column}", {returning}', params)
-            returned = {tuple(row[1:]): row[0] for row in cursor.fetchall()}
-            for obj in chunk:
-                obj.pk = returned.get(tuple(getattr(obj, name) for name in key))
-                obj._state.adding = obj.pk is None
+            _match_in_order(chunk, cursor.fetchall(), key)
+
+
+def _match_in_order(objs: Sequence[models.Model], rows: list[tuple], key: tuple[str, ...]) -> None:
+    """Give ``objs`` the ids of the ``rows`` (id, *key) an insert returned. Rows come back in the
+    order they went in, less those a conflict left out: each row is the next object with its
+    key. (Matching by the key alone would confuse rows whose key is NULL, which no unique
+    constraint refuses.)"""
+    returned = iter(rows)
+    row = next(returned, None)
+    for obj in objs:
+        if row is not None and tuple(row[1:]) == tuple(getattr(obj, name) for name in key):
+            obj.pk, obj._state.adding = row[0], False
+            row = next(returned, None)
+        else:
+            obj.pk, obj._state.adding = None, True
 
 
 def versions_load(user_journeys: Iterable[UserJourney]) -> None:

@@ -142,14 +142,14 @@ def _plan(
     *,
     participants: dict,
     now: datetime,
-) -> tuple[list[tuple[str, Any]], list[Event], list[EventInput]]:
-    """Decide, item by item, whether it is stored already, repeats an earlier item, or is new.
+) -> tuple[list[tuple[str, Any]], list[Event]]:
+    """Decide, item by item, whether it is stored already (``known``), repeats an earlier item,
+    or is new.
 
-    Returns the plan (``("known", id)``, ``("repeat", Event)`` or ``("new", Event)`` per item),
-    the unsaved new events and the items they come from.
+    Returns the plan (``("known", id)``, ``("repeat", Event)`` or ``("new", Event)`` per item)
+    and the unsaved new events.
     """
     to_insert: list[Event] = []
-    new_items: list[EventInput] = []
     seen_in_batch: dict[tuple[str, str], Event] = {}
     plan: list[tuple[str, Any]] = []
     sweep_at = now + timedelta(seconds=settings.EVENT_SWEEP_AFTER_SECONDS)
@@ -174,11 +174,10 @@ def _plan(
             next_attempt_at=sweep_at,
         )
         to_insert.append(event)
-        new_items.append(item)
         if ident:
             seen_in_batch[ident] = event
         plan.append(("new", event))
-    return plan, to_insert, new_items
+    return plan, to_insert
 
 
 @transaction.atomic
@@ -186,23 +185,23 @@ def _ingest(events: Sequence[EventInput], held: Mapping[str, Participant]) -> li
     """1. Lock (creating) the batch's participants in ``user_id`` order, but those the caller
     ``held``: two requests sharing a participant queue here, so a repeated key's second request
     waits for the first to commit;
-    2. read which keys are stored already (and with what fingerprint); 3. refuse a key reused
-    for a different event (the transaction rolls back: nothing is written); 4. insert the new
-    events and project their records; 5. after commit, send to a worker the events some
-    subscriber is interested in (``bus.events_interesting``); the others are stored processed."""
+    2. refuse a key repeated in the batch, or stored already, for a different event (the
+    transaction rolls back: nothing is written);
+    3. insert the new events. On Postgres the insert itself leaves out an event whose key is
+    stored already (``ON CONFLICT DO NOTHING``), so a batch whose keys are all new, as most
+    are, never looks them up: only the keys left out are read, and checked as in 2. SQLite's
+    single writer reads them all first;
+    5. project the new events' records and merge their attributes; after commit, send to a
+    worker the events some subscriber is interested in (``bus.events_interesting``); the others
+    are stored processed."""
     now = timezone.now()
     participants = dict(held)
     if missing := {e.user_id for e in events} - held.keys():
         participants.update(participants_lock_or_create(user_ids=missing))
-    known = _stored_keys(events)
     fingerprints = [e.fingerprint() if e.idempotency_key else "" for e in events]
+    known = {} if connection.vendor == "postgresql" else _stored_keys(events)
     _refuse_reused_keys(events, fingerprints, known)
-    plan, to_insert, new_items = _plan(events, fingerprints, known, participants=participants, now=now)
-
-    # An event's ``attributes`` update its participant (a repeated idempotency key does not).
-    participants_merge_attributes(
-        participants=participants, changes=[(item.user_id, item.attributes) for item in new_items]
-    )
+    plan, to_insert = _plan(events, fingerprints, known, participants=participants, now=now)
     if to_insert:
         interesting = bus.events_interesting(to_insert)
         for event, wanted in zip(to_insert, interesting, strict=True):
@@ -210,10 +209,21 @@ def _ingest(events: Sequence[EventInput], held: Mapping[str, Participant]) -> li
                 event.status = Event.Status.PROCESSED
                 event.processed_at = now
                 event.next_attempt_at = None
-        bulk_insert(Event, to_insert, ids=True)
-        records_project(events=to_insert)
-        bus.dispatch_on_commit(e.pk for e, wanted in zip(to_insert, interesting, strict=True) if wanted)
-        metrics.events_settled(e for e, wanted in zip(to_insert, interesting, strict=True) if not wanted)
+        if connection.vendor == "postgresql":
+            bulk_insert(Event, to_insert, key=("source", "idempotency_key"), ignore_conflicts=True)
+        else:
+            bulk_insert(Event, to_insert, ids=True)
+        if left_out := [event for event in to_insert if event.pk is None]:
+            plan = _stored_already(events, fingerprints, plan, left_out)
+        inserted = [(e, wanted) for e, wanted in zip(to_insert, interesting, strict=True) if e.pk is not None]
+        new_items = [item for item, (kind, _) in zip(events, plan, strict=True) if kind == "new"]
+        # An event's ``attributes`` update its participant (a repeated idempotency key does not).
+        participants_merge_attributes(
+            participants=participants, changes=[(item.user_id, item.attributes) for item in new_items]
+        )
+        records_project(events=[e for e, _ in inserted])
+        bus.dispatch_on_commit(e.pk for e, wanted in inserted if wanted)
+        metrics.events_settled(e for e, wanted in inserted if not wanted)
 
     results = []
     for kind, value in plan:
@@ -223,6 +233,21 @@ def _ingest(events: Sequence[EventInput], held: Mapping[str, Participant]) -> li
             results.append(IngestResult(id=value.pk, duplicate=kind == "repeat"))
     metrics.events_ingested(results)
     return results
+
+
+def _stored_already(
+    events: Sequence[EventInput], fingerprints: list[str], plan: list[tuple[str, Any]], left_out: list[Event]
+) -> list[tuple[str, Any]]:
+    """The plan once the insert has left out the events whose keys were stored already: those
+    (and their repeats in the batch) become ``("known", id)``. A key stored with another event
+    is refused (``IdempotencyKeyReused``)."""
+    left = {id(event) for event in left_out}
+    known = _stored_keys([item for item, (_, value) in zip(events, plan, strict=True) if id(value) in left])
+    _refuse_reused_keys(events, fingerprints, known)
+    return [
+        ("known", known[(item.source, item.idempotency_key)][0]) if id(value) in left else (kind, value)
+        for item, (kind, value) in zip(events, plan, strict=True)
+    ]
 
 
 def _refuse_reused_keys(

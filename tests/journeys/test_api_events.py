@@ -88,6 +88,8 @@ def test_a_batch_costs_the_same_statements_whatever_its_size(admin_api):
         with CaptureQueriesContext(connection) as queries:
             assert admin_api.post(URL, batch).status_code == 202
         counts.append(len(queries))
+        if connection.vendor == "postgresql":  # new keys are not looked up: the insert finds stored ones
+            assert not [q for q in queries if q["sql"].startswith("SELECT e.id, e.source")]
     assert counts[0] == counts[1]
     assert Event.objects.count() == 310
 
