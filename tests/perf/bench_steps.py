@@ -1,7 +1,7 @@
 """Journey engine throughput: steps/s, dispatch lag, enrolments/s, claim cost, worker memory.
 
     DATABASE_URL=postgres://… REDIS_URL=redis://… .venv/bin/python -m tests.perf.bench_steps [--n 20000]
-        [--completed 1000000] [--memory 10000,100000]
+        [--completed 1000000] [--memory 10000,100000] [--threads 2] [--workers 1,2,4 --only-scale-out]
 
 What it does, on a scratch database:
 
@@ -10,8 +10,10 @@ What it does, on a scratch database:
    at a time, and the bus processing a worker message's worth of events at once (every
    subscriber, set-based where the subscriber can be);
 2. **tag steps**: N user journeys of a 3-step journey (tag, tag after a delay, tag) whose second
-   step is made due at once; one Celery worker (solo pool) executes them, beat's tick is played
-   by this process (one dispatch message a second). Steps/s = 2N / time to finish;
+   step is made due at once; one Celery worker process executes them (the solo pool, or with
+   ``--threads`` Celery's threads pool, so that one thread's Python runs while another waits for
+   Postgres), beat's tick is played by this process (one dispatch message a second per thread).
+   Steps/s = 2N / time to finish;
 3. **webhooks**: the same with a webhook to a local HTTP sink as the second step (the sink runs
    in a process of its own: ``tests/perf/sink.py``), N/4 journeys;
 4. **lag at steady load**: runs falling due at half the measured tag rate for ~10 s; lag is
@@ -362,10 +364,12 @@ def steps_handled_twice(journey) -> dict[str, int]:
     }
 
 
-def scale_out(three: list[dict], n: int, queue: str, workers: list[int], dispatchers: int) -> dict:
-    """The tag scenario with 1, 2, 4… solo worker processes on the same Postgres and Redis, and
-    ``dispatchers`` dispatch messages per tick (each claims with SKIP LOCKED, so several run at
-    once without taking the same runs)."""
+def scale_out(
+    three: list[dict], n: int, queue: str, workers: list[int], dispatchers: int, threads: int = 1
+) -> dict:
+    """The tag scenario with 1, 2, 4… worker processes (solo, or ``threads`` each) on the same
+    Postgres and Redis, and at least ``dispatchers`` dispatch messages per tick, one per thread
+    (each claims with SKIP LOCKED, so several run at once without taking the same runs)."""
     from django.db import connection
 
     from journeys.services.journeys import journey_create
@@ -374,16 +378,18 @@ def scale_out(three: list[dict], n: int, queue: str, workers: list[int], dispatc
     for processes in workers:
         purge(queue)
         database = connection.settings_dict["NAME"]
-        started = start_workers(queue=queue, database_name=database, processes=processes)
+        started = start_workers(queue=queue, database_name=database, processes=processes, threads=threads)
         try:
             journey = journey_create(data={"name": f"Scale {processes}"}, steps=three, publish=True)
-            rate = run_due(f"scale{processes}", journey, n, queue, dispatchers=max(dispatchers, processes))
+            ticks = max(dispatchers, processes * threads)
+            rate = run_due(f"scale{processes}", journey, n, queue, dispatchers=ticks)
         finally:
             for worker in started:
                 stop_process(worker)
         twice = steps_handled_twice(journey)
         results[f"workers_{processes}"] = {"steps_per_second": round(rate), **twice, "load": print_load()}
-        print(f"scale-out, {processes} worker process(es): {rate:,.0f} steps/s; {twice}", flush=True)
+        pool = f", {threads} threads each" if threads > 1 else ""
+        print(f"scale-out, {processes} worker process(es){pool}: {rate:,.0f} steps/s; {twice}", flush=True)
     base = results[f"workers_{workers[0]}"]["steps_per_second"]
     for processes in workers[1:]:
         ratio = results[f"workers_{processes}"]["steps_per_second"] / base
@@ -407,6 +413,12 @@ def main() -> None:
     )
     parser.add_argument("--dispatchers", type=int, default=2, help="scale-out: dispatch messages per tick")
     parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="tasks each worker process runs at once in threads (Celery's threads pool; 1: solo pool)",
+    )
+    parser.add_argument(
         "--only-scale-out", action="store_true", help="run the scale-out mode alone (needs --workers)"
     )
     args = parser.parse_args()
@@ -420,7 +432,7 @@ def main() -> None:
         sys.exit("bench_steps needs DATABASE_URL=postgres://… and REDIS_URL=redis://…")
     settings.WEBHOOK_ALLOWED_HOSTS = ["127.0.0.1"]  # the local sink: webhook targets are checked when saved
     print_load("start")
-    results: dict = {}
+    results: dict = {"threads_per_worker": args.threads}
     with scratch_database():
         three = [
             {"key": "first", "name": "First", "action_type": "apply_tag", "config": {"tag": "one"}},
@@ -444,7 +456,7 @@ def main() -> None:
             results.update(single_worker(args, three, queue, memory_sizes))
         if args.workers:
             workers = [int(w) for w in args.workers.split(",")]
-            results["scale_out"] = scale_out(three, args.n, queue, workers, args.dispatchers)
+            results["scale_out"] = scale_out(three, args.n, queue, workers, args.dispatchers, args.threads)
         from django.db import connections
 
         connections.close_all()
@@ -456,19 +468,20 @@ def main() -> None:
 
 
 def single_worker(args, three: list[dict], queue: str, memory_sizes: list[int]) -> dict:
-    """Enrolments, then tags, webhooks, lag and memory with one solo worker."""
+    """Enrolments, then tags, webhooks, lag and memory with one worker process (solo, or with
+    ``--threads``: then as many dispatch messages a tick as it has threads)."""
     from django.db import connection
 
     from journeys.services.journeys import journey_create
     from tests.perf.sink import FastSink
 
     results = {"enrolment": bench_enrolments(args.n, queue)}
-    worker = start_worker(queue=queue, database_name=connection.settings_dict["NAME"])
+    worker = start_worker(queue=queue, database_name=connection.settings_dict["NAME"], threads=args.threads)
     time.sleep(WORKER_START_SECONDS)
     sink = FastSink()
     try:
         tags = journey_create(data={"name": "Bench tags"}, steps=three, publish=True)
-        rate = run_due("tags", tags, args.n, queue)
+        rate = run_due("tags", tags, args.n, queue, dispatchers=args.threads)
         results["tag_steps_per_second"] = round(rate)
         results["tags_handled_twice"] = steps_handled_twice(tags)
         print_load("tags")
@@ -482,7 +495,9 @@ def single_worker(args, three: list[dict], queue: str, memory_sizes: list[int]) 
             ],
             publish=True,
         )
-        results["webhook_steps_per_second"] = round(run_due("webhooks", hooks, args.n // 4, queue))
+        results["webhook_steps_per_second"] = round(
+            run_due("webhooks", hooks, args.n // 4, queue, dispatchers=args.threads)
+        )
         total, distinct = sink.counts()
         results["webhooks_received"], results["webhooks_distinct"] = total, distinct
         print(f"the sink received {total} webhooks with {distinct} distinct webhook-ids", flush=True)

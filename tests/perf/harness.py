@@ -75,16 +75,22 @@ def start_worker(
     database_name: str,
     name: str = "worker",
     concurrency: int = 1,
+    threads: int = 1,
     env: dict[str, str] | None = None,
 ) -> subprocess.Popen:
     """One Celery worker process on the scratch database and the run's queue: the solo pool for
-    ``concurrency=1``, else a prefork pool of that many processes. Its log goes to
+    ``concurrency=1``, else a prefork pool of that many processes; or, with ``threads``, one
+    process running that many tasks at once in threads (Celery's threads pool). Its log goes to
     ``var/bench/<queue>-<name>.log``; stop it with ``stop_process``."""
+    if concurrency > 1 and threads > 1:
+        raise ValueError("a worker has either a prefork pool or a threads pool, not both")
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     log = (RESULTS_DIR / f"{queue}-{name}.log").open("w")
     pool = ["--pool", "solo"]
     if concurrency > 1:
         pool = ["--pool", "prefork", "--concurrency", str(concurrency)]
+    if threads > 1:
+        pool = ["--pool", "threads", "--concurrency", str(threads)]
     worker = subprocess.Popen(
         [
             sys.executable,
@@ -119,10 +125,13 @@ def start_worker(
     return worker
 
 
-def start_workers(*, queue: str, database_name: str, processes: int) -> list[subprocess.Popen]:
-    """``processes`` solo workers (each its own process), started together."""
+def start_workers(
+    *, queue: str, database_name: str, processes: int, threads: int = 1
+) -> list[subprocess.Popen]:
+    """``processes`` workers (each its own process, solo or with ``threads``), started together."""
     workers = [
-        start_worker(queue=queue, database_name=database_name, name=f"worker{i}") for i in range(processes)
+        start_worker(queue=queue, database_name=database_name, name=f"worker{i}", threads=threads)
+        for i in range(processes)
     ]
     time.sleep(WORKER_START_SECONDS)
     return workers
