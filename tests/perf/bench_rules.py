@@ -571,9 +571,10 @@ def handled_twice() -> dict[str, int]:
 
 
 def bench_end_to_end(
-    *, participants: int, events: int, records: list[int], workers: list[int], queue: str
+    *, participants: int, events: int, records: list[int], workers: list[int], queue: str, threads: int = 1
 ) -> dict[str, Any]:
-    """(b) for each number of worker processes, each history size: see ``end_to_end_round``."""
+    """(b) for each number of worker processes (solo, or ``threads`` each), each history size: see
+    ``end_to_end_round``."""
     from django.conf import settings
     from django.db import connection
 
@@ -587,7 +588,7 @@ def bench_end_to_end(
     for processes in workers:
         purge(queue)
         started = start_workers(
-            queue=queue, database_name=connection.settings_dict["NAME"], processes=processes
+            queue=queue, database_name=connection.settings_dict["NAME"], processes=processes, threads=threads
         )
         print_load(f"(b) {processes} worker process(es) started")
         try:
@@ -745,6 +746,12 @@ def main() -> None:
     )
     parser.add_argument("--workers", default="1", help="(b): worker processes, e.g. 1,2,4 (default 1)")
     parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="(b): tasks each worker process runs at once in threads (Celery's threads pool; 1: solo)",
+    )
+    parser.add_argument(
         "--participants", type=int, default=0, help="(b): participants (default n/10, at least 50)"
     )
     args = parser.parse_args()
@@ -754,7 +761,7 @@ def main() -> None:
     setup_django()
     print_load("start")
     participants = max(args.n // 10, 50)
-    results: dict[str, Any] = {}
+    results: dict[str, Any] = {"threads_per_worker": args.threads}
     if "a" in args.parts:
         rate, fresh, raw_contexts, now = bench_in_process(participants, args.seconds)
         results["a_evaluations_per_second_warm"] = round(rate)
@@ -778,6 +785,7 @@ def main() -> None:
                 records=[int(r) for r in args.records.split(",")],
                 workers=[int(w) for w in args.workers.split(",")],
                 queue=queue,
+                threads=args.threads,
             )
     print_load("end")
     write_result("bench_rules", results)
