@@ -135,9 +135,12 @@ def _database_url_for_tests() -> str:
 
 
 class WorkerProcess:
-    """A ``celery worker`` subprocess on the test queue; ``kill()`` is a ``kill -9``."""
+    """A ``celery worker`` subprocess on the test queue; ``kill()`` is a ``kill -9``. Its pool:
+    solo, prefork with ``concurrency`` processes, or ``threads`` threads in one process."""
 
-    def __init__(self, *, concurrency: int = 1, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, *, concurrency: int = 1, threads: int = 1, extra_env: dict[str, str] | None = None
+    ) -> None:
         self.log_path = BASE_DIR / "var" / f"test-worker-{TEST_RUN_ID}-{uuid.uuid4().hex[:4]}.log"
         self.log_path.parent.mkdir(exist_ok=True)
         env = {
@@ -161,9 +164,9 @@ class WorkerProcess:
                 "--loglevel",
                 "INFO",
                 "--pool",
-                "solo" if concurrency == 1 else "prefork",
+                "threads" if threads > 1 else "solo" if concurrency == 1 else "prefork",
                 "--concurrency",
-                str(concurrency),
+                str(max(concurrency, threads)),
                 "--queues",
                 celery_app.conf.task_default_queue,
                 "--without-gossip",

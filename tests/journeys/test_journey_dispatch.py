@@ -90,6 +90,29 @@ def test_two_concurrent_dispatchers_never_execute_a_run_twice(recorder):
 
 @pytest.mark.worker
 @pytest.mark.postgres
+def test_a_worker_dispatching_in_two_threads_executes_every_step_once(celery_worker):
+    from journeys.tasks import step_runs_dispatch_task
+
+    journey = make_journey([tag_step("a", "a", delay_minutes=5), tag_step("b", "b", order=1)])
+    enrol(journey, 400)
+    StepRun.objects.update(due_at=timezone.now() - timedelta(seconds=1))
+    celery_worker(threads=2, extra_env={"STEP_DISPATCH_BATCH": "20"})
+    step_runs_dispatch_task.delay()  # two ticks of beat's: one dispatcher in each thread
+    step_runs_dispatch_task.delay()
+
+    wait_for(
+        lambda: UserJourney.objects.filter(state=UserJourney.State.COMPLETED).count() == 400,
+        timeout=60,
+        message="the two dispatchers never finished the journeys",
+    )
+    runs = StepRun.objects.filter(user_journey__journey=journey)
+    assert runs.count() == 800  # a and b of each journey, none twice
+    assert set(runs.values_list("status", "attempts").distinct()) == {(StepRun.Status.SUCCEEDED, 1)}
+    assert {tuple(tags) for tags in Participant.objects.values_list("tags", flat=True)} == {("a", "b")}
+
+
+@pytest.mark.worker
+@pytest.mark.postgres
 def test_a_worker_killed_mid_webhook_loses_nothing_and_the_repeat_has_the_same_webhook_id(
     celery_worker, webhook_sink
 ):
