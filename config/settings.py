@@ -215,7 +215,9 @@ WEBHOOK_SUBSCRIPTION_DISABLE_AFTER = env.int("WEBHOOK_SUBSCRIPTION_DISABLE_AFTER
 # --------------------------------------------------------------------------------------------
 # The journey engine (step runs, the dispatcher, message channels)
 # --------------------------------------------------------------------------------------------
-STEP_DISPATCH_BATCH = env.int("STEP_DISPATCH_BATCH", default=1000)  # runs claimed per statement (~2 MB of rows)
+# Runs claimed per statement, and recorded in one transaction (~2 MB of rows). Larger batches
+# spread each transaction's fixed cost (its commit, a score of statements) over more runs.
+STEP_DISPATCH_BATCH = env.int("STEP_DISPATCH_BATCH", default=1000)
 # One dispatcher tick drains due runs for at most this long before leaving the rest to the next.
 STEP_DISPATCH_BUDGET_SECONDS = env.float("STEP_DISPATCH_BUDGET_SECONDS", default=10.0)
 # A worker holds a running step this long; past it, the worker is taken for dead and the run is

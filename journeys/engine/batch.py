@@ -258,8 +258,11 @@ def bulk_insert(
     ignore_conflicts: bool = False,
     unique_fields: Sequence[str] = (),
     update_fields: Sequence[str] = (),
+    reserved: bool = False,
 ) -> None:
     """Insert many new rows of ``model`` in one statement per chunk and give them their ids.
+
+    ``reserved``: the rows carry ids taken beforehand (``ids_reserve``), inserted with them.
 
     ``ids`` gives them their ids in the order they come back, which is the order they went in
     (what Django's ``bulk_create`` relies on too); not with ``ignore_conflicts``, which leaves
@@ -284,7 +287,7 @@ def bulk_insert(
         )
         return
     meta = model._meta
-    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    fields = [f for f in meta.concrete_fields if reserved or not f.primary_key]
     names = ", ".join(f'"{f.column}"' for f in fields)
     by_column = {f.attname: f.column for f in fields}
     returning = ", ".join(f'"{by_column[name]}"' for name in key)
@@ -327,6 +330,18 @@ def _match_in_order(objs: Sequence[models.Model], rows: list[tuple], key: tuple[
             row = next(returned, None)
         else:
             obj.pk, obj._state.adding = None, True
+
+
+def ids_reserve(model: type[models.Model], count: int) -> list[int]:
+    """Take ``count`` ids from the table's sequence (Postgres) for rows built before they are
+    inserted; an id taken and never used is a gap, as a rolled back insert leaves."""
+    table, column = model._meta.db_table, model._meta.pk.column
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [table, column, count],
+        )
+        return [pk for (pk,) in cursor.fetchall()]
 
 
 def versions_load(user_journeys: Iterable[UserJourney]) -> None:

@@ -137,6 +137,12 @@ class BatchWrites(Writes):
     def kick(self, run: StepRun) -> None:
         self.pending.append(run)  # new runs get their ids in flush
 
+    def inserted_by_caller(self, user_journeys: Iterable[UserJourney]) -> None:
+        """User journeys the caller inserts itself, as their walks left them (an enrolment
+        that walked them before inserting them): ``flush`` does not update them."""
+        for user_journey in user_journeys:
+            self.journeys.pop(id(user_journey), None)
+
     def flush(self) -> list[int]:
         """Write everything; returns the ids of the runs to kick (pending side effects)."""
         new = [run for run in self.runs.values() if run.pk is None]

@@ -17,7 +17,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from journeys import journey_events, metrics
-from journeys.engine.batch import bulk_insert, participants_lock, unsaved, versions_load
+from journeys.engine.batch import bulk_insert, ids_reserve, participants_lock, unsaved, versions_load
 from journeys.engine.conditions import EvaluationContext, evaluate
 from journeys.engine.dispatcher import dispatch_on_commit
 from journeys.engine.runner import Walker
@@ -71,12 +71,22 @@ def _blocked(enrolments: Sequence[Enrolment], keys: list[str]) -> set[tuple[int,
     return blocked
 
 
+class _Refused(Exception):
+    """A user journey walked before its insert was refused by a constraint (a race)."""
+
+
 @transaction.atomic
 def user_journeys_enrol(*, enrolments: Sequence[Enrolment], now: datetime | None = None) -> list[UserJourney]:
     """Enter participants into journeys and walk each to its first wait. Returns the new runs.
 
     Those the re-entry policy forbids are left out (no error: an event that does not enrol is
     normal). Highest priority journeys start first.
+
+    On Postgres the new user journeys take their ids first (``ids_reserve``), are walked, and
+    are inserted once, as their walks left them: one statement fewer than inserting them, then
+    updating every one. If a constraint refuses one of them (another transaction enrolled the
+    participant meanwhile), the batch's savepoint is rolled back and it is enrolled the other
+    way: inserted first, the refused ones left out, then walked.
     """
     now = now or timezone.now()
     enrolments = [
@@ -84,16 +94,50 @@ def user_journeys_enrol(*, enrolments: Sequence[Enrolment], now: datetime | None
     ]
     if not enrolments:
         return []
+    participants = {e.participant.pk: e.participant for e in enrolments}
+    if connection.vendor == "postgresql":
+        try:
+            with transaction.atomic():
+                return _walked_then_inserted(_new_runs(enrolments, now), participants, now)
+        except _Refused:
+            pass
     rows = _new_runs(enrolments, now)
     if not rows:
         return []
     created = _insert(rows)
     metrics.journeys_started(created)
     versions_load(created)
-    participants = {e.participant.pk: e.participant for e in enrolments}
-    created.sort(key=lambda uj: (-uj.journey.priority, uj.journey_id, uj.pk))
     writes = BatchWrites(now=now, participants=_lock_participants(participants))
-    for uj in created:
+    _walk(created, participants, writes, now)
+    dispatch_on_commit(writes.flush())
+    return created
+
+
+def _walked_then_inserted(
+    rows: list[UserJourney], participants: dict[int, Participant], now: datetime
+) -> list[UserJourney]:
+    if not rows:
+        return []
+    for uj, pk in zip(rows, ids_reserve(UserJourney, len(rows)), strict=True):
+        uj.pk = pk
+    versions_load(rows)
+    writes = BatchWrites(now=now, participants=_lock_participants(participants))
+    _walk(rows, participants, writes, now)
+    writes.inserted_by_caller(rows)
+    bulk_insert(UserJourney, rows, key=ENROLMENT_KEY, ignore_conflicts=True, reserved=True)
+    if any(uj.pk is None for uj in rows):
+        raise _Refused
+    metrics.journeys_started(rows)
+    dispatch_on_commit(writes.flush())
+    return rows
+
+
+def _walk(
+    user_journeys: list[UserJourney], participants: dict[int, Participant], writes: BatchWrites, now: datetime
+) -> None:
+    """Announce each enrolment and walk it to its first wait, highest priority journeys first."""
+    user_journeys.sort(key=lambda uj: (-uj.journey.priority, uj.journey_id, uj.pk))
+    for uj in user_journeys:
         # One participant instance: tags applied by one journey's first steps are seen by the next.
         uj.participant = participants[uj.participant_id]
         writes.journey_events.append(
@@ -106,8 +150,6 @@ def user_journeys_enrol(*, enrolments: Sequence[Enrolment], now: datetime | None
             )
         )
         Walker(uj, now=now, writes=writes).start()
-    dispatch_on_commit(writes.flush())
-    return created
 
 
 def _new_runs(enrolments: Sequence[Enrolment], now: datetime) -> list[UserJourney]:

@@ -323,6 +323,52 @@ def test_when_the_set_based_write_breaks_on_one_journey_the_batch_is_recorded_ro
     assert Participant.objects.get(user_id="p-0").tags == ["a", "b"]
 
 
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_an_enrolment_inserts_each_user_journey_once_as_its_walk_left_it():
+    journey = make_journey([tag_step("a", "a"), tag_step("b", "b", order=1, delay_minutes=5)])
+    people = [Participant.objects.create(user_id=f"e-{i}") for i in range(20)]
+
+    with CaptureQueriesContext(connection) as queries:
+        created = user_journeys_enrol(enrolments=[Enrolment(journey=journey, participant=p) for p in people])
+
+    assert len(created) == 20
+    assert not [q for q in queries if q["sql"].startswith('UPDATE "journeys_userjourney"')]
+    assert set(UserJourney.objects.values_list("current_step", "last_seq", "state")) == {("b", 2, "active")}
+    assert {tuple(p.tags) for p in Participant.objects.filter(user_id__startswith="e-")} == {("a",)}
+    enrolled = Event.objects.filter(type="journey.enrolled")
+    assert sorted(e.payload["user_journey_id"] for e in enrolled) == sorted(uj.pk for uj in created)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_an_enrolment_a_race_refuses_is_made_again_without_the_refused_runs(monkeypatch):
+    from journeys.services import enrolment
+
+    steps = [tag_step("a", "a"), tag_step("b", "b", order=1, delay_minutes=5)]
+    journey = make_journey(steps, re_entry="once")
+    people = [Participant.objects.create(user_id=f"race-{i}") for i in range(4)]
+    user_journeys_enrol(enrolments=[Enrolment(journey=journey, participant=people[1])])
+    # Another transaction enrolled race-1 after this one looked: its check does not see it.
+    monkeypatch.setattr(enrolment, "_blocked", lambda enrolments, keys: set())
+
+    created = user_journeys_enrol(enrolments=[Enrolment(journey=journey, participant=p) for p in people])
+
+    assert sorted(uj.participant.user_id for uj in created) == ["race-0", "race-2", "race-3"]
+    assert UserJourney.objects.filter(participant=people[1]).count() == 1
+    runs = StepRun.objects.filter(user_journey__journey=journey)
+    assert runs.count() == 8  # a and b of each of the four user journeys, no orphan
+    assert set(runs.values_list("user_journey_id", flat=True)) == set(
+        UserJourney.objects.values_list("pk", flat=True)
+    )
+    enrolled = Event.objects.filter(type="journey.enrolled")
+    assert sorted(e.payload["user_journey_id"] for e in enrolled) == sorted(
+        UserJourney.objects.values_list("pk", flat=True)
+    )
+    racers = Participant.objects.filter(user_id__startswith="race-").order_by("pk")
+    assert list(racers.values_list("tags", flat=True)) == [["a"]] * 4
+
+
 @pytest.mark.django_db
 def test_a_batch_costs_the_same_statements_whatever_its_size(dispatch):
     counts = []
