@@ -207,9 +207,9 @@ def _item(run: StepRun, outcome: ActionOutcome | None = None) -> Item:
 def step_runs_execute(*, claim: Callable[[], list[StepRun]]) -> tuple[DispatchStats, list[int]]:
     """Claim runs with ``claim`` and execute them (the module's phases). Returns the stats and
     the runs their walks made pending (to kick)."""
-    now = timezone.now()
     with transaction.atomic():
         runs = claim()
+        now = timezone.now()  # after the claim: a run is never finished before it was executed
         stats = DispatchStats(claimed=len(runs))
         stats.lags = [max((now - run.due_at).total_seconds(), 0.0) for run in runs if run.due_at is not None]
         runs.sort(key=lambda run: (run.user_journey_id, run.pk))

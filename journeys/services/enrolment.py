@@ -86,7 +86,9 @@ def user_journeys_enrol(*, enrolments: Sequence[Enrolment], now: datetime | None
     are inserted once, as their walks left them: one statement fewer than inserting them, then
     updating every one. If a constraint refuses one of them (another transaction enrolled the
     participant meanwhile), the batch's savepoint is rolled back and it is enrolled the other
-    way: inserted first, the refused ones left out, then walked.
+    way: inserted first, the refused ones left out, then walked. A batch with an ``after_end``
+    journey is always enrolled that other way: the constraint keeping one live run each judges a
+    row by its state, so the row must be inserted while it is live, before a walk could end it.
     """
     now = now or timezone.now()
     enrolments = [
@@ -95,7 +97,8 @@ def user_journeys_enrol(*, enrolments: Sequence[Enrolment], now: datetime | None
     if not enrolments:
         return []
     participants = {e.participant.pk: e.participant for e in enrolments}
-    if connection.vendor == "postgresql":
+    walk_first = not any(e.journey.re_entry == Journey.ReEntry.AFTER_END for e in enrolments)
+    if walk_first and connection.vendor == "postgresql":
         try:
             with transaction.atomic():
                 return _walked_then_inserted(_new_runs(enrolments, now), participants, now)

@@ -191,7 +191,7 @@ def _ingest(events: Sequence[EventInput], held: Mapping[str, Participant]) -> li
     stored already (``ON CONFLICT DO NOTHING``), so a batch whose keys are all new, as most
     are, never looks them up: only the keys left out are read, and checked as in 2. SQLite's
     single writer reads them all first;
-    5. project the new events' records and merge their attributes; after commit, send to a
+    4. project the new events' records and merge their attributes; after commit, send to a
     worker the events some subscriber is interested in (``bus.events_interesting``); the others
     are stored processed."""
     now = timezone.now()

@@ -369,6 +369,30 @@ def test_an_enrolment_a_race_refuses_is_made_again_without_the_refused_runs(monk
     assert list(racers.values_list("tags", flat=True)) == [["a"]] * 4
 
 
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_race_for_an_after_end_journey_a_walk_would_end_still_enrols_once(monkeypatch):
+    from journeys.services import enrolment
+
+    journey = make_journey([tag_step("a", "a")], re_entry="after_end")  # ends during its walk
+    people = [Participant.objects.create(user_id=f"end-{i}") for i in range(3)]
+    live = UserJourney.objects.create(  # another transaction's enrolment, still running
+        journey=journey,
+        version=journey.live_version,
+        participant=people[1],
+        enrolment_key="manual:other",
+        started_at=timezone.now(),
+    )
+    monkeypatch.setattr(enrolment, "_blocked", lambda enrolments, keys: set())  # it looked too early
+
+    created = user_journeys_enrol(enrolments=[Enrolment(journey=journey, participant=p) for p in people])
+
+    assert sorted(uj.participant.user_id for uj in created) == ["end-0", "end-2"]
+    assert list(UserJourney.objects.filter(participant=people[1])) == [live]  # one live run, untouched
+    assert Participant.objects.get(user_id="end-1").tags == []
+    assert set(UserJourney.objects.exclude(pk=live.pk).values_list("state", flat=True)) == {"completed"}
+
+
 @pytest.mark.django_db
 def test_a_batch_costs_the_same_statements_whatever_its_size(dispatch):
     counts = []
