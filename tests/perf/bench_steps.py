@@ -162,6 +162,10 @@ def run_due(label: str, journey, n: int, queue: str, dispatchers: int = 1) -> fl
     runs = StepRun.objects.filter(user_journey__journey=journey, step_key="second")
     due = timezone.now()
     runs.update(due_at=due)
+    # The clock starts once the backlog exists: the runs are due from the moment this update
+    # commits (one statement over n rows, which can take seconds on a table just filled), and the
+    # first tick is sent only then.
+    backlog_at = timezone.now()
     started = time.perf_counter()
     completed = 0
     last_tick = 0.0
@@ -178,11 +182,12 @@ def run_due(label: str, journey, n: int, queue: str, dispatchers: int = 1) -> fl
     last = StepRun.objects.filter(user_journey__journey=journey, step_key__in=["second", "third"]).aggregate(
         last=Max("finished_at")
     )["last"]
-    elapsed = (last - due).total_seconds()
+    elapsed = (last - backlog_at).total_seconds()
     lags = [(r.executed_at - r.due_at).total_seconds() * 1000 for r in runs.only("executed_at", "due_at")]
     rate = 2 * completed / elapsed
     print(
-        f"{label}: {2 * completed} steps in {elapsed:.2f} s = {rate:,.0f} steps/s "
+        f"{label}: {2 * completed} steps in {elapsed:.2f} s = {rate:,.0f} steps/s (the backlog made due in "
+        f"{(backlog_at - due).total_seconds():.1f} s before the clock started) "
         f"(lag of the due step p50 {percentile(lags, 50):.0f} ms, p99 {percentile(lags, 99):.0f} ms, under a "
         f"backlog of {n})",
         flush=True,
