@@ -1,4 +1,4 @@
-"""Phase 2 of a dispatch: the side effects of claimed runs (email, webhooks, push, Telegram).
+"""Phase 3 of a dispatch: the side effects of claimed runs (email, webhooks, push, Telegram).
 
 They run outside any transaction, in threads when the action touches no database, after quiet
 hours and frequency caps are checked. A webhook's request is frozen before it is first sent, so
