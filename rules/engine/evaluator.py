@@ -34,9 +34,10 @@ MAX_PASSES = 10  # evaluation rounds when rules read flags other rules decide
 
 @dataclass(frozen=True, slots=True)
 class StoredFlag:
+    """What the evaluation reads of a stored flag (not when it was set: nothing decides by that)."""
+
     value: bool
     set_by_rule: str
-    set_at: datetime
     expires_at: datetime | None = None
 
     def live(self, now: datetime) -> bool:

@@ -226,7 +226,7 @@ def bench_in_process(participants: int, seconds: float) -> tuple[float, float, l
     stored_flags = []
     for context in contexts:
         outcome = evaluate(ruleset, context, {}, now=now)
-        stored_flags.append({c.flag: StoredFlag(c.value, c.set_by_rule, now) for c in outcome.changes})
+        stored_flags.append({c.flag: StoredFlag(c.value, c.set_by_rule) for c in outcome.changes})
     matched = sum(len(evaluate(ruleset, c, {}, now=now).matched) for c in contexts)
     print(f"    {matched / participants:.1f} rules hold per participant on average")
 

@@ -423,7 +423,7 @@ def test_equal_priorities_are_broken_by_rule_id():
 
 def test_a_rule_that_does_not_hold_leaves_the_flag_unless_it_says_otherwise():
     sticky = ruleset(setting("r", "x", True, 1, NEVER))
-    stored = {"x": StoredFlag(True, "r", NOW - timedelta(days=1))}
+    stored = {"x": StoredFlag(True, "r")}
     assert evaluate(sticky, context(), stored, now=NOW).changes == []
 
     clearing = ruleset(setting("r", "x", True, 1, NEVER, otherwise=[{"type": "clear_flag", "flag": "x"}]))
@@ -433,7 +433,7 @@ def test_a_rule_that_does_not_hold_leaves_the_flag_unless_it_says_otherwise():
 
 def test_setting_the_value_a_flag_already_has_changes_nothing():
     rules = ruleset(setting("r", "x", True, 1))
-    stored = {"x": StoredFlag(True, "someone_else", NOW - timedelta(days=1))}
+    stored = {"x": StoredFlag(True, "someone_else")}
     outcome = evaluate(rules, context(), stored, now=NOW)
     assert outcome.changes == [] and outcome.fired == [] and outcome.emits == []
 
@@ -447,7 +447,7 @@ def test_rules_reading_flags_settle_in_one_evaluation():
     outcome = evaluate(rules, context(), {}, now=NOW)
     assert {c.flag for c in outcome.changes} == {"first", "second"}
     assert outcome.passes == 3 and outcome.converged  # the third pass confirms nothing moves
-    stored = {c.flag: StoredFlag(c.value, c.set_by_rule, NOW) for c in outcome.changes}
+    stored = {c.flag: StoredFlag(c.value, c.set_by_rule) for c in outcome.changes}
     assert evaluate(rules, context(), stored, now=NOW).changes == []
 
 
@@ -468,7 +468,7 @@ def test_a_cycle_of_flags_stops_after_the_pass_limit():
 
 def test_expired_flags_count_as_absent_and_are_removed():
     rules = ruleset(setting("r", "other", True, 1, {"type": "flag", "flag": "x", "value": False}))
-    stored = {"x": StoredFlag(True, "r0", NOW - timedelta(days=8), expires_at=NOW - timedelta(seconds=1))}
+    stored = {"x": StoredFlag(True, "r0", expires_at=NOW - timedelta(seconds=1))}
     outcome = evaluate(rules, context(), stored, now=NOW)
     assert {(c.flag, c.value, c.reason) for c in outcome.changes} == {
         ("x", None, "expired"),
@@ -487,7 +487,7 @@ def test_a_flag_set_with_an_expiry_is_not_extended_while_live():
     )
     [change] = evaluate(rules, context(), {}, now=NOW).changes
     assert change.expires_at == NOW + timedelta(days=7)
-    stored = {"x": StoredFlag(True, "r", NOW, change.expires_at)}
+    stored = {"x": StoredFlag(True, "r", change.expires_at)}
     later = NOW + timedelta(days=3)
     assert evaluate(rules, context(), stored, now=later).changes == []
     assert evaluate(rules, context(), stored, now=later).next_check_at == change.expires_at
@@ -513,7 +513,7 @@ def test_events_and_milestones_come_only_with_a_change():
     first = evaluate(rules, context(), {}, now=NOW)
     assert [(e.event, e.payload) for _, e in first.emits] == [("custom.thing", {"a": 1})]
     assert [(name, meta) for _, name, meta in first.milestones] == [("m", {"tier": "gold"})]
-    again = evaluate(rules, context(), {"x": StoredFlag(True, "r", NOW)}, now=NOW)
+    again = evaluate(rules, context(), {"x": StoredFlag(True, "r")}, now=NOW)
     assert again.emits == [] and again.milestones == []
 
 

@@ -192,7 +192,7 @@ def test_evaluating_again_leaves_a_live_expiring_flag_exactly_as_it_is(mappings,
     # What evaluation reads is what is stored, to the microsecond.
     stored, row_ids = _stored_flags([participant])
     assert stored == {
-        participant.pk: {"matched_recently": StoredFlag(True, flag.set_by_rule, flag.set_at, flag.expires_at)}
+        participant.pk: {"matched_recently": StoredFlag(True, flag.set_by_rule, flag.expires_at)}
     }
     assert row_ids == {(participant.pk, "matched_recently"): flag.pk}
 
