@@ -10,7 +10,9 @@ Values derived from the records alone (counts, aggregates, newest values, refere
 memoised in ``context.facts`` under a small integer key per distinct value (``fact_key``): a
 hundred rules reading ``avg_rating`` compute it once, and a context evaluated again (a cached or
 warm context; the fixpoint's second pass) computes nothing again. A context is a snapshot that
-is never changed once built, so its facts stay true. ``explain`` never reads the memo: a trace
+is never changed once built, so its facts stay true; each fact is derived from one entity's
+records, so a worker's next context of the participant keeps those of the entities its events
+left alone. ``explain`` never reads the memo: a trace
 recomputes what it shows, so it can be checked against the fast path.
 
 Here: the dispatch by type, flags, attributes and the logical combinations. The conditions on

@@ -18,16 +18,27 @@ NO_RECORDS: list[Record] = []
 
 MISSING = object()  # not computed yet (a fact may well be None)
 _fact_keys: dict[tuple, int] = {}
+_fact_entities: dict[int, str] = {}  # the entity whose records each fact is derived from
 _fact_numbers = itertools.count()
 
 
-def fact_key(description: tuple) -> int:
-    """The memo key of one derived value: equal descriptions share a key in this process, and
-    small ints hash and compare faster than the tuples they stand for."""
+def fact_key(kind: str, entity: str, *detail: Any) -> int:
+    """The memo key of one value derived from one entity's records: equal descriptions share a
+    key in this process, and small ints hash and compare faster than the tuples they stand for."""
+    description = (kind, entity, *detail)
     key = _fact_keys.get(description)
     if key is None:
         key = _fact_keys.setdefault(description, next(_fact_numbers))
+        _fact_entities[key] = entity
     return key
+
+
+def facts_carried(facts: dict[int, Any], changed: set[str]) -> dict[int, Any]:
+    """The facts still true of a context whose ``changed`` entities got new records: every fact
+    is derived from one entity's records alone, so those of the other entities carry over."""
+    if not changed:
+        return dict(facts)
+    return {key: value for key, value in facts.items() if _fact_entities[key] not in changed}
 
 
 @dataclass(slots=True)

@@ -62,7 +62,7 @@ def _counter(spec: dict[str, Any]) -> tuple[str, Callable[[Record], bool] | None
     entity = spec["entity"]
     predicate, where = _record_filter(spec)
     key = fact_key(
-        ("n", entity, spec.get("field"), spec.get("operator"), "value" in spec, text(spec.get("value")))
+        "n", entity, spec.get("field"), spec.get("operator"), "value" in spec, text(spec.get("value"))
     )
     return entity, predicate, key, f"{entity}{where}"
 
@@ -156,14 +156,14 @@ def value(spec: dict[str, Any]) -> Node:
     read = entity_value_reader(name)
     check = comparison(spec["operator"], spec["value"])
     expected = spec["value"]
-    key = fact_key(("v", entity, name))
+    key = fact_key("v", entity, name)
     description = f"{entity}.{name} {spec['operator']} {text(expected)}"
     aggregate = split_aggregate(name)
     if aggregate is not None:
         # avg_rating, max_rating… reduce one list of the entity's ratings, read once; a literal
         # avg_rating field of the newest record wins (see rules.engine.values).
         numbers, reduce = numbers_reader(aggregate[1]), REDUCERS[aggregate[0]]
-        numbers_key = fact_key(("numbers", entity, aggregate[1]))
+        numbers_key = fact_key("numbers", entity, aggregate[1])
         literal = record_getter(name)
 
         def compute(state: EvalState) -> Any:
@@ -210,7 +210,7 @@ def time_since(spec: dict[str, Any]) -> Node:
     assert duration is not None  # validated
     read = time_reader(name)
     compare = TIME_COMPARISONS[canonical_operator(operator)]
-    key = fact_key(("t", entity, name))
+    key = fact_key("t", entity, name)
     window = TimeWindow((entity, name, duration.total_seconds()), entity, read, duration, key)
     description = f"time since {entity}.{name} {operator} {spec['duration']}"
     never = canonical_operator(operator) in ("gte", "gt")

@@ -72,7 +72,8 @@ class ParticipantContext:
 
     A snapshot: never changed once built. ``facts`` memoises what conditions derive from it
     (counts, aggregates, reference times; see ``rules.engine.compiler``), for as long as the
-    context object lives.
+    context object lives; a worker's next context of the participant starts with those of the
+    entities that got no new records (``rules.services.contexts``).
     """
 
     participant_id: int

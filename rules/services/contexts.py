@@ -15,6 +15,9 @@ message loads only what its own events wrote:
 3. The others are loaded whole (one query), as before.
 4. Write a new token for every participant (one round trip): other processes' kept contexts and
    the cached context of ``context_get`` are stale from now on; keep ours under it.
+5. Build each context with the facts (``rules.engine.nodes``: counts, aggregates, reference
+   times) its kept context had derived from the entities this message left as they were: an
+   event adding a session recomputes what is derived from the sessions, not from every entity.
 
 A record written by an event still in flight may be loaded whole before its own message comes;
 the merge by id makes that harmless. A transaction that rolls back after step 4 leaves a kept
@@ -31,8 +34,9 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from operator import itemgetter
+from typing import Any
 
 from django.core.cache import cache
 from django.db import transaction
@@ -49,6 +53,7 @@ from rules.cache import (
     context_records_load,
     contexts_invalidate,
 )
+from rules.engine.nodes import facts_carried
 from rules.engine.values import ParticipantContext, Record
 
 logger = logging.getLogger(__name__)
@@ -64,6 +69,7 @@ class _Kept:
     entities: dict[str, list[Record]]  # newest first, as ``context_records_load`` orders them
     ids: dict[str, list[int]]  # the records' ids, in the same order
     size: int
+    facts: dict[int, Any] = field(default_factory=dict)  # of the last context built from it
 
 
 _kept: OrderedDict[int, _Kept] = OrderedDict()
@@ -92,8 +98,9 @@ def contexts_for_events(
             and now - entry.loaded_at < KEPT_SECONDS
         ):
             kept[pk] = entry
+    changed: dict[int, set[str]] = {}
     if kept:
-        _merge(kept, _records_of(participant_ids=list(kept), event_ids=list(event_ids)))
+        changed = _merge(kept, _records_of(participant_ids=list(kept), event_ids=list(event_ids)))
     whole = [pk for pk in ids if pk not in kept or kept[pk].size > CONTEXT_MAX_RECORDS]
     if whole:
         loaded = _load_whole(whole)
@@ -102,19 +109,23 @@ def contexts_for_events(
             kept[pk].size = sum(map(len, kept[pk].ids.values()))
     fresh = {pk: uuid.uuid4().hex for pk in ids}
     cache.set_many({CONTEXT_GEN_KEY.format(pk): token for pk, token in fresh.items()}, CONTEXT_GEN_SECONDS)
-    for pk, entry in kept.items():
-        entry.token = fresh[pk]
-        _keep(pk, entry)
-    return {
-        p.pk: ParticipantContext(
+    contexts = {}
+    for p in participants:
+        entry = kept[p.pk]
+        entry.token = fresh[p.pk]
+        # The context's memo is the entry's from now on: what this evaluation derives is there
+        # for the next message.
+        entry.facts = facts_carried(entry.facts, changed.get(p.pk, set()))
+        _keep(p.pk, entry)
+        contexts[p.pk] = ParticipantContext(
             participant_id=p.pk,
             user_id=p.user_id,
             attributes=p.attributes or {},
             tags=p.tags or [],
-            entities=kept[p.pk].entities,
+            entities=entry.entities,
+            facts=entry.facts,
         )
-        for p in participants
-    }
+    return contexts
 
 
 def _load_whole(
@@ -144,12 +155,14 @@ def _records_of(*, participant_ids: list[int], event_ids: list[int]) -> list[tup
     )
 
 
-def _merge(kept: dict[int, _Kept], rows: list[tuple]) -> None:
-    """Put each row in its participant's kept context, replacing the record of the same id.
+def _merge(kept: dict[int, _Kept], rows: list[tuple]) -> dict[int, set[str]]:
+    """Put each row in its participant's kept context, replacing the record of the same id;
+    returns the entities whose records changed, by participant.
 
     The common case, a new record newer than every kept one, goes to the front; anything else
     (a keyed record that changed, a late event) re-sorts that entity's records.
     """
+    changed: dict[int, set[str]] = {}
     for participant_id, entity, record_id, occurred_at, data, event_type in rows:
         entry = kept[participant_id]
         records = entry.entities.get(entity, [])
@@ -174,6 +187,8 @@ def _merge(kept: dict[int, _Kept], rows: list[tuple]) -> None:
         entry.entities = {**entry.entities, entity: records}  # a new dict: built contexts stay as they were
         entry.ids = {**entry.ids, entity: ids}
         entry.size += 1
+        changed.setdefault(participant_id, set()).add(entity)
+    return changed
 
 
 def _keep(participant_id: int, entry: _Kept) -> None:

@@ -12,8 +12,9 @@ from journeys import bus
 from journeys.models import EntityRecord, Event, Participant
 from journeys.services.events import EventInput, events_ingest
 from rules.cache import CONTEXT_GEN_KEY
+from rules.engine import nodes
 from rules.models import Flag
-from rules.services import contexts
+from rules.services import contexts, evaluation
 from rules.services.rules import rule_create
 from tests.rules.factories import definition
 
@@ -149,3 +150,44 @@ def test_records_rebuilt_from_the_event_log_are_seen_by_the_next_message(mentor_
     process(stored(EventInput(type="ping", user_id="eve")))
     assert mentor_ready("eve")
     assert whole_loads == [[eve.pk], [eve.pk]]
+
+
+def test_what_was_derived_from_entities_a_message_left_alone_is_not_derived_again(
+    mentor_rule, monkeypatch, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        rule_create(
+            definition=definition(
+                rule_id="chatty",
+                flag="chatty",
+                conditions=[
+                    {
+                        "type": "count",
+                        "entity": "buddy_events",
+                        "field": "kind",
+                        "value": "call",
+                        "count": ">=",
+                        "count_value": 2,
+                    }
+                ],
+                actions=[{"type": "set_flag", "flag": "chatty", "value": True}],
+            )
+        )
+    contexts.contexts_forget()
+    known_at_start: list[set[str]] = []  # the entities of the facts each evaluation started with
+    original = evaluation.evaluate
+
+    def evaluate(ruleset, context, *args, **kwargs):
+        known_at_start.append({nodes._fact_entities[key] for key in context.facts})
+        return original(ruleset, context, *args, **kwargs)
+
+    monkeypatch.setattr(evaluation, "evaluate", evaluate)
+    message = EventInput(type="buddy.message.sent", user_id="ada", payload={"kind": "call"})
+
+    process(stored(session("ada"), message))  # loaded whole: nothing known yet
+    process(stored(message))  # a buddy event: what the sessions gave is still true
+    process(stored(session("ada"), session("ada")))  # sessions: what buddy events gave is
+
+    assert known_at_start == [set(), {"kintell_sessions"}, {"buddy_events"}]
+    assert mentor_ready("ada")
+    assert Flag.objects.filter(participant__user_id="ada", flag="chatty", value=True).exists()
