@@ -50,7 +50,9 @@ class Flag(models.Model):
     ``EvaluationSchedule``) removes it and records that in the history.
     """
 
-    participant = models.ForeignKey("journeys.Participant", on_delete=models.CASCADE, related_name="flags")
+    participant = models.ForeignKey(
+        "journeys.Participant", on_delete=models.CASCADE, related_name="flags", db_index=False
+    )  # indexed by flag_unique_per_participant (its first column)
     flag = models.CharField(max_length=100)
     value = models.BooleanField()
     set_by_rule = models.CharField(max_length=100)
@@ -79,8 +81,8 @@ class FlagHistory(models.Model):
         MANUAL = "manual", "Manual"
 
     participant = models.ForeignKey(
-        "journeys.Participant", on_delete=models.CASCADE, related_name="flag_history"
-    )
+        "journeys.Participant", on_delete=models.CASCADE, related_name="flag_history", db_index=False
+    )  # indexed by flag_history_participant (its first column)
     flag = models.CharField(max_length=100)
     value = models.BooleanField(null=True)
     previous_value = models.BooleanField(null=True)
@@ -103,8 +105,8 @@ class Milestone(models.Model):
     """A milestone a participant reached, once (``triggered_by_rule`` is a rule_id or ``manual``)."""
 
     participant = models.ForeignKey(
-        "journeys.Participant", on_delete=models.CASCADE, related_name="milestones"
-    )
+        "journeys.Participant", on_delete=models.CASCADE, related_name="milestones", db_index=False
+    )  # indexed by milestone_unique_per_participant (its first column)
     milestone = models.CharField(max_length=100, validators=[NAME_VALIDATOR])
     reached_at = models.DateTimeField()
     triggered_by_rule = models.CharField(max_length=100)

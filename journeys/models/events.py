@@ -27,7 +27,9 @@ class Event(LoadedQuickly, models.Model):
         FAILED = "failed", "Failed"
 
     type = models.CharField(max_length=200)
-    participant = models.ForeignKey("journeys.Participant", on_delete=models.CASCADE, related_name="events")
+    participant = models.ForeignKey(
+        "journeys.Participant", on_delete=models.CASCADE, related_name="events", db_index=False
+    )  # indexed by event_participant_time (its first column)
     payload = models.JSONField(default=dict, blank=True)
     occurred_at = models.DateTimeField(default=timezone.now)
     received_at = models.DateTimeField(default=timezone.now, editable=False)

@@ -50,7 +50,9 @@ class EntityMapping(models.Model):
 class EntityRecord(models.Model):
     """One record of a participant's entity: the participant context rules read."""
 
-    participant = models.ForeignKey("journeys.Participant", on_delete=models.CASCADE, related_name="records")
+    participant = models.ForeignKey(
+        "journeys.Participant", on_delete=models.CASCADE, related_name="records", db_index=False
+    )  # indexed by record_context (its first column)
     entity = models.CharField(max_length=100)
     key = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001  (NULL: unkeyed)
     data = models.JSONField(default=dict)

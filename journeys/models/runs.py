@@ -37,11 +37,15 @@ class UserJourney(LoadedQuickly, FSMModelMixin, models.Model):
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
 
-    journey = models.ForeignKey("journeys.Journey", on_delete=models.CASCADE, related_name="user_journeys")
+    # The foreign keys lead composite indexes (Meta): an index of their own would be one more to
+    # write with every enrolment, and no query needs it.
+    journey = models.ForeignKey(
+        "journeys.Journey", on_delete=models.CASCADE, related_name="user_journeys", db_index=False
+    )  # indexed by user_journey_journey
     version = models.ForeignKey("journeys.JourneyVersion", on_delete=models.PROTECT, related_name="runs")
     participant = models.ForeignKey(
-        "journeys.Participant", on_delete=models.CASCADE, related_name="user_journeys"
-    )
+        "journeys.Participant", on_delete=models.CASCADE, related_name="user_journeys", db_index=False
+    )  # indexed by user_journey_participant
     state = FSMField(max_length=16, choices=State.choices, default=State.ACTIVE, protected=True)
     enrolment_key = models.CharField(max_length=100)
     exclusive = models.BooleanField(default=True)
@@ -177,7 +181,9 @@ class StepRun(LoadedQuickly, models.Model):
     GIVE_BACK_FIELDS = ("status", "attempts", "lease_until")
     REVIVE_FIELDS = ("status", "due_at", "dead_lettered_at", "finished_at", "max_attempts")
 
-    user_journey = models.ForeignKey(UserJourney, on_delete=models.CASCADE, related_name="step_runs")
+    user_journey = models.ForeignKey(
+        UserJourney, on_delete=models.CASCADE, related_name="step_runs", db_index=False
+    )  # indexed by step_run_unique_seq (its first column)
     participant = models.ForeignKey("journeys.Participant", on_delete=models.CASCADE, related_name="+")
     seq = models.PositiveIntegerField()
     step_key = models.CharField(max_length=80)
