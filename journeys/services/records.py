@@ -117,10 +117,12 @@ def records_project(*, events: Sequence[Event], mappings: list[CompiledMapping] 
         return 0
     inserts: list[EntityRecord] = []
     keyed: dict[tuple[int, str, str], list[Event]] = defaultdict(list)
+    by_type: dict[str, list[CompiledMapping]] = {}  # a batch holds few types: each matched once
     for event in events:
-        for mapping in mappings:
-            if not mapping.matches(event.type):
-                continue
+        matching = by_type.get(event.type)
+        if matching is None:
+            matching = by_type[event.type] = [m for m in mappings if m.matches(event.type)]
+        for mapping in matching:
             key = _dig(event.payload, mapping.key_path) if mapping.key_path else None
             if key is None or isinstance(key, dict | list):
                 # No key path, or no usable key: the event still counts, as a record of its own.
