@@ -107,6 +107,27 @@ def test_a_batch_with_one_bad_item_writes_nothing_and_names_the_bad_field(admin_
     assert Participant.objects.count() == 0
 
 
+def test_each_bad_item_of_a_batch_is_judged_on_its_own_fields(admin_api):
+    batch = [
+        {"type": "has space", "user_id": "u-0"},
+        {"type": "signup", "user_id": "u-1", "payload": {"plan": "pro"}, "source": "crm"},
+        {"type": "signup", "user_id": "u-2", "occurred_at": "yesterday"},
+        {"type": "signup", "user_id": "u-3"},
+    ]
+
+    response = admin_api.post(URL, batch)
+
+    assert response.status_code == 400
+    assert response.json().keys() == {"0", "2"}
+    assert response.json()["0"].keys() == {"type"}
+    assert response.json()["2"].keys() == {"occurred_at"}
+    batch[0]["type"], batch[2]["occurred_at"] = "signup", "2026-01-02T03:04:05Z"
+    assert admin_api.post(URL, batch).status_code == 202
+    stored = {e.participant.user_id: e for e in Event.objects.select_related("participant")}
+    assert (stored["u-1"].payload, stored["u-1"].source) == ({"plan": "pro"}, "crm")
+    assert (stored["u-3"].payload, stored["u-3"].source) == ({}, "api")  # defaults, not u-1's values
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [
