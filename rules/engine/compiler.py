@@ -12,8 +12,8 @@ hundred rules reading ``avg_rating`` compute it once, and a context evaluated ag
 warm context; the fixpoint's second pass) computes nothing again. A context is a snapshot that
 is never changed once built, so its facts stay true; each fact is derived from one entity's
 records, so a worker's next context of the participant keeps those of the entities its events
-left alone. ``explain`` never reads the memo: a trace
-recomputes what it shows, so it can be checked against the fast path.
+left alone. ``explain`` never reads the memo: a trace recomputes what it shows, so it can be
+checked against the fast path.
 
 Here: the dispatch by type, flags, attributes and the logical combinations. The conditions on
 records are in ``rules.engine.record_conditions``; ``Node`` and ``EvalState`` in

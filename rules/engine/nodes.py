@@ -35,10 +35,14 @@ def fact_key(kind: str, entity: str, *detail: Any) -> int:
 
 def facts_carried(facts: dict[int, Any], changed: set[str]) -> dict[int, Any]:
     """The facts still true of a context whose ``changed`` entities got new records: every fact
-    is derived from one entity's records alone, so those of the other entities carry over."""
-    if not changed:
-        return dict(facts)
-    return {key: value for key, value in facts.items() if _fact_entities[key] not in changed}
+    keyed by ``fact_key`` is derived from one entity's records alone, so those of the other
+    entities carry over (anything else in the memo does not)."""
+    carried = {}
+    for key, value in facts.items():
+        entity = _fact_entities.get(key)
+        if entity is not None and entity not in changed:
+            carried[key] = value
+    return carried
 
 
 @dataclass(slots=True)
